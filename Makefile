@@ -1,0 +1,138 @@
+# UDCS - distributed build and render farm. One GNU Makefile; each folder lists its
+# sources in a module.mk fragment. Objects go to $(BUILD)/obj, binaries to $(BUILD)/bin.
+# `make help` lists the targets.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD ?= build
+O := $(BUILD)/obj
+BIN := $(BUILD)/bin
+TESTBIN := $(BUILD)/tests
+PREFIX ?= /usr/local
+
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+# Libraries come from pkg-config only. Evaluated lazily: `make deps` may install them.
+PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+TEST_PKG_CFLAGS = $(shell pkg-config --cflags cmocka)
+TEST_PKG_LIBS = $(shell pkg-config --libs cmocka)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation
+CFLAGS ?= -O2 -g
+# SAN is set by `make asan` and `make fuzz`.
+SAN ?=
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP
+ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
+
+BINARIES :=
+TEST_PROGRAMS :=
+FUZZ_TARGETS :=
+DEPFILES :=
+
+include common/module.mk
+include cas/module.mk
+include tests/module.mk
+
+# Quiet by default; `make V=1` shows the commands.
+V ?= 0
+ifeq ($(V),0)
+Q := @
+QUIET_CC = @echo "  CC      $<";
+QUIET_LINK = @echo "  LINK    $@";
+QUIET_AR = @echo "  AR      $@";
+endif
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+.PHONY: all
+all: $(BINARIES)
+
+# ---- dependencies (Debian 12 packages) ------------------------------------------------
+# What the build, the tests, the benchmarks and the demo need. `make deps` installs what
+# is missing when run as root, and otherwise prints the apt-get line to run.
+DEBS := build-essential pkg-config clang libclang-rt-14-dev \
+        libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
+        libssl-dev libinih-dev libcmocka-dev zstd xxhash curl procps
+MISSING_DEBS = $(shell for p in $(DEBS); do \
+    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+    done)
+
+.PHONY: deps deps-if-missing
+deps:
+	@missing="$(strip $(MISSING_DEBS))"; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEBS)) Debian packages are installed"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	    echo "deps: missing packages; as root, run:"; \
+	    echo "  apt-get install -y --no-install-recommends $$missing"; exit 1; fi; \
+	echo "deps: installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+# Only runs apt when something is missing, so `make check` stays quick on a set-up machine.
+deps-if-missing:
+	@if [ -n "$(strip $(MISSING_DEBS))" ]; then $(MAKE) --no-print-directory deps; fi
+
+# ---- tests -------------------------------------------------------------------------------
+.PHONY: check check-run asan fuzz bench demo
+check: deps-if-missing
+	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory check-run
+
+check-run:
+	@UDCS_BIN=$(abspath $(BIN)) UDCS_TESTBIN=$(abspath $(TESTBIN)) tests/run.sh
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan: deps-if-missing
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" all tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) --no-print-directory BUILD=build/asan check-run
+
+FUZZ_SECONDS ?= 30
+fuzz: deps-if-missing
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-targets
+	@tests/fuzz/run.sh build/fuzz/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+bench: deps-if-missing
+	@$(MAKE) --no-print-directory all tests
+	@UDCS_BIN=$(abspath $(BIN)) UDCS_TESTBIN=$(abspath $(TESTBIN)) tests/bench/run.sh
+
+demo: deps-if-missing
+	@$(MAKE) --no-print-directory all
+	@UDCS_BIN=$(abspath $(BIN)) tests/demo.sh
+
+# ---- install, clean, help ------------------------------------------------------------------
+.PHONY: install clean help
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+help:
+	@echo "UDCS make targets:"
+	@echo "  make              build every binary into $(BIN)/"
+	@echo "  make check        install missing Debian packages, build, run every test;"
+	@echo "                    the last line says 'N passed, N failed'"
+	@echo "  make asan         the unit and integration tests under AddressSanitizer and"
+	@echo "                    UndefinedBehaviorSanitizer (build/asan/)"
+	@echo "  make fuzz         build the libFuzzer targets with clang and run each for"
+	@echo "                    FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
+	@echo "  make bench        run the benchmarks against zstd and cp (see docs/BENCHMARKS.md)"
+	@echo "  make demo         set up, build, and run the demo on loopback"
+	@echo "  make deps         install the Debian packages UDCS needs (as root), or print"
+	@echo "                    the apt-get line to run"
+	@echo "  make install      install the binaries into PREFIX/bin (PREFIX=$(PREFIX))"
+	@echo "  make clean        remove build/"
+	@echo "  make help         this list"
+
+-include $(DEPFILES)

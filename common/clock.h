@@ -1,0 +1,29 @@
+/* common/clock.h - monotonic and wall-clock time in the units UDCS measures with. */
+#ifndef UDCS_COMMON_CLOCK_H
+#define UDCS_COMMON_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Monotonic nanoseconds: for durations, never for timestamps shown to people. */
+static inline uint64_t udcs_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t udcs_mono_ms(void)
+{
+    return udcs_mono_ns() / 1000000u;
+}
+
+/* Wall-clock milliseconds since the Unix epoch: for records and logs. */
+static inline uint64_t udcs_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#endif

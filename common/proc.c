@@ -1,0 +1,315 @@
+/* common/proc.c - spawning, output capture, timeouts and process-group kills; see proc.h.
+ *
+ * Children are started with posix_spawn (vfork-like, cheap even from a large process),
+ * in a new process group. Waiting uses a pidfd when the kernel has one, so the child's
+ * exit wakes poll() together with its output; otherwise poll() wakes every few ms. */
+#include "common/proc.h"
+#include "common/clock.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Poll interval when no pidfd is available to wake us when the child exits. */
+#define PROC_POLL_FALLBACK_MS 5
+/* Scratch size for draining a pipe. */
+#define PROC_PIPE_CHUNK 65536
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+    }
+#else
+    (void)pid;
+#endif
+    return -1;
+}
+
+/* Arrange one stdio slot of the child. `target` is 0, 1 or 2. */
+static int setup_stdio(posix_spawn_file_actions_t *fa, struct udcs_proc_stdio *s, int target,
+                       int *pipe_read_end)
+{
+    *pipe_read_end = -1;
+    switch (s->mode) {
+    case UDCS_PROC_INHERIT:
+        return 0;
+    case UDCS_PROC_NULL:
+        return -posix_spawn_file_actions_addopen(fa, target, "/dev/null",
+                                                 target == 0 ? O_RDONLY : O_WRONLY, 0);
+    case UDCS_PROC_FILE:
+        if (!s->path)
+            return -EINVAL;
+        /* Opened here, not in the child, so a bad path is reported as this call's error. */
+        {
+            int fd = target == 0 ? open(s->path, O_RDONLY | O_CLOEXEC)
+                                 : open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0)
+                return -errno;
+            int rc = -posix_spawn_file_actions_adddup2(fa, fd, target);
+            /* The parent's copy is closed after spawning; remember it in `fd`. */
+            s->fd = fd;
+            return rc;
+        }
+    case UDCS_PROC_FD:
+        return -posix_spawn_file_actions_adddup2(fa, s->fd, target);
+    case UDCS_PROC_CAPTURE: {
+        if (target == 0 || !s->buf)
+            return -EINVAL;
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+            return -errno;
+        int rc = -posix_spawn_file_actions_adddup2(fa, fds[1], target);
+        /* the write end is closed in the parent right after spawning */
+        s->fd = fds[1];
+        *pipe_read_end = fds[0];
+        s->truncated = 0;
+        return rc;
+    }
+    }
+    return -EINVAL;
+}
+
+/* After spawning: close the parent's copies of what only the child needs. */
+static void close_child_ends(struct udcs_proc *p)
+{
+    struct udcs_proc_stdio *slots[3] = { &p->in, &p->out, &p->err };
+    for (int i = 0; i < 3; i++) {
+        if ((slots[i]->mode == UDCS_PROC_FILE || slots[i]->mode == UDCS_PROC_CAPTURE) &&
+            slots[i]->fd >= 0) {
+            close(slots[i]->fd);
+            slots[i]->fd = -1;
+        }
+    }
+}
+
+int udcs_proc_start(struct udcs_proc *p)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int rc;
+
+    p->pid = -1;
+    p->pidfd = -1;
+    p->pipes[0] = p->pipes[1] = -1;
+    p->exit_code = -1;
+    p->term_signal = 0;
+    p->timed_out = 0;
+    p->duration_ms = 0;
+    p->reaped = 0;
+    if (!p->argv || !p->argv[0])
+        return -EINVAL;
+
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+        return -rc;
+    if ((rc = posix_spawnattr_init(&attr)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -rc;
+    }
+
+    rc = setup_stdio(&fa, &p->in, 0, &(int){ -1 });
+    if (rc == 0)
+        rc = setup_stdio(&fa, &p->out, 1, &p->pipes[0]);
+    if (rc == 0)
+        rc = setup_stdio(&fa, &p->err, 2, &p->pipes[1]);
+    if (rc == 0 && p->cwd)
+        rc = -posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
+
+    /* Own process group; default signal dispositions and an empty mask in the child, so
+     * it does not inherit an ignored SIGPIPE or a blocked SIGTERM from us. */
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (rc == 0)
+        rc = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                                  POSIX_SPAWN_SETSIGMASK);
+    if (rc == 0)
+        rc = -posix_spawnattr_setpgroup(&attr, 0);
+    if (rc == 0)
+        rc = -posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0)
+        rc = -posix_spawnattr_setsigmask(&attr, &none);
+
+    if (rc == 0) {
+        char *const *envp = p->env ? p->env : environ;
+        p->start_ms = udcs_mono_ms();
+        rc = strchr(p->argv[0], '/')
+                 ? -posix_spawn(&p->pid, p->argv[0], &fa, &attr, p->argv, envp)
+                 : -posix_spawnp(&p->pid, p->argv[0], &fa, &attr, p->argv, envp);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close_child_ends(p);
+
+    if (rc < 0) {
+        p->pid = -1;
+        for (int i = 0; i < 2; i++) {
+            if (p->pipes[i] >= 0)
+                close(p->pipes[i]);
+            p->pipes[i] = -1;
+        }
+        return rc;
+    }
+    p->pidfd = open_pidfd(p->pid);
+    for (int i = 0; i < 2; i++)
+        if (p->pipes[i] >= 0)
+            fcntl(p->pipes[i], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+int udcs_proc_signal(struct udcs_proc *p, int sig)
+{
+    if (p->pid <= 0 || p->reaped)
+        return -ESRCH;
+    if (kill(-p->pid, sig) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Read what a capture pipe has now. Returns 1 at end of file, 0 otherwise. */
+static int drain_pipe(int fd, struct udcs_proc_stdio *s)
+{
+    char chunk[PROC_PIPE_CHUNK];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN ? 0 : 1;
+        }
+        if (n == 0)
+            return 1;
+        if (!s->truncated) {
+            size_t room = s->buf->max - s->buf->len;
+            size_t take = (size_t)n < room ? (size_t)n : room;
+            if (udcs_buf_append(s->buf, chunk, take) < 0 || take < (size_t)n)
+                s->truncated = 1;   /* keep reading so the child never blocks on us */
+        }
+    }
+}
+
+/* Reap the child if it has ended. Returns 1 when reaped. */
+static int try_reap(struct udcs_proc *p, int options)
+{
+    int status;
+    pid_t r;
+    while ((r = waitpid(p->pid, &status, options)) < 0 && errno == EINTR)
+        ;
+    if (r != p->pid)
+        return 0;
+    if (WIFEXITED(status)) {
+        p->exit_code = WEXITSTATUS(status);
+        p->term_signal = 0;
+    } else if (WIFSIGNALED(status)) {
+        p->exit_code = -1;
+        p->term_signal = WTERMSIG(status);
+    }
+    return 1;
+}
+
+/* Wait up to `ms` for the child to end, draining pipes meanwhile. Returns 1 if reaped. */
+static int wait_for_exit(struct udcs_proc *p, int64_t ms, int *open_pipes)
+{
+    uint64_t deadline = udcs_mono_ms() + (uint64_t)(ms < 0 ? 0 : ms);
+    for (;;) {
+        if (try_reap(p, WNOHANG))
+            return 1;
+        struct pollfd pfd[3];
+        int n = 0;
+        for (int i = 0; i < 2; i++) {
+            if (p->pipes[i] >= 0) {
+                pfd[n].fd = p->pipes[i];
+                pfd[n].events = POLLIN;
+                n++;
+            }
+        }
+        if (p->pidfd >= 0) {
+            pfd[n].fd = p->pidfd;
+            pfd[n].events = POLLIN;
+            n++;
+        }
+        int64_t left = ms < 0 ? -1 : (int64_t)(deadline - udcs_mono_ms());
+        if (ms >= 0 && left <= 0)
+            return 0;
+        int wait_ms = left < 0 || left > INT32_MAX ? -1 : (int)left;
+        if (p->pidfd < 0 && (wait_ms < 0 || wait_ms > PROC_POLL_FALLBACK_MS))
+            wait_ms = PROC_POLL_FALLBACK_MS;
+        if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
+            return 0;
+        for (int i = 0; i < 2; i++) {
+            if (p->pipes[i] >= 0) {
+                struct udcs_proc_stdio *s = i == 0 ? &p->out : &p->err;
+                if (drain_pipe(p->pipes[i], s)) {
+                    close(p->pipes[i]);
+                    p->pipes[i] = -1;
+                    (*open_pipes)--;
+                }
+            }
+        }
+    }
+}
+
+int udcs_proc_wait(struct udcs_proc *p)
+{
+    if (p->pid <= 0 || p->reaped)
+        return -ECHILD;
+    int open_pipes = (p->pipes[0] >= 0) + (p->pipes[1] >= 0);
+    int64_t budget = -1;
+    if (p->timeout_ms) {
+        uint64_t elapsed = udcs_mono_ms() - p->start_ms;
+        budget = elapsed >= p->timeout_ms ? 0 : (int64_t)(p->timeout_ms - elapsed);
+    }
+    int rc = 0;
+    if (!wait_for_exit(p, budget, &open_pipes)) {
+        p->timed_out = 1;
+        rc = -ETIMEDOUT;
+        udcs_proc_signal(p, SIGTERM);
+        if (!wait_for_exit(p, (int64_t)p->kill_grace_ms, &open_pipes)) {
+            udcs_proc_signal(p, SIGKILL);
+            wait_for_exit(p, -1, &open_pipes);
+        }
+    }
+    /* The child is gone; whatever it wrote is in the pipes. Members of its group that
+     * outlive it (and may hold the pipes open) are ended unless the caller keeps them. */
+    if (!p->keep_group || p->timed_out)
+        kill(-p->pid, SIGKILL);
+    for (int i = 0; i < 2; i++) {
+        if (p->pipes[i] >= 0) {
+            struct udcs_proc_stdio *s = i == 0 ? &p->out : &p->err;
+            fcntl(p->pipes[i], F_SETFL, 0);   /* blocking: read to the end */
+            if (p->keep_group)
+                fcntl(p->pipes[i], F_SETFL, O_NONBLOCK);
+            drain_pipe(p->pipes[i], s);
+            close(p->pipes[i]);
+            p->pipes[i] = -1;
+        }
+    }
+    if (p->pidfd >= 0) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+    p->duration_ms = udcs_mono_ms() - p->start_ms;
+    p->reaped = 1;   /* further signals must not reach a reused pid */
+    return rc;
+}
+
+int udcs_proc_run(struct udcs_proc *p)
+{
+    int rc = udcs_proc_start(p);
+    if (rc < 0)
+        return rc;
+    return udcs_proc_wait(p);
+}

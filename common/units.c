@@ -1,0 +1,76 @@
+/* common/units.c - size parsing and formatting; see units.h. */
+#include "common/units.h"
+#include "common/err.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char unit_letters[] = "KMGTPE";
+
+int udcs_size_parse(const char *text, uint64_t *out)
+{
+    const char *p = text;
+    uint64_t whole = 0;
+    double frac = 0, scale = 0.1;
+    int digits = 0;
+
+    while (isspace((unsigned char)*p))
+        p++;
+    for (; isdigit((unsigned char)*p); p++, digits++) {
+        if (whole > (UINT64_MAX - 9) / 10)
+            return UDCS_EUSAGE;
+        whole = whole * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '.') {
+        for (p++; isdigit((unsigned char)*p); p++, digits++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    if (digits == 0)
+        return UDCS_EUSAGE;
+    while (isspace((unsigned char)*p))
+        p++;
+
+    unsigned shift = 0;
+    if (*p) {
+        const char *u = strchr(unit_letters, toupper((unsigned char)*p));
+        if (u) {
+            shift = 10 * (unsigned)(u - unit_letters + 1);
+            p++;
+            if (*p == 'i' || *p == 'I')
+                p++;
+        }
+        if (*p == 'b' || *p == 'B')
+            p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p)
+            return UDCS_EUSAGE;
+    }
+    if (shift && whole > (UINT64_MAX >> shift))
+        return UDCS_EUSAGE;
+    uint64_t bytes = whole << shift;
+    double extra = frac * (double)(1ull << shift);
+    if (extra >= (double)(UINT64_MAX - bytes))
+        return UDCS_EUSAGE;
+    *out = bytes + (uint64_t)(extra + 0.5);
+    return 0;
+}
+
+char *udcs_size_format(uint64_t bytes, char *out, size_t out_len)
+{
+    if (bytes < 1024) {
+        snprintf(out, out_len, "%llu B", (unsigned long long)bytes);
+        return out;
+    }
+    double v = (double)bytes;
+    int i = -1;
+    while (v >= 1024 && i < (int)strlen(unit_letters) - 1) {
+        v /= 1024;
+        i++;
+    }
+    snprintf(out, out_len, v < 10 ? "%.2f %ciB" : v < 100 ? "%.1f %ciB" : "%.0f %ciB", v,
+             unit_letters[i]);
+    return out;
+}
