@@ -56,6 +56,9 @@ $(O)/%.o: %.c
 .PHONY: all
 all: $(BINARIES)
 
+# Keep intermediate objects (pattern-rule chains would otherwise delete them).
+.SECONDARY:
+
 # ---- dependencies (Debian 12 packages) ------------------------------------------------
 # What the build, the tests, the benchmarks and the demo need. `make deps` installs what
 # is missing when run as root, and otherwise prints the apt-get line to run.

@@ -90,7 +90,7 @@ int cas_store_ac_put(struct cas_store *cs, const struct cas_digest *action,
         } else {
             struct stat old;
             int replaced = fstatat(cs->root_fd, rel, &old, AT_SYMLINK_NOFOLLOW) == 0;
-            rc = udcs_afile_commit_as(&af, rel);
+            rc = cas_store_commit(cs, &af, rel);
             if (rc == 0) {
                 cas_stat_add(cs, CAS_STAT_AC_PUTS, 1);
                 if (replaced) {

@@ -57,7 +57,7 @@ enum cas_stat {
 };
 
 /* A store holds blobs under "cas/XX/<30 hex>" and action results under "ac/XX/<30 hex>",
- * XX being the digest's first byte: 256 shards each, made when the store is created. */
+ * XX being the digest's first byte: up to 256 shard directories each, made on first use. */
 enum cas_area { CAS_AREA_BLOB = 0, CAS_AREA_AC = 1 };
 
 /* "cas/ab/cdef..." or "ac/ab/cdef...": at most this many bytes with the NUL. */
@@ -120,8 +120,10 @@ int cas_store_read(struct cas_store *cs, const struct cas_digest *d, struct udcs
 int cas_decode_fd(int fd, const struct cas_digest *d, cas_sink_fn sink, void *arg,
                   const char **why);
 
-/* Make any missing shard directory (a repair; new stores get them all at creation). */
-int cas_store_make_shards(struct cas_store *cs);
+/* Give a finished unnamed file its name `rel` ("cas/ab/cdef..."), making the shard
+ * directory if this is its first entry. Same results as udcs_afile_commit_as(). */
+struct udcs_afile;
+int cas_store_commit(struct cas_store *cs, struct udcs_afile *af, const char *rel);
 
 /* Whether `d` names the empty blob, which every store has without storing it. */
 int cas_digest_is_empty(const struct cas_digest *d);

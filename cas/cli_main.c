@@ -159,7 +159,7 @@ int cli_fail(struct cas *c, int rc, const char *what)
         udcs_log_error("%s: not found in %s", what, c ? cas_store_root(cas_local(c)) : "the store");
     else
         udcs_log_error("%s: %s", what, udcs_strerror(rc));
-    if (*remote)
+    if (*remote && rc != UDCS_ENET)   /* a dead remote was already reported as a warning */
         udcs_log_error("remote: %s", remote);
     return not_found ? CLI_EXIT_NOT_FOUND : CLI_EXIT_FAILED;
 }
@@ -230,12 +230,15 @@ static int cmd_put(struct cli *cli, int argc, char **argv)
         }
         struct cas_digest d;
         int rc = cas_put_file(c, paths[i], &d);
-        if (rc < 0) {
-            char what[4200];
-            snprintf(what, sizeof(what), "put %s", paths[i]);
-            status = cli_fail(c, rc == -EISDIR ? -EISDIR : rc, what);
-            if (rc == -EISDIR)
-                udcs_log_error("%s is a directory; use 'udcs-cas put -r %s'", paths[i], paths[i]);
+        if (rc == -EISDIR) {
+            udcs_log_error("put %s: it is a directory; use 'udcs-cas put -r %s'", paths[i],
+                           paths[i]);
+            status = CLI_EXIT_FAILED;
+            break;
+        }
+        if (rc < 0) {   /* reading the file failed: -ENOENT is the file, not a blob */
+            udcs_log_error("put %s: %s", paths[i], udcs_strerror(rc));
+            status = CLI_EXIT_FAILED;
             break;
         }
         char hex[CAS_HEX_LEN + 1];

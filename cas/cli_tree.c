@@ -87,9 +87,8 @@ static void walk_dir(struct walk *w, const char *abs, const char *rel)
             struct cas_digest d;
             int rc = cas_put_file(w->c, path, &d);
             if (rc < 0) {
-                char what[PATH_MAX + 8];
-                snprintf(what, sizeof(what), "put %s", path);
-                w->status = cli_fail(w->c, rc, what);
+                udcs_log_error("put %s: %s", path, udcs_strerror(rc));
+                w->status = CLI_EXIT_FAILED;
                 break;
             }
             json_array_append_new(w->entries,

@@ -70,7 +70,7 @@ int cas_ingest_commit(struct cas_ingest *ing, struct cas_digest *out)
     } else {
         char rel[CAS_REL_PATH_MAX];
         cas_rel_path(CAS_AREA_BLOB, &h.digest, rel);
-        rc = udcs_afile_commit_as(&ing->af, rel);
+        rc = cas_store_commit(ing->cs, &ing->af, rel);
         if (rc == 0 || rc == -EEXIST) {
             cas_store_count_put(ing->cs, rc == 0, h.digest.size, ing->stored, rel);
             rc = 0;

@@ -101,27 +101,35 @@ static int map_stats(struct cas_store *cs)
     return 0;
 }
 
-int cas_store_make_shards(struct cas_store *cs)
+int cas_store_commit(struct cas_store *cs, struct udcs_afile *af, const char *rel)
 {
-    for (int a = 0; a < 2; a++) {
-        if (mkdirat(cs->root_fd, area_dirs[a], 0777) < 0 && errno != EEXIST)
-            return -errno;
-        for (int s = 0; s < 256; s++) {
-            char rel[16];
-            snprintf(rel, sizeof(rel), "%s/%02x", area_dirs[a], s);
-            if (mkdirat(cs->root_fd, rel, 0777) < 0 && errno != EEXIST)
-                return -errno;
-        }
+    /* Shard directories ("cas/ab") are made on first use, so a new store is cheap to
+     * create; on the write path this costs one mkdirat that usually finds EEXIST. */
+    char dir[CAS_REL_PATH_MAX];
+    const char *slash = strrchr(rel, '/');
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
+    int made = mkdirat(cs->root_fd, dir, 0777) == 0 || errno == EEXIST;
+    if (!made && errno == ENOENT) {   /* the area itself went missing: make it too */
+        char area[CAS_REL_PATH_MAX];
+        snprintf(area, sizeof(area), "%.*s", (int)(strchr(rel, '/') - rel), rel);
+        made = (mkdirat(cs->root_fd, area, 0777) == 0 || errno == EEXIST) &&
+               (mkdirat(cs->root_fd, dir, 0777) == 0 || errno == EEXIST);
     }
-    return 0;
+    if (!made) {
+        int rc = -errno;
+        udcs_afile_abort(af);
+        return rc;
+    }
+    return udcs_afile_commit_as(af, rel);
 }
 
-/* Make the shard directories, the marker and CACHEDIR.TAG of a new store. */
+/* Make the area directories, the marker and CACHEDIR.TAG of a new store. */
 static int create_layout(struct cas_store *cs)
 {
-    int rc = cas_store_make_shards(cs);
-    if (rc < 0)
-        return rc;
+    for (int a = 0; a < 2; a++)
+        if (mkdirat(cs->root_fd, area_dirs[a], 0777) < 0 && errno != EEXIST)
+            return -errno;
+    int rc;
     static const char tag[] = "Signature: 8a477f597d28d172789f06886806bc55\n"
                               "# This directory is a UDCS content-addressed store (a cache).\n";
     char *tag_path = udcs_path_join(cs->root, "CACHEDIR.TAG");
@@ -325,14 +333,11 @@ static int commit_blob(struct cas_store *cs, struct udcs_afile *af, const struct
 {
     char rel[CAS_REL_PATH_MAX];
     cas_rel_path(CAS_AREA_BLOB, d, rel);
-    int rc = udcs_afile_commit_as(af, rel);
+    int rc = cas_store_commit(cs, af, rel);
     if (rc == 0 || rc == -EEXIST) {
         cas_store_count_put(cs, rc == 0, d->size, stored, rel);
         return 0;
     }
-    if (rc == -ENOENT)
-        udcs_log_error("cas: the shard directory for %s is missing in %s; run 'udcs-cas verify' "
-                       "to repair the store", rel, cs->root);
     return rc;
 }
 

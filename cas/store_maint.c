@@ -249,13 +249,10 @@ int cas_store_verify(struct cas_store *cs, struct cas_verify_report *rep,
 {
     if (cs->readonly)
         return -EROFS;
-    int rc = cas_store_make_shards(cs);
-    if (rc < 0)
-        return rc;
     if (flock(cs->lock_fd, LOCK_EX) < 0)
         return -errno;
     struct scan sc;
-    rc = scan_store(cs, &sc);
+    int rc = scan_store(cs, &sc);
     struct cas_verify_report r = { .removed_temporaries = sc.temps_removed };
     for (size_t i = 0; rc == 0 && i < sc.n; i++) {
         struct entry *en = &sc.v[i];

@@ -1,5 +1,38 @@
-# tests/ - unit tests (cmocka), fuzz targets (libFuzzer), benchmark programs.
+# tests/ - every tests/unit/test_*.c is one cmocka program; every tests/fuzz/fuzz_*.c one
+# libFuzzer target; every tests/bench/bench_*.c one benchmark program. Adding a file is
+# enough: nothing here lists them by hand.
 TEST_LIBS = $(CAS_LIB) $(COMMON_LIB)
-tests: $(TEST_PROGRAMS)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
+UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(O)/%.o)
+TEST_PROGRAMS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%)
+DEPFILES += $(UNIT_SRCS:%.c=$(O)/%.d) $(UNIT_HELPER_OBJS:.o=.d)
+
+$(O)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(ALL_CFLAGS) $(TEST_PKG_CFLAGS) -c $< -o $@
+
+$(TESTBIN)/test_%: $(O)/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(TEST_LIBS)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(TEST_PKG_LIBS) -o $@
+
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+TEST_PROGRAMS += $(BENCH_SRCS:tests/bench/%.c=$(TESTBIN)/%)
+DEPFILES += $(BENCH_SRCS:%.c=$(O)/%.d)
+
+$(TESTBIN)/bench_%: $(O)/tests/bench/bench_%.o $(TEST_LIBS)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+DEPFILES += $(FUZZ_SRCS:%.c=$(O)/%.d)
+
+$(BUILD)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(TEST_LIBS)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -o $@
+
 .PHONY: tests fuzz-targets
+tests: $(TEST_PROGRAMS)
 fuzz-targets: $(FUZZ_TARGETS)

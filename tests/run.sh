@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tests/run.sh - run every test program and integration script, count TAP results, and
+# end with one line: "N passed, N failed". Each program gets a time limit; a program
+# that crashes or ends badly without reporting a failure counts as one failed test.
+#
+# Environment: UDCS_BIN (the binaries), UDCS_TESTBIN (the unit test programs),
+# TEST_FILTER (optional substring: run only matching programs).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+: "${UDCS_BIN:?set UDCS_BIN to the directory holding udcs-cas}"
+: "${UDCS_TESTBIN:?set UDCS_TESTBIN to the directory holding the test programs}"
+export UDCS_BIN UDCS_TESTBIN
+export CMOCKA_MESSAGE_OUTPUT=TAP
+# Tests must not read the user's configuration or write to the user's cache.
+export XDG_CONFIG_HOME=/nonexistent UDCS_CONFIG= HOME=${TMPDIR:-/tmp}/udcs-test-home.$$
+unset UDCS_CONFIG UDCS_CACHE_DIR UDCS_REMOTE UDCS_TOKEN_FILE UDCS_MAXSIZE UDCS_LOG_LEVEL
+mkdir -p "$HOME"
+trap 'rm -rf "$HOME"' EXIT
+
+PROGRAM_TIMEOUT=${PROGRAM_TIMEOUT:-600}
+passed=0
+failed=0
+failures=()
+
+run_one() {
+    local name=$1; shift
+    local log
+    log=$(mktemp)
+    local start=$SECONDS
+    timeout --kill-after=10 "$PROGRAM_TIMEOUT" "$@" >"$log" 2>&1
+    local rc=$?
+    local p f
+    p=$(grep -cE '^ok ' "$log")
+    f=$(grep -cE '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            echo "not ok - $name: timed out after ${PROGRAM_TIMEOUT}s" >>"$log"
+        else
+            echo "not ok - $name: exited with status $rc" >>"$log"
+        fi
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    printf '%-40s %4d passed %4d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+    if [ "$f" -ne 0 ]; then
+        failures+=("$name")
+        sed 's/^/    | /' "$log" | grep -vE '^    \| ok ' | tail -n 60
+    fi
+    rm -f "$log"
+}
+
+for t in "$UDCS_TESTBIN"/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    [ -n "${TEST_FILTER:-}" ] && [[ $name != *"$TEST_FILTER"* ]] && continue
+    run_one "$name" "$t"
+done
+for t in "$here"/integration/test_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t")
+    [ -n "${TEST_FILTER:-}" ] && [[ $name != *"$TEST_FILTER"* ]] && continue
+    run_one "$name" bash "$t"
+done
+
+if [ ${#failures[@]} -ne 0 ]; then
+    echo "failing programs: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
