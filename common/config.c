@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/units.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdlib.h>
@@ -203,6 +204,7 @@ static int load_file(struct udcs_config *cfg, const char *path, int must_exist)
                        path, line);
         return UDCS_EUSAGE;
     }
+    free(cfg->file);   /* from an earlier load */
     cfg->file = strdup(path);
     return cfg->file ? 0 : -ENOMEM;
 }
@@ -217,8 +219,12 @@ int udcs_config_load(struct udcs_config *cfg)
 
     const char *path = cfg->explicit_file;
     int must_exist = path != NULL;
-    if (!path && (path = getenv("UDCS_CONFIG")) != NULL)
-        must_exist = 1;
+    if (!path && (path = getenv("UDCS_CONFIG")) != NULL) {
+        if (*path)
+            must_exist = 1;
+        else
+            path = NULL;   /* set but empty, like XDG_CONFIG_HOME below: as if unset */
+    }
     char *default_path = NULL;
     if (!path) {
         const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
@@ -257,7 +263,8 @@ static int report_bad_value(const struct udcs_config *cfg, size_t i, const char 
         where = s->env;
         break;
     case UDCS_ORIGIN_FILE:
-        snprintf(file_where, sizeof(file_where), "%s in %s", s->key, cfg->file);
+        snprintf(file_where, sizeof(file_where), "%s in %s", s->key,
+                 cfg->file ? cfg->file : "the config file");
         where = file_where;
         break;
     default:
@@ -288,7 +295,9 @@ static int parse_bool(const char *v, int *out)
 
 static int parse_uint(const char *v, uint64_t *out)
 {
-    if (!*v || *v == '-' || *v == '+')
+    /* strtoull() skips blanks and takes a sign (" -1" would wrap to 2^64-1): only a
+     * string of digits is a whole number. */
+    if (!isdigit((unsigned char)*v))
         return UDCS_EUSAGE;
     char *end;
     errno = 0;

@@ -6,8 +6,8 @@
  * sources are read in. The config file is INI (read with inih): `[cas]` then
  * `max_size = 5G` sets the key "cas.max_size". It is found at --config, $UDCS_CONFIG,
  * or $XDG_CONFIG_HOME/udcs/config (~/.config/udcs/config); only an explicitly named file
- * must exist. The parsed configuration is one of the two process-wide objects (with the
- * logger), created in main() and passed down. */
+ * must exist (an empty $UDCS_CONFIG counts as unset). The parsed configuration is one of
+ * the two process-wide objects (with the logger), created in main() and passed down. */
 #ifndef UDCS_COMMON_CONFIG_H
 #define UDCS_COMMON_CONFIG_H
 

@@ -188,7 +188,19 @@ static int remove_tree_at(int parent, const char *name)
 
 int udcs_remove_tree(const char *path)
 {
-    return remove_tree_at(AT_FDCWD, path);
+    /* "link/" would resolve through a symlink and empty the directory it points to:
+     * drop trailing slashes so a link is removed as a link. */
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (path[len] == '\0')
+        return remove_tree_at(AT_FDCWD, path);
+    char *trimmed = strndup(path, len);
+    if (!trimmed)
+        return -ENOMEM;
+    int rc = remove_tree_at(AT_FDCWD, trimmed);
+    free(trimmed);
+    return rc;
 }
 
 int udcs_fsync_dir(const char *dir)
@@ -250,23 +262,22 @@ static int afile_start(struct udcs_afile *af, int dirfd, const char *name, unsig
         }
     }
     af->is_anonymous = 0;
-    for (int attempt = 0; attempt < 8; attempt++) {
+    int rc = -EEXIST;
+    for (int attempt = 0; attempt < 8 && rc == -EEXIST; attempt++) {
         af->temp = temp_name_for(name);
-        if (!af->temp)
+        if (!af->temp) {
+            rc = -ENOMEM;
             break;
+        }
         af->fd = openat(dirfd, af->temp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
         if (af->fd >= 0)
             return 0;
-        int rc = -errno;
+        rc = -errno;
         free(af->temp);
         af->temp = NULL;
-        if (rc != -EEXIST) {
-            free(af->target);
-            return rc;
-        }
     }
     free(af->target);
-    return -EEXIST;
+    return rc;
 }
 
 int udcs_afile_openat(struct udcs_afile *af, int dirfd, const char *name, unsigned flags,
@@ -358,6 +369,25 @@ static int commit_named(struct udcs_afile *af)
     return 0;
 }
 
+/* fsync the directory that holds `name` (relative to af->dirfd): the new entry is there,
+ * which is a subdirectory when commit_as was given "ab/name". */
+static int fsync_target_dir(struct udcs_afile *af)
+{
+    const char *slash = strrchr(af->target, '/');
+    if (!slash)
+        return fsync(af->dirfd) < 0 ? -errno : 0;
+    char *dir = strndup(af->target, slash == af->target ? 1 : (size_t)(slash - af->target));
+    if (!dir)
+        return -ENOMEM;
+    int fd = openat(af->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 int udcs_afile_commit_as(struct udcs_afile *af, const char *name)
 {
     char *copy = strdup(name);
@@ -390,8 +420,8 @@ int udcs_afile_commit(struct udcs_afile *af)
     }
     if (rc == 0)
         rc = af->is_anonymous ? commit_anonymous(af) : commit_named(af);
-    if (rc == 0 && (af->flags & UDCS_AFILE_FSYNC) && fsync(af->dirfd) < 0)
-        rc = -errno;
+    if (rc == 0 && (af->flags & UDCS_AFILE_FSYNC))
+        rc = fsync_target_dir(af);
     afile_finish(af);
     return rc;
 }
@@ -405,7 +435,10 @@ void udcs_afile_abort(struct udcs_afile *af)
 char *udcs_path_join(const char *dir, const char *name)
 {
     size_t dl = strlen(dir);
-    while (dl > 1 && dir[dl - 1] == '/')
+    if (dl == 0)
+        return strdup(name);   /* no directory: the name alone, not "/name" */
+    /* Drop every trailing slash, the root's included: "/" and "etc" give "/etc". */
+    while (dl > 0 && dir[dl - 1] == '/')
         dl--;
     char *p = NULL;
     if (asprintf(&p, "%.*s/%s", (int)dl, dir, name) < 0)

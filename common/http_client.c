@@ -90,6 +90,7 @@ struct transfer {
     struct udcs_http_call *call;
     const char *mem;
     size_t mem_left;
+    uint64_t fd_left;          /* body_fd bytes still to send */
     int status_known;
     int is_success;
     struct udcs_buf error_body;
@@ -132,10 +133,19 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
     struct transfer *t = arg;
     size_t want = size * nmemb;
     if (t->call->body_fd >= 0) {
+        /* Never more than body_fd_len: bytes past the announced Content-Length would go
+         * out on the kept-alive connection and be read as the start of the next request. */
+        if (want > t->fd_left)
+            want = (size_t)t->fd_left;
+        if (want == 0)
+            return 0;
         ssize_t n;
         while ((n = read(t->call->body_fd, buf, want)) < 0 && errno == EINTR)
             ;
-        return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+        if (n <= 0)
+            return CURL_READFUNC_ABORT;   /* a read error, or a file shorter than promised */
+        t->fd_left -= (uint64_t)n;
+        return (size_t)n;
     }
     size_t n = want < t->mem_left ? want : t->mem_left;
     memcpy(buf, t->mem, n);
@@ -214,6 +224,7 @@ int udcs_http_client_call(struct udcs_http_client *c, struct udcs_http_call *cal
                                              : (curl_off_t)call->body_len;
     t.mem = call->body;
     t.mem_left = call->body_len;
+    t.fd_left = call->body_fd_len;
     if (strcmp(call->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(call->method, "GET") == 0) {
@@ -231,6 +242,8 @@ int udcs_http_client_call(struct udcs_http_client *c, struct udcs_http_call *cal
 
     CURLcode cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &call->status);
+    if (call->status < 200)
+        call->status = 0;   /* a "100 Continue" alone is no answer */
     curl_slist_free_all(headers);
 
     int rc;

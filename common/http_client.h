@@ -22,7 +22,8 @@ struct udcs_http_call {
     const void *body;              /* request body from memory ... */
     size_t body_len;
     int body_fd;                   /* ... or from this descriptor (when >= 0) */
-    uint64_t body_fd_len;
+    uint64_t body_fd_len;          /* exactly this many bytes are sent from body_fd; a
+                                    * file that ends sooner fails the call (UDCS_ENET) */
     /* Response body of a 2xx answer: through `on_data` when set (return 0 to go on, a
      * negative code to abort the transfer with it), else into `response` when set. */
     int (*on_data)(void *arg, const void *data, size_t len);

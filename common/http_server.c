@@ -421,9 +421,13 @@ static int split_listen(const char *listen, char *host, size_t host_len, char *p
             return -1;
         snprintf(host, host_len, "%.*s", (int)(colon - listen), listen);
     }
-    snprintf(port, port_len, "%s", colon + 1);
-    if (!port[0] || strspn(port, "0123456789") != strlen(port))
+    const char *digits = colon + 1;
+    /* Check the whole text, not the copy: snprintf() may have cut a long number short. */
+    size_t n = strlen(digits);
+    if (n == 0 || n >= port_len || strspn(digits, "0123456789") != n ||
+        strtoul(digits, NULL, 10) > 65535)
         return -1;
+    snprintf(port, port_len, "%s", digits);
     return 0;
 }
 

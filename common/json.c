@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* Depth of nesting in `v`, stopping early past `limit`. */
+/* Whether `v` nests more than `limit` arrays and objects along some path. Scalars add no
+ * level, so "[]" and "[1]" are both one level deep. */
 static int depth_exceeds(const json_t *v, int limit)
 {
-    if (limit < 0)
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    if (limit <= 0)
         return 1;
     if (json_is_object(v)) {
         const char *k;
@@ -16,7 +19,7 @@ static int depth_exceeds(const json_t *v, int limit)
         json_object_foreach((json_t *)v, k, child)
             if (depth_exceeds(child, limit - 1))
                 return 1;
-    } else if (json_is_array(v)) {
+    } else {
         size_t i;
         json_t *child;
         json_array_foreach(v, i, child)
@@ -43,21 +46,29 @@ int udcs_json_parse(const void *data, size_t len, json_t **out, char *why, size_
     return 0;
 }
 
+struct dump_ctx {
+    struct udcs_buf *out;
+    int rc;          /* why the last append failed: UDCS_ETOOBIG or -ENOMEM */
+};
+
 static int dump_to_buf(const char *chunk, size_t size, void *data)
 {
-    return udcs_buf_append(data, chunk, size) == 0 ? 0 : -1;
+    struct dump_ctx *d = data;
+    d->rc = udcs_buf_append(d->out, chunk, size);
+    return d->rc == 0 ? 0 : -1;
 }
 
 int udcs_json_dump_canonical(const json_t *value, struct udcs_buf *out)
 {
     size_t before = out->len;
-    if (json_dump_callback(value, dump_to_buf, out,
+    struct dump_ctx d = { out, 0 };
+    if (json_dump_callback(value, dump_to_buf, &d,
                            JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != 0) {
-        int over = out->len + 1 >= out->max;
+        /* The append that failed says why; a failure inside jansson is out of memory. */
         out->len = before;
         if (out->data)
             out->data[before] = '\0';
-        return over ? UDCS_ETOOBIG : -ENOMEM;
+        return d.rc < 0 ? d.rc : -ENOMEM;
     }
     return 0;
 }

@@ -19,9 +19,10 @@ int udcs_size_parse(const char *text, uint64_t *out)
     while (isspace((unsigned char)*p))
         p++;
     for (; isdigit((unsigned char)*p); p++, digits++) {
-        if (whole > (UINT64_MAX - 9) / 10)
+        unsigned d = (unsigned)(*p - '0');
+        if (whole > UINT64_MAX / 10 || (whole == UINT64_MAX / 10 && d > UINT64_MAX % 10))
             return UDCS_EUSAGE;
-        whole = whole * 10 + (uint64_t)(*p - '0');
+        whole = whole * 10 + d;
     }
     if (*p == '.') {
         for (p++; isdigit((unsigned char)*p); p++, digits++, scale /= 10)
@@ -51,10 +52,12 @@ int udcs_size_parse(const char *text, uint64_t *out)
     if (shift && whole > (UINT64_MAX >> shift))
         return UDCS_EUSAGE;
     uint64_t bytes = whole << shift;
-    double extra = frac * (double)(1ull << shift);
-    if (extra >= (double)(UINT64_MAX - bytes))
+    /* frac < 1 and shift <= 60, so the rounded fraction fits; compare in integers so
+     * UINT64_MAX itself is not mistaken for an overflow. */
+    uint64_t extra = (uint64_t)(frac * (double)(1ull << shift) + 0.5);
+    if (extra > UINT64_MAX - bytes)
         return UDCS_EUSAGE;
-    *out = bytes + (uint64_t)(extra + 0.5);
+    *out = bytes + extra;
     return 0;
 }
 
@@ -66,7 +69,8 @@ char *udcs_size_format(uint64_t bytes, char *out, size_t out_len)
     }
     double v = (double)bytes;
     int i = -1;
-    while (v >= 1024 && i < (int)strlen(unit_letters) - 1) {
+    /* Move up a unit at 1023.5 already: "%.0f" would print 1023.6 KiB as "1024 KiB". */
+    while (v >= 1023.5 && i < (int)strlen(unit_letters) - 1) {
         v /= 1024;
         i++;
     }

@@ -10,7 +10,8 @@
  * "4096". Returns 0, or UDCS_EUSAGE for anything else (including overflow). */
 int udcs_size_parse(const char *text, uint64_t *out);
 
-/* Write `bytes` for people ("1.5 GiB", "512 B") into `out`; returns `out`. */
+/* Write `bytes` for people ("1.50 GiB", "17.1 MiB", "512 B": three significant digits)
+ * into `out`; returns `out`. */
 char *udcs_size_format(uint64_t bytes, char *out, size_t out_len);
 
 #endif
