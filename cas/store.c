@@ -52,13 +52,12 @@ void cas_rel_path(enum cas_area area, const struct cas_digest *d, char out[CAS_R
 
 int cas_digest_is_empty(const struct cas_digest *d)
 {
-    static struct cas_digest empty;
-    static int ready;
-    if (!ready) {   /* racing threads compute the same value: harmless */
-        cas_digest_of_bytes("", 0, &empty);
-        ready = 1;
-    }
-    return d->size == 0 && memcmp(d->hash, empty.hash, CAS_HASH_BYTES) == 0;
+    /* XXH3-128 of zero bytes, as `printf '' | xxh128sum` prints it (test_cas_codec checks
+     * this constant against the hash function). */
+    static const uint8_t empty[CAS_HASH_BYTES] = { 0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47,
+                                                   0x98, 0xd8, 0x60, 0x01, 0xc3, 0x24,
+                                                   0x46, 0x8d, 0x49, 0x7f };
+    return d->size == 0 && memcmp(d->hash, empty, CAS_HASH_BYTES) == 0;
 }
 
 /* ---- opening ----------------------------------------------------------------------- */
@@ -260,23 +259,36 @@ void cas_store_drop_corrupt(struct cas_store *cs, enum cas_area area, const char
                    "store", cs->root, rel, why);
 }
 
-/* Open a stored blob and check its header against `d` and the file's size. Returns 0
- * (fd and header set), -ENOENT, or UDCS_ECORRUPT after removing the bad file. */
+/* Open a stored entry and check its header against `d` and the file's size. When `whole`
+ * is not NULL and the file is small (CAS_READ_WHOLE_MAX_BYTES), the whole file is read
+ * into it by the same single read that gives the header. Returns 0 (fd, st and hdr set),
+ * -ENOENT, or UDCS_ECORRUPT after removing the bad file. */
 static int open_checked(struct cas_store *cs, enum cas_area area, const char *rel,
                         const struct cas_digest *d, int *fd_out, struct stat *st,
-                        struct cas_blob_header *hdr)
+                        struct cas_blob_header *hdr, struct udcs_buf *whole)
 {
     int fd = openat(cs->root_fd, rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    uint8_t raw[CAS_BLOB_HEADER_BYTES];
+    uint8_t small[CAS_BLOB_HEADER_BYTES];
+    const uint8_t *head = small;
     const char *why = NULL;
+    ssize_t n = 0;
     int rc = fstat(fd, st) < 0 ? -errno : 0;
+    if (rc == 0 && whole && (uint64_t)st->st_size <= CAS_READ_WHOLE_MAX_BYTES) {
+        rc = udcs_buf_reserve(whole, (size_t)st->st_size);
+        n = rc < 0 ? 0 : udcs_pread_full(fd, whole->data, (size_t)st->st_size, 0);
+        if (n >= 0) {
+            whole->len = (size_t)n;
+            head = (const uint8_t *)whole->data;
+        }
+    } else if (rc == 0) {
+        n = udcs_pread_full(fd, small, sizeof(small), 0);
+    }
+    if (rc == 0 && n < 0)
+        rc = (int)n;
     if (rc == 0) {
-        ssize_t n = udcs_pread_full(fd, raw, sizeof(raw), 0);
-        if (n < 0)
-            rc = (int)n;
-        else if ((rc = cas_blob_header_parse(raw, (size_t)n, hdr)) < 0)
+        if (cas_blob_header_parse(head, (size_t)n, hdr) < 0)
             why = "its header is damaged";
         else if ((uint64_t)st->st_size != CAS_BLOB_HEADER_BYTES + hdr->payload_size)
             why = (uint64_t)st->st_size < CAS_BLOB_HEADER_BYTES + hdr->payload_size
@@ -306,7 +318,7 @@ static int blob_present(struct cas_store *cs, const char *rel, const struct cas_
     int fd;
     struct stat st;
     struct cas_blob_header h;
-    if (open_checked(cs, CAS_AREA_BLOB, rel, d, &fd, &st, &h) < 0)
+    if (open_checked(cs, CAS_AREA_BLOB, rel, d, &fd, &st, &h, NULL) < 0)
         return 0;
     cas_store_touch(cs, fd, &st);
     close(fd);
@@ -479,7 +491,7 @@ int cas_store_open_stored(struct cas_store *cs, const struct cas_digest *d, int 
     char rel[CAS_REL_PATH_MAX];
     struct stat st;
     cas_rel_path(CAS_AREA_BLOB, d, rel);
-    int rc = open_checked(cs, CAS_AREA_BLOB, rel, d, fd, &st, hdr);
+    int rc = open_checked(cs, CAS_AREA_BLOB, rel, d, fd, &st, hdr, NULL);
     if (rc == 0)
         cas_store_touch(cs, *fd, &st);
     return rc;
@@ -536,38 +548,39 @@ int cas_store_read(struct cas_store *cs, const struct cas_digest *d, struct udcs
     int fd;
     struct stat st;
     struct cas_blob_header h;
-    int rc = open_checked(cs, CAS_AREA_BLOB, rel, d, &fd, &st, &h);
+    struct udcs_buf whole = UDCS_BUF_INIT(CAS_READ_WHOLE_MAX_BYTES);
+    int rc = open_checked(cs, CAS_AREA_BLOB, rel, d, &fd, &st, &h, &whole);
     if (rc == -ENOENT)
         cas_stat_add(cs, CAS_STAT_MISSES, 1);
-    if (rc < 0)
+    if (rc < 0) {
+        udcs_buf_release(&whole);
         return rc;
+    }
     cas_store_touch(cs, fd, &st);
 
     const char *why = NULL;
     size_t mem_len = mem ? mem->len : 0;
-    if ((uint64_t)st.st_size <= CAS_READ_WHOLE_MAX_BYTES) {
-        /* The common case: one read, one decode call. */
-        struct cas_zctx *z = cas_zctx_get();
-        char *whole = malloc((size_t)st.st_size);
-        ssize_t n = whole && z ? udcs_pread_full(fd, whole, (size_t)st.st_size, 0) : -ENOMEM;
-        if (n < 0) {
-            rc = (int)n;
-        } else if (mem) {
-            rc = cas_blob_decode_with(z, whole, (size_t)n, d, mem, &why);
+    struct cas_zctx *z = cas_zctx_get();
+    if (!z) {
+        rc = -ENOMEM;
+    } else if (whole.data) {
+        /* The common case: the one read above, one decode call. */
+        if (mem) {
+            rc = cas_blob_decode_with(z, whole.data, whole.len, d, mem, &why);
         } else {
             struct udcs_buf raw = UDCS_BUF_INIT(SIZE_MAX);
-            rc = cas_blob_decode_with(z, whole, (size_t)n, d, &raw, &why);
+            rc = cas_blob_decode_with(z, whole.data, whole.len, d, &raw, &why);
             if (rc == 0 && raw.len)
                 rc = sink(arg, raw.data, raw.len);
             udcs_buf_release(&raw);
         }
-        free(whole);
     } else if (mem) {
         struct append_sink as = { mem };
         rc = cas_decode_fd(fd, d, sink_append, &as, &why);
     } else {
         rc = cas_decode_fd(fd, d, sink, arg, &why);
     }
+    udcs_buf_release(&whole);
     if (rc == UDCS_ECORRUPT) {
         cas_store_drop_corrupt(cs, CAS_AREA_BLOB, rel, fd, why ? why : "damaged");
         if (mem) {

@@ -202,8 +202,10 @@ int cas_store_trim(struct cas_store *cs, uint64_t max_size, struct cas_trim_repo
     return rc;
 }
 
-/* Fully verify one entry. Returns 0, or UDCS_ECORRUPT with *why set, or -errno. */
-static int verify_entry(struct cas_store *cs, const struct entry *en, int fd, const char **why)
+/* Fully verify one entry. Returns 0, or UDCS_ECORRUPT with *why set (possibly pointing
+ * into `why_buf`), or -errno. */
+static int verify_entry(const struct entry *en, int fd, const char **why, char *why_buf,
+                        size_t why_len)
 {
     if (en->area == CAS_AREA_BLOB) {
         /* The name is the digest: rebuild it from the path "cas/ab/cdef...". */
@@ -219,7 +221,6 @@ static int verify_entry(struct cas_store *cs, const struct entry *en, int fd, co
     struct udcs_buf stored = UDCS_BUF_INIT(CAS_AC_MAX_BYTES + CAS_BLOB_HEADER_BYTES);
     struct udcs_buf json = UDCS_BUF_INIT(CAS_AC_MAX_BYTES);
     struct cas_zctx *z = cas_zctx_get();
-    static __thread char parse_why[256];
     int rc = z ? udcs_buf_read_fd(&stored, fd) : -ENOMEM;
     if (rc == UDCS_ETOOBIG) {
         rc = UDCS_ECORRUPT;
@@ -229,15 +230,13 @@ static int verify_entry(struct cas_store *cs, const struct entry *en, int fd, co
         rc = cas_blob_decode_with(z, stored.data, stored.len, NULL, &json, why);
     if (rc == 0) {
         struct cas_action_result r;
-        if (cas_action_result_from_json(json.data, json.len, &r, parse_why,
-                                        sizeof(parse_why)) < 0) {
+        if (cas_action_result_from_json(json.data, json.len, &r, why_buf, why_len) < 0) {
             rc = UDCS_ECORRUPT;
-            *why = parse_why;
+            *why = why_buf;
         } else {
             cas_action_result_release(&r);
         }
     }
-    (void)cs;
     udcs_buf_release(&stored);
     udcs_buf_release(&json);
     return rc;
@@ -263,7 +262,8 @@ int cas_store_verify(struct cas_store *cs, struct cas_verify_report *rep,
             continue;
         }
         const char *why = NULL;
-        int v = verify_entry(cs, en, fd, &why);
+        char why_buf[256];
+        int v = verify_entry(en, fd, &why, why_buf, sizeof(why_buf));
         r.checked++;
         if (v == UDCS_ECORRUPT) {
             r.corrupt++;

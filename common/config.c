@@ -386,8 +386,12 @@ void udcs_config_print_flags(const struct udcs_config *cfg, FILE *out)
         const struct udcs_setting *s = &cfg->table[i];
         if (!s->flag)
             continue;
+        static const char *const placeholder[] = {
+            [UDCS_SETTING_STRING] = " VALUE", [UDCS_SETTING_PATH] = " PATH",
+            [UDCS_SETTING_SIZE] = " SIZE", [UDCS_SETTING_UINT] = " N", [UDCS_SETTING_BOOL] = "",
+        };
         char left[64];
-        snprintf(left, sizeof(left), "%s%s", s->flag, s->type == UDCS_SETTING_BOOL ? "" : " V");
+        snprintf(left, sizeof(left), "%s%s", s->flag, placeholder[s->type]);
         fprintf(out, "  %-22s %s", left, s->help);
         if (s->env)
             fprintf(out, " [%s]", s->env);

@@ -30,6 +30,15 @@ static void digest_hex_matches_xxh128sum_of_known_input(void **state)
     assert_int_equal(d.size, 6);
 }
 
+static void digest_of_nothing_is_the_empty_blob(void **state)
+{
+    (void)state;
+    struct cas_digest d;
+    char hex[CAS_HEX_LEN + 1];
+    cas_digest_of_bytes("", 0, &d);
+    assert_string_equal(cas_digest_hex(&d, hex), "99aa06d3014798d86001c324468d497f");
+}
+
 static void digest_parse_accepts_hex_and_hex_size(void **state)
 {
     (void)state;
@@ -312,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(digest_hex_matches_xxh128sum_of_known_input),
+        cmocka_unit_test(digest_of_nothing_is_the_empty_blob),
         cmocka_unit_test(digest_parse_accepts_hex_and_hex_size),
         cmocka_unit_test(digest_parse_rejects_malformed_text),
         cmocka_unit_test(hasher_in_pieces_equals_one_shot),
