@@ -35,13 +35,12 @@ int cas_store_ac_get(struct cas_store *cs, const struct cas_digest *action,
     struct udcs_buf json = UDCS_BUF_INIT(CAS_AC_MAX_BYTES);
     const char *why = NULL;
     char parse_why[256];
-    struct cas_zctx *z = cas_zctx_get();
-    int rc = z ? udcs_buf_read_fd(&stored, fd) : -ENOMEM;
+    int rc = udcs_buf_read_fd(&stored, fd);
     if (rc == UDCS_ETOOBIG) {
         rc = UDCS_ECORRUPT;
         why = "the record is larger than any action result";
     } else if (rc == 0) {
-        rc = cas_blob_decode_with(z, stored.data, stored.len, NULL, &json, &why);
+        rc = cas_blob_decode_mem(stored.data, stored.len, NULL, &json, &why);
         if (rc == UDCS_ETOOBIG) {
             rc = UDCS_ECORRUPT;
             why = "the record is larger than any action result";

@@ -33,6 +33,7 @@ static void zctx_free(void *p)
     struct cas_zctx *z = p;
     ZSTD_freeCCtx(z->cctx);
     ZSTD_freeDCtx(z->dctx);
+    free(z->dout);
     free(z);
 }
 
@@ -52,7 +53,8 @@ struct cas_zctx *cas_zctx_get(void)
         return NULL;
     z->cctx = ZSTD_createCCtx();
     z->dctx = ZSTD_createDCtx();
-    if (!z->cctx || !z->dctx || pthread_setspecific(zctx_key, z) != 0) {
+    z->dout = malloc(CAS_DECODE_OUT_BYTES);
+    if (!z->cctx || !z->dctx || !z->dout || pthread_setspecific(zctx_key, z) != 0) {
         zctx_free(z);
         return NULL;
     }
@@ -100,12 +102,17 @@ int cas_blob_header_parse(const void *data, size_t len, struct cas_blob_header *
     memcpy(h.digest.hash, p + 24, CAS_HASH_BYTES);
     if (h.codec == CAS_CODEC_RAW && h.payload_size != h.digest.size)
         return UDCS_ECORRUPT;
-    if (h.codec == CAS_CODEC_ZSTD &&
-        (h.payload_size == 0 || h.digest.size > ZSTD_CONTENTSIZE_ERROR - 1 ||
-         h.payload_size > ZSTD_compressBound(h.digest.size) + 64 ||
-         h.payload_size / ZSTD_BLOCK_MIN_BYTES <
-             (h.digest.size + ZSTD_BLOCK_CONTENT_MAX - 1) / ZSTD_BLOCK_CONTENT_MAX))
-        return UDCS_ECORRUPT;   /* sizes no zstd frame can have */
+    if (h.codec == CAS_CODEC_ZSTD) {
+        /* Sizes no zstd frame can have: content beyond what zstd compresses at all, a
+         * payload larger than the worst case, or smaller than one byte-sized block per
+         * 128 KiB of content. Written so that no step can wrap around. */
+        size_t bound = ZSTD_compressBound(h.digest.size);
+        uint64_t blocks = h.digest.size / ZSTD_BLOCK_CONTENT_MAX +
+                          (h.digest.size % ZSTD_BLOCK_CONTENT_MAX != 0);
+        if (h.payload_size == 0 || ZSTD_isError(bound) || h.payload_size > bound ||
+            h.payload_size / ZSTD_BLOCK_MIN_BYTES < blocks)
+            return UDCS_ECORRUPT;
+    }
     *out = h;
     return 0;
 }

@@ -19,10 +19,16 @@
 /* Chunk size for streaming reads and writes of large blobs. */
 #define CAS_STREAM_CHUNK_BYTES (1024u * 1024)
 
-/* zstd contexts kept per thread, so a hit never allocates one. */
+/* Raw bytes zstd may write per decompression call; see decoder.c. */
+#define CAS_DECODE_OUT_BYTES (256u * 1024)
+
+/* zstd contexts and scratch kept per thread, so a hit allocates none of them. A decoder
+ * borrows the decompression half while `dctx_busy` is clear and makes its own otherwise. */
 struct cas_zctx {
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
+    char *dout;           /* CAS_DECODE_OUT_BYTES */
+    int dctx_busy;
 };
 /* This thread's contexts, created on first use; NULL when out of memory. */
 struct cas_zctx *cas_zctx_get(void);
@@ -35,9 +41,8 @@ int cas_blob_encode_with(struct cas_zctx *z, const void *data, size_t len, int l
 
 /* Decode a whole stored blob held in memory; see cas_blob_decode. When `why` is not
  * NULL it receives a reason on UDCS_ECORRUPT. */
-int cas_blob_decode_with(struct cas_zctx *z, const void *data, size_t len,
-                         const struct cas_digest *expect, struct udcs_buf *out,
-                         const char **why);
+int cas_blob_decode_mem(const void *data, size_t len, const struct cas_digest *expect,
+                        struct udcs_buf *out, const char **why);
 
 /* Verify a stored blob in memory without keeping the raw bytes. */
 int cas_blob_verify_memory(const void *data, size_t len, const struct cas_digest *expect,

@@ -1,6 +1,13 @@
-/* cas/decoder.c - reading the stored form back: a push decoder for streams (files and
- * network bodies arrive in pieces) and one-shot decoding for blobs held in memory. Both
- * check the header, the payload length, the raw size and the digest. */
+/* cas/decoder.c - reading the stored form back. One push decoder serves every path:
+ * bytes from disk or from the network are fed as they come, and blobs held in memory
+ * are fed whole. It checks the header, the payload length, the raw size and the digest.
+ *
+ * Why one path: zstd's streaming decoder accepts or refuses some malformed frames (a
+ * block larger than the window) depending on how the input is split and how much output
+ * room it is given. The decoder therefore re-cuts the payload into fixed pieces counted
+ * from its start (CAS_DECODE_PIECE_BYTES) and always offers the same output room, so a
+ * blob gets the same verdict whether it came in one read, in network packets or from a
+ * file in chunks. */
 #include "cas/cas_internal.h"
 #include "common/err.h"
 
@@ -8,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Raw bytes handed to the sink per call when decompressing a stream. */
-#define DECODER_OUT_BYTES (256u * 1024)
+/* Payload bytes handed to zstd per call, counted from the payload's first byte. */
+#define CAS_DECODE_PIECE_BYTES (128u * 1024)
 
 struct cas_decoder {
     struct cas_digest expect;
@@ -23,10 +30,13 @@ struct cas_decoder {
     int have_header;
     struct cas_blob_header hdr;
 
-    uint64_t payload_seen;
+    uint64_t payload_seen;        /* payload bytes received */
     int frame_done;
+    struct cas_zctx *borrowed;    /* this thread's contexts, when free; else own ones: */
     ZSTD_DCtx *dctx;
-    char *out;
+    char *out;                    /* CAS_DECODE_OUT_BYTES of raw output room */
+    char *stage;                  /* a piece being gathered across feeds */
+    size_t staged;
     struct cas_hasher hasher;
     const char *why;
 };
@@ -56,8 +66,13 @@ void cas_decoder_free(struct cas_decoder *dec)
 {
     if (!dec)
         return;
-    ZSTD_freeDCtx(dec->dctx);
-    free(dec->out);
+    if (dec->borrowed) {
+        dec->borrowed->dctx_busy = 0;
+    } else {
+        ZSTD_freeDCtx(dec->dctx);
+        free(dec->out);
+    }
+    free(dec->stage);
     cas_hasher_release(&dec->hasher);
     free(dec);
 }
@@ -92,7 +107,7 @@ static int check_header(const struct cas_blob_header *h, const struct cas_digest
 
 static int emit(struct cas_decoder *dec, const void *data, size_t len)
 {
-    if (dec->hasher.size + len > dec->hdr.digest.size)
+    if (len > dec->hdr.digest.size - dec->hasher.size)
         return fail(dec, UDCS_ECORRUPT, "the payload decodes to more bytes than the header says");
     cas_hasher_update(&dec->hasher, data, len);
     if (dec->sink && len) {
@@ -101,6 +116,23 @@ static int emit(struct cas_decoder *dec, const void *data, size_t len)
             return fail(dec, rc, "the destination refused the bytes");
     }
     return 0;
+}
+
+/* Get decompression state: this thread's, unless another decoder holds it. */
+static int take_zstd(struct cas_decoder *dec)
+{
+    struct cas_zctx *z = cas_zctx_get();
+    if (z && !z->dctx_busy) {
+        z->dctx_busy = 1;
+        dec->borrowed = z;
+        dec->dctx = z->dctx;
+        dec->out = z->dout;
+        ZSTD_DCtx_reset(dec->dctx, ZSTD_reset_session_only);
+        return 0;
+    }
+    dec->dctx = ZSTD_createDCtx();
+    dec->out = malloc(CAS_DECODE_OUT_BYTES);
+    return dec->dctx && dec->out ? 0 : -ENOMEM;
 }
 
 static int take_header(struct cas_decoder *dec)
@@ -115,28 +147,18 @@ static int take_header(struct cas_decoder *dec)
     if (rc < 0)
         return fail(dec, rc, why);
     dec->have_header = 1;
-    if (dec->hdr.codec == CAS_CODEC_ZSTD) {
-        dec->dctx = ZSTD_createDCtx();
-        dec->out = malloc(DECODER_OUT_BYTES);
-        if (!dec->dctx || !dec->out)
-            return -ENOMEM;
-    }
-    return 0;
+    return dec->hdr.codec == CAS_CODEC_ZSTD ? take_zstd(dec) : 0;
 }
 
-static int take_payload(struct cas_decoder *dec, const uint8_t *p, size_t len)
+/* Hand one whole piece of the frame to zstd and pass on everything it yields. */
+static int decompress_piece(struct cas_decoder *dec, const void *piece, size_t len)
 {
-    if (len > dec->hdr.payload_size - dec->payload_seen)
-        return fail(dec, UDCS_ECORRUPT, "more bytes follow than the header announced");
-    dec->payload_seen += len;
-    if (dec->hdr.codec == CAS_CODEC_RAW)
-        return emit(dec, p, len);
-
-    ZSTD_inBuffer in = { p, len, 0 };
-    while (in.pos < in.size) {
+    ZSTD_inBuffer in = { piece, len, 0 };
+    for (;;) {
         if (dec->frame_done)
-            return fail(dec, UDCS_ECORRUPT, "bytes follow the end of the zstd frame");
-        ZSTD_outBuffer out = { dec->out, DECODER_OUT_BYTES, 0 };
+            return in.pos < in.size ? fail(dec, UDCS_ECORRUPT,
+                                           "bytes follow the end of the zstd frame") : 0;
+        ZSTD_outBuffer out = { dec->out, CAS_DECODE_OUT_BYTES, 0 };
         size_t r = ZSTD_decompressStream(dec->dctx, &out, &in);
         if (ZSTD_isError(r))
             return fail(dec, UDCS_ECORRUPT, "the zstd frame is damaged");
@@ -145,26 +167,56 @@ static int take_payload(struct cas_decoder *dec, const uint8_t *p, size_t len)
             return rc;
         if (r == 0)
             dec->frame_done = 1;
-        else if (out.pos == 0 && in.pos == in.size)
-            break;
-    }
-    /* Flush what the frame still holds once all input is consumed. */
-    for (;;) {
-        if (dec->frame_done)
-            return 0;
-        ZSTD_outBuffer out = { dec->out, DECODER_OUT_BYTES, 0 };
-        ZSTD_inBuffer none = { NULL, 0, 0 };
-        size_t r = ZSTD_decompressStream(dec->dctx, &out, &none);
-        if (ZSTD_isError(r))
-            return fail(dec, UDCS_ECORRUPT, "the zstd frame is damaged");
-        int rc = emit(dec, dec->out, out.pos);
-        if (rc < 0)
-            return rc;
-        if (r == 0)
-            dec->frame_done = 1;
-        if (out.pos < DECODER_OUT_BYTES)
+        /* Done with this piece once it is consumed and zstd had room to spare. */
+        else if (in.pos == in.size && out.pos < out.size)
             return 0;
     }
+}
+
+/* Size of the piece that starts at payload offset `at`. */
+static size_t piece_len(const struct cas_decoder *dec, uint64_t at)
+{
+    uint64_t left = dec->hdr.payload_size - at;
+    return left < CAS_DECODE_PIECE_BYTES ? (size_t)left : CAS_DECODE_PIECE_BYTES;
+}
+
+static int take_payload(struct cas_decoder *dec, const uint8_t *p, size_t len)
+{
+    if (len > dec->hdr.payload_size - dec->payload_seen)
+        return fail(dec, UDCS_ECORRUPT, "more bytes follow than the header announced");
+    if (dec->hdr.codec == CAS_CODEC_RAW) {
+        dec->payload_seen += len;
+        return emit(dec, p, len);
+    }
+    while (len > 0) {
+        uint64_t start = dec->payload_seen - dec->staged;   /* where the next piece begins */
+        size_t want = piece_len(dec, start);
+        if (dec->staged == 0 && len >= want) {
+            /* The whole piece is here: no copy. */
+            dec->payload_seen += want;
+            int rc = decompress_piece(dec, p, want);
+            if (rc < 0)
+                return rc;
+            p += want;
+            len -= want;
+            continue;
+        }
+        if (!dec->stage && !(dec->stage = malloc(CAS_DECODE_PIECE_BYTES)))
+            return -ENOMEM;
+        size_t take = want - dec->staged < len ? want - dec->staged : len;
+        memcpy(dec->stage + dec->staged, p, take);
+        dec->staged += take;
+        dec->payload_seen += take;
+        p += take;
+        len -= take;
+        if (dec->staged == want) {
+            dec->staged = 0;
+            int rc = decompress_piece(dec, dec->stage, want);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 int cas_decoder_feed(struct cas_decoder *dec, const void *data, size_t len)
@@ -211,72 +263,17 @@ int cas_decoder_finish(struct cas_decoder *dec, struct cas_blob_header *hdr)
     return 0;
 }
 
-int cas_blob_decode_with(struct cas_zctx *z, const void *data, size_t len,
-                         const struct cas_digest *expect, struct udcs_buf *out,
-                         const char **why)
+static int sink_append(void *arg, const void *data, size_t len)
 {
-    const char *reason = NULL;
-    struct cas_blob_header h;
-    int rc = cas_blob_header_parse(data, len, &h);
-    if (rc < 0) {
-        reason = rc == UDCS_EFORMAT ? "unknown format version" : "the blob header is damaged";
-    } else if ((rc = check_header(&h, expect, expect != NULL, 0, &reason)) < 0) {
-        /* reason set */
-    } else if (len - CAS_BLOB_HEADER_BYTES != h.payload_size) {
-        rc = UDCS_ECORRUPT;
-        reason = len - CAS_BLOB_HEADER_BYTES < h.payload_size
-                     ? "the blob is truncated: its payload is incomplete"
-                     : "more bytes follow than the header announced";
-    }
-    if (rc < 0) {
-        if (why)
-            *why = reason;
-        return rc;
-    }
-    if ((rc = udcs_buf_reserve(out, h.digest.size)) < 0)
-        return rc;
-
-    const uint8_t *payload = (const uint8_t *)data + CAS_BLOB_HEADER_BYTES;
-    char *dst = out->data + out->len;
-    if (h.codec == CAS_CODEC_RAW) {
-        if (h.digest.size)
-            memcpy(dst, payload, h.digest.size);
-    } else {
-        size_t n = ZSTD_decompressDCtx(z->dctx, dst, h.digest.size, payload, h.payload_size);
-        if (ZSTD_isError(n) || n != h.digest.size) {
-            if (why)
-                *why = ZSTD_isError(n) ? "the zstd frame is damaged"
-                                       : "the payload decodes to a different size than the "
-                                         "header says";
-            return UDCS_ECORRUPT;
-        }
-    }
-    struct cas_digest got;
-    cas_digest_of_bytes(dst, h.digest.size, &got);
-    if (!cas_digest_equal(&got, &h.digest)) {
-        if (why)
-            *why = "the bytes do not hash to the blob's digest";
-        return UDCS_ECORRUPT;
-    }
-    out->len += h.digest.size;
-    out->data[out->len] = '\0';
-    return 0;
+    return udcs_buf_append(arg, data, len);
 }
 
-int cas_blob_decode(const void *data, size_t len, const struct cas_digest *expect,
-                    struct udcs_buf *out)
-{
-    struct cas_zctx *z = cas_zctx_get();
-    if (!z)
-        return -ENOMEM;
-    return cas_blob_decode_with(z, data, len, expect, out, NULL);
-}
-
-int cas_blob_verify_memory(const void *data, size_t len, const struct cas_digest *expect,
-                           const char **why)
+/* Feed a whole stored blob, then finish. */
+static int decode_whole(const void *data, size_t len, const struct cas_digest *expect,
+                        cas_sink_fn sink, void *arg, const char **why)
 {
     struct cas_decoder *dec;
-    int rc = cas_decoder_new(expect, 0, NULL, NULL, &dec);
+    int rc = cas_decoder_new(expect, 0, sink, arg, &dec);
     if (rc < 0)
         return rc;
     rc = cas_decoder_feed(dec, data, len);
@@ -286,4 +283,36 @@ int cas_blob_verify_memory(const void *data, size_t len, const struct cas_digest
         *why = cas_decoder_error(dec);
     cas_decoder_free(dec);
     return rc;
+}
+
+int cas_blob_decode_mem(const void *data, size_t len, const struct cas_digest *expect,
+                        struct udcs_buf *out, const char **why)
+{
+    /* Reserve the raw size up front (bounded by out->max) so the appends never move. */
+    struct cas_blob_header h;
+    if (cas_blob_header_parse(data, len, &h) == 0) {
+        int rc = udcs_buf_reserve(out, h.digest.size);
+        if (rc < 0)
+            return rc;
+    }
+    size_t before = out->len;
+    int rc = decode_whole(data, len, expect, sink_append, out, why);
+    if (rc < 0) {
+        out->len = before;   /* nothing of a bad blob stays visible */
+        if (out->data)
+            out->data[before] = '\0';
+    }
+    return rc;
+}
+
+int cas_blob_decode(const void *data, size_t len, const struct cas_digest *expect,
+                    struct udcs_buf *out)
+{
+    return cas_blob_decode_mem(data, len, expect, out, NULL);
+}
+
+int cas_blob_verify_memory(const void *data, size_t len, const struct cas_digest *expect,
+                           const char **why)
+{
+    return decode_whole(data, len, expect, NULL, NULL, why);
 }

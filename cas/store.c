@@ -560,16 +560,13 @@ int cas_store_read(struct cas_store *cs, const struct cas_digest *d, struct udcs
 
     const char *why = NULL;
     size_t mem_len = mem ? mem->len : 0;
-    struct cas_zctx *z = cas_zctx_get();
-    if (!z) {
-        rc = -ENOMEM;
-    } else if (whole.data) {
+    if (whole.data) {
         /* The common case: the one read above, one decode call. */
         if (mem) {
-            rc = cas_blob_decode_with(z, whole.data, whole.len, d, mem, &why);
+            rc = cas_blob_decode_mem(whole.data, whole.len, d, mem, &why);
         } else {
             struct udcs_buf raw = UDCS_BUF_INIT(SIZE_MAX);
-            rc = cas_blob_decode_with(z, whole.data, whole.len, d, &raw, &why);
+            rc = cas_blob_decode_mem(whole.data, whole.len, d, &raw, &why);
             if (rc == 0 && raw.len)
                 rc = sink(arg, raw.data, raw.len);
             udcs_buf_release(&raw);

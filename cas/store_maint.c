@@ -220,14 +220,13 @@ static int verify_entry(const struct entry *en, int fd, const char **why, char *
     }
     struct udcs_buf stored = UDCS_BUF_INIT(CAS_AC_MAX_BYTES + CAS_BLOB_HEADER_BYTES);
     struct udcs_buf json = UDCS_BUF_INIT(CAS_AC_MAX_BYTES);
-    struct cas_zctx *z = cas_zctx_get();
-    int rc = z ? udcs_buf_read_fd(&stored, fd) : -ENOMEM;
+    int rc = udcs_buf_read_fd(&stored, fd);
     if (rc == UDCS_ETOOBIG) {
         rc = UDCS_ECORRUPT;
         *why = "the record is larger than any action result";
     }
     if (rc == 0)
-        rc = cas_blob_decode_with(z, stored.data, stored.len, NULL, &json, why);
+        rc = cas_blob_decode_mem(stored.data, stored.len, NULL, &json, why);
     if (rc == 0) {
         struct cas_action_result r;
         if (cas_action_result_from_json(json.data, json.len, &r, why_buf, why_len) < 0) {

@@ -339,7 +339,7 @@ static void size_format_uses_bytes_then_binary_units(void **state)
         { 150ull * 1024 * 1024, "150 MiB" },
         { 1024 * 1024 - 1, "1.00 MiB" },   /* not "1024 KiB" */
         { GIB - 1, "1.00 GiB" },
-        { UINT64_MAX, "16.0 EiB" },
+        { UINT64_MAX, "15.9 EiB" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[32];
@@ -369,6 +369,19 @@ static void size_format_output_parses_back_to_the_same_size(void **state)
     }
 }
 
+static void size_format_of_the_largest_sizes_still_parses(void **state)
+{
+    (void)state;
+    static const uint64_t sizes[] = { UINT64_MAX, UINT64_MAX - (1ull << 50), 15ull << 60 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char out[32];
+        uint64_t back = 0;
+        assert_int_equal(udcs_size_parse(udcs_size_format(sizes[i], out, sizeof(out)), &back),
+                         0);
+        assert_true(back <= sizes[i]);   /* rounded down, never past what fits */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +404,7 @@ int main(void)
         cmocka_unit_test(size_format_uses_bytes_then_binary_units),
         cmocka_unit_test(size_format_truncates_into_a_small_buffer),
         cmocka_unit_test(size_format_output_parses_back_to_the_same_size),
+        cmocka_unit_test(size_format_of_the_largest_sizes_still_parses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,7 +525,7 @@ static void print_flags_lists_flags_with_env_and_default(void **state)
 {
     struct fixture *f = *state;
     char *text = printed(&f->cfg, udcs_config_print_flags);
-    assert_non_null(strstr(text, "--max-size V"));
+    assert_non_null(strstr(text, "--max-size SIZE"));
     assert_non_null(strstr(text, "[UDCS_T_MAXSIZE] (default 20G)"));
     assert_non_null(strstr(text, "--auth-reads "));
     assert_null(strstr(text, "--auth-reads V"));   /* a bool flag takes no value */
