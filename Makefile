@@ -25,6 +25,10 @@ TEST_PKG_LIBS = $(shell pkg-config --libs cmocka)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation
+# clang (make fuzz) does not know every gcc warning option named above.
+ifneq ($(findstring clang,$(CC)),)
+WARNINGS += -Wno-unknown-warning-option
+endif
 CFLAGS ?= -O2 -g
 # SAN is set by `make asan` and `make fuzz`.
 SAN ?=

@@ -50,8 +50,8 @@ int cas_digest_of_file(const char *path, struct cas_digest *out);
 /* The 32-character hex form into `out` (which needs CAS_HEX_LEN + 1 bytes); returns out. */
 char *cas_digest_hex(const struct cas_digest *d, char *out);
 
-/* Parse "HEX" (size left 0, *has_size = 0) or "HEX/SIZE". Upper-case hex is refused so
- * one blob has one name. Returns 0 or UDCS_EUSAGE. `has_size` may be NULL. */
+/* Parse "HEX" (size left 0, *has_size = 0) or "HEX/SIZE". Upper-case hex and sizes with
+ * leading zeros are refused so one blob has one name. Returns 0 or UDCS_EUSAGE. `has_size` may be NULL. */
 int cas_digest_parse(const char *text, struct cas_digest *out, int *has_size);
 
 /* Whether two digests name the same bytes (hash and size). */
@@ -119,7 +119,8 @@ struct cas_decoder;
 int cas_decoder_new(const struct cas_digest *expect, uint64_t max_raw, cas_sink_fn sink,
                     void *sink_arg, struct cas_decoder **out);
 /* Returns 0, UDCS_ECORRUPT (bad header, bad frame, more bytes than the header
- * announced, name mismatch), UDCS_ETOOBIG (over max_raw), or what the sink returned. */
+ * announced, name mismatch), UDCS_EFORMAT (a header of a newer format version),
+ * UDCS_ETOOBIG (over max_raw), or what the sink returned. */
 int cas_decoder_feed(struct cas_decoder *dec, const void *data, size_t len);
 /* All bytes are in: checks the payload is complete and the digest and size match.
  * Returns 0 or UDCS_ECORRUPT. `hdr` (may be NULL) receives the header. */
@@ -129,7 +130,8 @@ const char *cas_decoder_error(const struct cas_decoder *dec);
 void cas_decoder_free(struct cas_decoder *dec);
 
 /* Decode a whole stored blob in memory into `out` (appending), checking it against
- * `expect` (may be NULL). Returns 0, UDCS_ECORRUPT or UDCS_ETOOBIG. */
+ * `expect` (may be NULL). Returns 0, UDCS_ECORRUPT, UDCS_EFORMAT (newer format version)
+ * or UDCS_ETOOBIG (out->max). */
 int cas_blob_decode(const void *data, size_t len, const struct cas_digest *expect,
                     struct udcs_buf *out);
 

@@ -116,8 +116,8 @@ int cas_digest_parse(const char *text, struct cas_digest *out, int *has_size)
     int sized = 0;
     if (*rest == '/') {
         rest++;
-        if (*rest < '0' || *rest > '9')
-            return UDCS_EUSAGE;
+        if (*rest < '0' || *rest > '9' || (rest[0] == '0' && rest[1] != '\0'))
+            return UDCS_EUSAGE;   /* one size, one spelling: no leading zeros */
         uint64_t n = 0;
         for (; *rest >= '0' && *rest <= '9'; rest++) {
             if (n > (UINT64_MAX - 9) / 10)

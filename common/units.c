@@ -77,7 +77,7 @@ char *udcs_size_format(uint64_t bytes, char *out, size_t out_len)
     if (i == (int)strlen(unit_letters) - 1) {
         /* In the largest unit, round down: 2^64 - 1 bytes must not print as "16.0 EiB",
          * which is more than a 64-bit size can hold and would not parse back. */
-        v = (double)(bytes >> 50) / 1024;   /* exact, unlike (double)bytes near 2^64 */
+        v = (double)(bytes >> 40) / (1 << 20);   /* exact, unlike (double)bytes near 2^64 */
         double scale = v < 10 ? 100 : v < 100 ? 10 : 1;
         v = (double)(uint64_t)(v * scale) / scale;
     }

@@ -31,14 +31,20 @@ shift 2
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number, not '$seconds'" >&2; usage ;;
 esac
+seconds=$((10#$seconds))   # "060" is sixty, not octal
 [ "$seconds" -gt 0 ] || { echo "run.sh: SECONDS must be at least 1" >&2; usage; }
-[ -d "$bin_dir" ] || { echo "run.sh: no directory $bin_dir; build the targets first with 'make fuzz'" >&2; exit 2; }
+if [ ! -d "$bin_dir" ]; then
+    echo "run.sh: no directory $bin_dir; build the targets first with 'make fuzz'" >&2
+    exit 2
+fi
 
 src_dir=$(cd "$(dirname "$0")" && pwd)          # tests/fuzz in the source tree
 work_dir=$(cd "$bin_dir/.." && pwd)             # build/fuzz
 bin_dir=$(cd "$bin_dir" && pwd)
 case $work_dir/ in
-"$src_dir"/*) echo "run.sh: scratch space $work_dir is inside the source tree; refusing" >&2; exit 2 ;;
+"$src_dir"/*)
+    echo "run.sh: scratch space $work_dir is inside tests/fuzz; refusing to write there" >&2
+    exit 2 ;;
 esac
 
 # UndefinedBehaviorSanitizer only prints and goes on unless told to stop; a report must
@@ -91,11 +97,11 @@ for target in "$@"; do
     # 2. Seeds into the scratch corpus.
     if [ -d "$seeds" ]; then
         # Writable copies: libFuzzer replaces corpus files with smaller ones as it goes.
-        cp -R "$seeds"/. "$corpus"/ && chmod -R u+w "$corpus" || {
+        if ! { cp -R "$seeds"/. "$corpus"/ && chmod -R u+w "$corpus"; }; then
             printf '%-24s %12s %10s  %s\n' "$name" - - "ERROR: cannot copy seeds from $seeds"
             failed=$((failed + 1))
             continue
-        }
+        fi
     else
         echo "run.sh: warning: $name has no seed corpus at $seeds; starting from nothing" >&2
     fi
@@ -103,33 +109,41 @@ for target in "$@"; do
     # 3. Fuzz. A deadline a little past max_total_time ends a target that hangs outside
     # libFuzzer's own timer (a stuck exit handler, for instance).
     echo "== fuzzing for ${seconds}s" >>"$log"
-    before=$(find "$crashes" -type f ! -name 'slow-unit-*' | wc -l)
+    # Crash files are named by content, so a crash found again rewrites an old file: look
+    # for files written since this marker rather than counting them.
+    marker=$work_dir/logs/.$name.started
+    touch "$marker" || exit 1
     timeout --kill-after=10 $((seconds + 60)) "$exe" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$crashes/" ${extra_args[@]+"${extra_args[@]}"} "$corpus" >>"$log" 2>&1
     rc=$?
 
-    runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+$')
-    [ -n "$runs" ] || runs=$(grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+$')
-    after=$(find "$crashes" -type f ! -name 'slow-unit-*' | wc -l)
+    # Read only what the fuzzing printed, not the regression replays before it.
+    fuzz_out=$(sed -n '/^== fuzzing for/,$p' "$log")
+    runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' <<<"$fuzz_out" | tail -n 1 |
+           grep -oE '[0-9]+$')
+    [ -n "$runs" ] || runs=$(grep -oE '^#[0-9]+' <<<"$fuzz_out" | tail -n 1 | tr -d '#')
+    cov=$(grep -oE 'cov: [0-9]+' <<<"$fuzz_out" | tail -n 1 | grep -oE '[0-9]+$')
+    # slow-unit-* files are notes on slow inputs, not failures
+    newest=$(find "$crashes" -type f -newer "$marker" ! -name 'slow-unit-*' -printf '%T@ %p\n' |
+             sort -n | tail -n 1 | cut -d' ' -f2-)
 
     result=ok
     if [ "$rc" -ne 0 ]; then
-        # slow-unit-* files are notes on slow inputs, not failures
-        newest=$(ls -t "$crashes" 2>/dev/null | grep -v '^slow-unit-' | head -n 1)
         if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
             result="HUNG: killed after $((seconds + 60))s, see $log"
-        elif [ "$after" -gt "$before" ] && [ -n "$newest" ]; then
-            why=$(grep -m 1 -oE 'invariant broken at [^ ]+|ERROR: [A-Za-z]+Sanitizer: [a-z-]+|runtime error|ERROR: libFuzzer: [a-z -]+' "$log" | head -n 1)
-            result="CRASH (${why:-exit $rc}): $crashes/$newest"
+        elif [ -n "$newest" ]; then
+            pattern='invariant broken at [^ ]+|ERROR: [A-Za-z]+Sanitizer: [a-z-]+'
+            pattern+='|runtime error|ERROR: libFuzzer: [a-z -]+'
+            why=$(grep -m 1 -oE "$pattern" <<<"$fuzz_out" | head -n 1)
+            result="CRASH (${why:-exit $rc}): $newest"
         else
             result="FAILED: exit $rc without a crash file, see $log"
         fi
     fi
     if [ "${#regress_failed[@]}" -gt 0 ]; then
         reg="REGRESSION FAILS: ${regress_failed[*]} (in $regressions)"
-        [ "$result" = ok ] && result=$reg || result="$result; $reg"
+        if [ "$result" = ok ]; then result=$reg; else result="$result; $reg"; fi
     fi
     [ "$result" = ok ] || failed=$((failed + 1))
     printf '%-24s %12s %10s  %s\n' "$name" "${runs:-?}" "${cov:-?}" "$result"

@@ -59,6 +59,7 @@ static void digest_parse_rejects_malformed_text(void **state)
     const char *bad[] = { "", "6bba", "6BBA86C7E069F56D5A10B435F1C8E49C",
                           "6bba86c7e069f56d5a10b435f1c8e49c0", "6bba86c7e069f56d5a10b435f1c8e49c/",
                           "6bba86c7e069f56d5a10b435f1c8e49c/x", "6bba86c7e069f56d5a10b435f1c8e49g",
+                          "6bba86c7e069f56d5a10b435f1c8e49c/06",
                           "6bba86c7e069f56d5a10b435f1c8e49c/99999999999999999999999" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(cas_digest_parse(bad[i], &d, NULL), UDCS_EUSAGE);
