@@ -66,13 +66,14 @@ cli_small=$(secs "$t0" "$(now)")
 
 # --- (b) one large file -------------------------------------------------------------------
 echo "bench: $((LARGE_BYTES >> 20)) MiB file, median of $RUNS runs"
-: >"$B/t.put"; : >"$B/t.get"; : >"$B/t.zstd"; : >"$B/t.zstdd"; : >"$B/t.cp"
+: >"$B/t.put"; : >"$B/t.again"; : >"$B/t.get"; : >"$B/t.zstd"; : >"$B/t.zstdd"; : >"$B/t.cp"
 for _ in $(seq 1 "$RUNS"); do
     rm -rf "$B/store-large" "$B/data.out" "$B/data.zst" "$B/data.unz" "$B/data.cp"
     "$BENCH" put "$B/store-large" "$DATA" >"$B/put.out"
     field put_s <"$B/put.out" >>"$B/t.put"
     digest=$(field digest <"$B/put.out")
     stored=$(field stored_bytes <"$B/put.out")
+    "$BENCH" put "$B/store-large" "$DATA" | field put_s >>"$B/t.again"
     "$BENCH" get "$B/store-large" "$digest" "$B/data.out" | field get_s >>"$B/t.get"
     cmp "$DATA" "$B/data.out"
 
@@ -80,7 +81,7 @@ for _ in $(seq 1 "$RUNS"); do
     t0=$(now); zstd -d -q -f "$B/data.zst" -o "$B/data.unz"; secs "$t0" "$(now)" >>"$B/t.zstdd"
     t0=$(now); cp "$DATA" "$B/data.cp"; secs "$t0" "$(now)" >>"$B/t.cp"
 done
-put=$(median <"$B/t.put"); get=$(median <"$B/t.get")
+put=$(median <"$B/t.put"); again=$(median <"$B/t.again"); get=$(median <"$B/t.get")
 zs=$(median <"$B/t.zstd"); zd=$(median <"$B/t.zstdd"); cpt=$(median <"$B/t.cp")
 zsize=$(stat -c %s "$B/data.zst")
 rm -f "$B/data.out" "$B/data.zst" "$B/data.unz" "$B/data.cp"
@@ -105,6 +106,7 @@ mib=$((LARGE_BYTES >> 20))
     echo "| operation | UDCS | zstd | cp | UDCS / zstd | UDCS / cp |"
     echo "| --- | --- | --- | --- | --- | --- |"
     echo "| store | ${put} s ($(awk -v b="$LARGE_BYTES" -v t="$put" 'BEGIN{printf "%.0f", b/t/1048576}') MiB/s) | zstd -3 -T1: ${zs} s | ${cpt} s | $(ratio "$put" "$zs") | $(ratio "$put" "$cpt") |"
+    echo "| store again (already present) | ${again} s | | | $(ratio "$again" "$zs") | $(ratio "$again" "$cpt") |"
     echo "| load | ${get} s ($(awk -v b="$LARGE_BYTES" -v t="$get" 'BEGIN{printf "%.0f", b/t/1048576}') MiB/s) | zstd -d: ${zd} s | ${cpt} s | $(ratio "$get" "$zd") | $(ratio "$get" "$cpt") |"
     echo
     echo "Stored size: UDCS $stored bytes, zstd -3 $zsize bytes, of $LARGE_BYTES."
