@@ -168,6 +168,44 @@ int cas_action_result_add_output(struct cas_action_result *r, const char *path,
                                  const struct cas_digest *d, int executable);
 void cas_action_result_release(struct cas_action_result *r);
 
+/* ---- trees ---------------------------------------------------------------------------- */
+
+/* A directory tree as a list of entries; stored as one blob of canonical JSON:
+ *   {"entries":[{"digest":"HEX/SIZE","mode":420,"path":"a/b.h"},
+ *               {"path":"lib","type":"dir"}, {"path":"l","symlink":"target"}],
+ *    "udcs_tree":1}
+ * sorted by path, so the same tree always has the same digest. */
+enum cas_tree_kind { CAS_TREE_FILE, CAS_TREE_DIR, CAS_TREE_SYMLINK };
+
+struct cas_tree_entry {
+    char *path;                  /* relative, contained (see udcs_path_is_contained) */
+    enum cas_tree_kind kind;
+    struct cas_digest digest;    /* files */
+    unsigned mode;               /* files: permission bits, 0..0777 */
+    char *target;                /* symlinks: the link text, as it was */
+};
+
+struct cas_tree {
+    struct cas_tree_entry *entries;
+    size_t count;
+};
+
+/* Largest manifest accepted: a million entries of typical length. */
+#define CAS_TREE_MAX_BYTES (256u * 1024 * 1024)
+
+/* Add an entry (copies path and target). Returns 0 or -ENOMEM. */
+int cas_tree_add(struct cas_tree *t, enum cas_tree_kind kind, const char *path,
+                 const struct cas_digest *d, unsigned mode, const char *target);
+/* The canonical JSON (entries sorted by path), appended to `out`. 0, -ENOMEM,
+ * UDCS_ETOOBIG. */
+int cas_tree_to_json(struct cas_tree *t, struct udcs_buf *out);
+/* Parse and check a manifest. Refused with UDCS_EPROTO and a reason in `why`: malformed
+ * JSON or entries, a path that is absolute, climbs out with "..", is listed twice, or
+ * lies below one of the tree's symlinks (restoring it would write outside the tree). */
+int cas_tree_parse(const void *data, size_t len, struct cas_tree *out, char *why,
+                   size_t why_len);
+void cas_tree_release(struct cas_tree *t);
+
 /* ---- local store ---------------------------------------------------------------------- */
 
 struct cas_store;

@@ -5,6 +5,7 @@
  *    "stderr":"HEX/SIZE", "stdout":"HEX/SIZE", "version":1} */
 #include "cas/cas.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 
 #include <errno.h>
@@ -65,20 +66,6 @@ static int parse_digest_field(const json_t *obj, const char *key, struct cas_dig
     return 0;
 }
 
-/* Output paths are relative and stay inside the action's directory. */
-static int path_is_safe(const char *p)
-{
-    if (!*p || *p == '/')
-        return 0;
-    for (const char *s = p; s; s = strchr(s, '/')) {
-        if (*s == '/')
-            s++;
-        if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
-            return 0;
-    }
-    return 1;
-}
-
 int cas_action_result_add_output(struct cas_action_result *r, const char *path,
                                  const struct cas_digest *d, int executable)
 {
@@ -116,8 +103,9 @@ static int parse_outputs(const json_t *arr, struct cas_action_result *r, char *w
         if (udcs_json_get_str(o, "path", &path, why, why_len) < 0 ||
             parse_digest_field(o, "digest", &d, why, why_len) < 0)
             return UDCS_EPROTO;
-        if (!path_is_safe(path)) {
-            snprintf(why, why_len, "output path '%s' is absolute or climbs out with '..'", path);
+        if (!udcs_path_is_contained(path)) {
+            snprintf(why, why_len, "output path '%s' is absolute, climbs out with '..' or "
+                     "has an empty or '.' component", path);
             return UDCS_EPROTO;
         }
         if (exe && !json_is_boolean(exe)) {

@@ -144,7 +144,8 @@ static int evict_to(struct cas_store *cs, uint64_t target, const char *protect,
         free(sc.v);
         return rc;
     }
-    qsort(sc.v, sc.n, sizeof(*sc.v), by_age);
+    if (sc.n > 1)   /* qsort() must not see the NULL array of an empty store */
+        qsort(sc.v, sc.n, sizeof(*sc.v), by_age);
     uint64_t total = sc.bytes[0] + sc.bytes[1];
     struct cas_trim_report r = { 0 };
     for (size_t i = 0; i < sc.n && total > target; i++) {

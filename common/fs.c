@@ -432,6 +432,20 @@ void udcs_afile_abort(struct udcs_afile *af)
         afile_finish(af);
 }
 
+int udcs_path_is_contained(const char *path)
+{
+    if (!*path || *path == '/')
+        return 0;
+    for (const char *c = path;;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return 0;
+        if (c[n] == '\0')
+            return 1;
+        c += n + 1;
+    }
+}
+
 char *udcs_path_join(const char *dir, const char *name)
 {
     size_t dl = strlen(dir);

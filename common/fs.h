@@ -85,6 +85,11 @@ int udcs_afile_commit(struct udcs_afile *af);
 /* Drop the file: nothing appears under the target name. Safe after a failed commit. */
 void udcs_afile_abort(struct udcs_afile *af);
 
+/* Whether `path` is relative and stays below its starting directory: not empty, not
+ * absolute, no ".." component and no empty component ("a//b", "a/"). A "." component is
+ * refused too, so each path has one spelling. */
+int udcs_path_is_contained(const char *path);
+
 /* A path joined from `dir` and `name` with one slash, in a malloc()ed string the caller
  * frees. NULL when out of memory. */
 char *udcs_path_join(const char *dir, const char *name);

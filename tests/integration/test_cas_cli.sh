@@ -97,6 +97,18 @@ check "get --tree restores it exactly" sh -c "'$CAS' --cache-dir '$S' get --tree
 check "the executable bit survives" test -x "$T/tree2/run.sh"
 check "the manifest is JSON listing the entries" grep -q '"path":"sub/n.txt"' "$T/tree.json"
 expect_status 1 "get --tree of a plain blob says it is not a tree" c get --tree "$H" -o "$T/t3"
-expect_output_contains "not a tree manifest"
+expect_output_contains "not a usable tree manifest"
+
+# a crafted manifest that would write through a symlink is refused before anything is written
+EV=$(printf 'evil' | tee "$T/evil.txt" | xxh128sum 2>/dev/null | cut -d' ' -f1)
+c put "$T/evil.txt" >/dev/null
+printf '{"entries":[{"path":"l","symlink":"%s"},{"digest":"%s/4","mode":420,"path":"l/planted"}],"udcs_tree":1}' \
+    "$T/outside" "$EV" >"$T/evil.json"
+MD=$(c put "$T/evil.json" | cut -d' ' -f1)
+mkdir -p "$T/outside"
+expect_status 1 "a manifest writing below its own symlink is refused" c get --tree "$MD" -o "$T/t4"
+expect_output_contains "below a symlink"
+check "nothing was written through the symlink" test ! -e "$T/outside/planted"
+check "nothing was restored at all" test ! -e "$T/t4/l"
 
 done_testing
