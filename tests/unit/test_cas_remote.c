@@ -96,11 +96,7 @@ static void large_blob_streams_both_ways(void **state)
     assert_int_equal(cas_put_file(a, in, &d), 0);
     assert_string_equal(cas_last_remote_error(a), "");
     assert_int_equal(cas_get_to_file(b, &d, back, 0644), 0);
-    size_t got_len;
-    char *got = test_read_file(back, &got_len);
-    assert_int_equal(got_len, len);
-    assert_memory_equal(got, data, len);
-    free(got);
+    assert_true(test_file_is(back, data, len));
     free(data);
     free(in);
     free(back);
@@ -145,12 +141,8 @@ static void upload_under_a_wrong_digest_is_refused(void **state)
     /* right name, bytes changed after the header: the payload's hash gives it away */
     close(fd);
     char *path = udcs_path_join(f->dir, "upload");
-    fd = open(path, O_RDWR);
-    char c;
-    assert_int_equal(pread(fd, &c, 1, (off_t)size - 5), 1);
-    c ^= 1;
-    assert_int_equal(pwrite(fd, &c, 1, (off_t)size - 5), 1);
-    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    test_flip_byte(path, (long)size - 5);
+    fd = open(path, O_RDONLY);
     assert_int_equal(cas_remote_put_stored(r, &d, fd, size), UDCS_ECORRUPT);
     assert_int_equal(cas_remote_has(r, &d), 0);
     close(fd);
@@ -229,10 +221,7 @@ static void damaged_blob_on_the_server_is_never_served(void **state)
     char hex[CAS_HEX_LEN + 1], path[4096];
     cas_digest_hex(&d, hex);
     snprintf(path, sizeof(path), "%s/cas/%.2s/%s", f->srv.store, hex, hex + 2);
-    chmod(path, 0644);
-    int fd = open(path, O_RDWR);
-    assert_int_equal(pwrite(fd, "!", 1, CAS_BLOB_HEADER_BYTES + 7), 1);
-    close(fd);
+    test_flip_byte(path, CAS_BLOB_HEADER_BYTES + 7);
 
     struct udcs_buf out = UDCS_BUF_INIT(SIZE_MAX);
     assert_int_equal(cas_get_bytes(b, &d, &out), -ENOENT);

@@ -66,14 +66,7 @@ static void flip_one_stored_byte(const struct fixture *f, const struct cas_diges
 {
     char path[4096];
     blob_file(f, d, path, sizeof(path));
-    chmod(path, 0644);   /* blobs are stored read-only */
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    unsigned char c;
-    assert_int_equal(pread(fd, &c, 1, at), 1);
-    c ^= 0x5a;
-    assert_int_equal(pwrite(fd, &c, 1, at), 1);
-    close(fd);
+    test_flip_byte(path, (long)at);
 }
 
 static int blob_file_exists(const struct fixture *f, const struct cas_digest *d)
@@ -200,11 +193,7 @@ static void get_to_file_replaces_target_only_when_verified(void **state)
     assert_int_equal(cas_store_put_bytes(f->cs, data, sizeof(data), &d), 0);
 
     assert_int_equal(cas_store_get_to_file(f->cs, &d, target, 0755), 0);
-    size_t len;
-    char *got = test_read_file(target, &len);
-    assert_int_equal(len, sizeof(data));
-    assert_memory_equal(got, data, len);
-    free(got);
+    assert_true(test_file_is(target, data, sizeof(data)));
     struct stat st;
     assert_int_equal(stat(target, &st), 0);
     assert_int_equal(st.st_mode & 0100, 0100);   /* the mode asked for (less umask) */
@@ -212,11 +201,8 @@ static void get_to_file_replaces_target_only_when_verified(void **state)
     test_write_file(target, "old", 3);
     flip_one_stored_byte(f, &d, CAS_BLOB_HEADER_BYTES + 10);
     assert_int_equal(cas_store_get_to_file(f->cs, &d, target, 0644), UDCS_ECORRUPT);
-    got = test_read_file(target, &len);
-    assert_int_equal(len, 3);                      /* the old file is untouched */
-    assert_memory_equal(got, "old", 3);
+    assert_true(test_file_is(target, "old", 3));   /* the old file is untouched */
     assert_int_equal(count_entries(outdir), 1);    /* and no temporary is left */
-    free(got);
     free(target);
     test_rmtree(outdir);
 }
@@ -244,11 +230,7 @@ static void large_file_streams_and_is_not_compressed_twice(void **state)
     assert_true(s.blob_bytes < len / 2);
 
     assert_int_equal(cas_store_get_to_file(f->cs, &d, back, 0644), 0);
-    size_t got_len;
-    char *got = test_read_file(back, &got_len);
-    assert_int_equal(got_len, len);
-    assert_memory_equal(got, data, len);
-    free(got);
+    assert_true(test_file_is(back, data, len));
     free(data);
     free(in);
     free(back);

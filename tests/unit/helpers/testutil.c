@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *test_tmpdir(const char *tag)
@@ -66,6 +67,29 @@ void *test_read_file(const char *path, size_t *len)
         abort();
     }
     return udcs_buf_detach(&b, len);
+}
+
+void test_flip_byte(const char *path, long at)
+{
+    unsigned char c;
+    int fd = chmod(path, 0644) == 0 ? open(path, O_RDWR) : -1;
+    if (fd < 0 || pread(fd, &c, 1, at) != 1) {
+        fprintf(stderr, "test_flip_byte %s@%ld failed\n", path, at);
+        abort();
+    }
+    c ^= 0x5a;
+    if (pwrite(fd, &c, 1, at) != 1)
+        abort();
+    close(fd);
+}
+
+int test_file_is(const char *path, const void *data, size_t len)
+{
+    size_t got_len;
+    char *got = test_read_file(path, &got_len);
+    int same = got_len == len && memcmp(got, data, len) == 0;
+    free(got);
+    return same;
 }
 
 const char *test_bin(const char *name)

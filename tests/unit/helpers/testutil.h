@@ -19,6 +19,13 @@ void test_fill(void *buf, size_t len, uint64_t seed, int text);
 void test_write_file(const char *path, const void *data, size_t len);
 void *test_read_file(const char *path, size_t *len);
 
+/* Flip the bits of the byte at `at` in the file at `path` (made writable first: stored
+ * blobs are read-only), to damage it as a bad disk would. Aborts on failure. */
+void test_flip_byte(const char *path, long at);
+
+/* Whether the file at `path` holds exactly `len` bytes equal to `data`. */
+int test_file_is(const char *path, const void *data, size_t len);
+
 /* Path of a UDCS binary: $UDCS_BIN/name. Static buffer. */
 const char *test_bin(const char *name);
 
