@@ -22,6 +22,8 @@ extern char **environ;
 
 /* Poll interval when no pidfd is available to wake us when the child exits. */
 #define PROC_POLL_FALLBACK_MS 5
+/* How long to wait for the pipes' end of file after the child has ended. */
+#define PROC_DRAIN_GRACE_MS 200
 /* Scratch size for draining a pipe. */
 #define PROC_PIPE_CHUNK 65536
 
@@ -208,6 +210,13 @@ static int try_reap(struct udcs_proc *p, int options)
     pid_t r;
     while ((r = waitpid(p->pid, &status, options)) < 0 && errno == EINTR)
         ;
+    if (r < 0 && errno == ECHILD) {
+        /* Reaped behind our back (the program ignores SIGCHLD): the child is gone, its
+         * status is lost. Say so rather than wait forever. */
+        p->exit_code = -1;
+        p->term_signal = 0;
+        return 1;
+    }
     if (r != p->pid)
         return 0;
     if (WIFEXITED(status)) {
@@ -262,6 +271,39 @@ static int wait_for_exit(struct udcs_proc *p, int64_t ms, int *open_pipes)
     }
 }
 
+/* Read what is left in the pipes once the child is gone: all it wrote is there. Wait a
+ * little for the end of file (group members being killed close their ends), but never
+ * for long: a process that left the group (setsid) may hold a pipe open for good. */
+static void drain_rest(struct udcs_proc *p)
+{
+    uint64_t deadline = udcs_mono_ms() + PROC_DRAIN_GRACE_MS;
+    for (;;) {
+        struct pollfd pfd[2];
+        int n = 0;
+        for (int i = 0; i < 2; i++) {
+            if (p->pipes[i] < 0)
+                continue;
+            if (drain_pipe(p->pipes[i], i == 0 ? &p->out : &p->err)) {
+                close(p->pipes[i]);
+                p->pipes[i] = -1;
+                continue;
+            }
+            pfd[n].fd = p->pipes[i];
+            pfd[n].events = POLLIN;
+            n++;
+        }
+        uint64_t now = udcs_mono_ms();
+        if (n == 0 || now >= deadline)
+            break;
+        poll(pfd, (nfds_t)n, (int)(deadline - now));
+    }
+    for (int i = 0; i < 2; i++) {
+        if (p->pipes[i] >= 0)
+            close(p->pipes[i]);
+        p->pipes[i] = -1;
+    }
+}
+
 int udcs_proc_wait(struct udcs_proc *p)
 {
     if (p->pid <= 0 || p->reaped)
@@ -286,17 +328,7 @@ int udcs_proc_wait(struct udcs_proc *p)
      * outlive it (and may hold the pipes open) are ended unless the caller keeps them. */
     if (!p->keep_group || p->timed_out)
         kill(-p->pid, SIGKILL);
-    for (int i = 0; i < 2; i++) {
-        if (p->pipes[i] >= 0) {
-            struct udcs_proc_stdio *s = i == 0 ? &p->out : &p->err;
-            fcntl(p->pipes[i], F_SETFL, 0);   /* blocking: read to the end */
-            if (p->keep_group)
-                fcntl(p->pipes[i], F_SETFL, O_NONBLOCK);
-            drain_pipe(p->pipes[i], s);
-            close(p->pipes[i]);
-            p->pipes[i] = -1;
-        }
-    }
+    drain_rest(p);
     if (p->pidfd >= 0) {
         close(p->pidfd);
         p->pidfd = -1;

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/clock.h"
 #include "common/proc.h"
 #include "tests/unit/helpers/testutil.h"
 
@@ -525,6 +526,42 @@ static void timeout_applies_when_the_child_closed_its_output(void **state)
     udcs_buf_release(&out);
 }
 
+static void a_process_that_left_the_group_cannot_hold_up_the_wait(void **state)
+{
+    char *pid_file = path_in(*state, "escaped.pid");
+    struct udcs_buf out = UDCS_BUF_INIT(100);
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.timeout_ms = SAFETY_TIMEOUT_MS;
+    p.out.mode = UDCS_PROC_CAPTURE;
+    p.out.buf = &out;
+    /* setsid: a new session, out of reach of the group kill, holding the pipe open */
+    pid_t escaped = start_with_grandchild(
+        &p, "setsid sleep 1000 & echo $! > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"; echo done",
+        pid_file);
+    uint64_t start = udcs_mono_ms();
+    assert_int_equal(udcs_proc_wait(&p), 0);
+    assert_true(udcs_mono_ms() - start < 5000);
+    assert_int_equal(p.exit_code, 0);
+    assert_string_equal(out.data, "done\n");
+    kill(escaped, SIGKILL);
+    wait_until_gone(escaped);
+    udcs_buf_release(&out);
+    free(pid_file);
+}
+
+static void wait_returns_when_the_program_ignores_sigchld(void **state)
+{
+    (void)state;
+    struct udcs_proc p = UDCS_PROC_INIT;
+    signal(SIGCHLD, SIG_IGN);   /* children are reaped by the kernel: no status to collect */
+    int rc = run_sh(&p, "exit 3", NULL, NULL);
+    signal(SIGCHLD, SIG_DFL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(p.timed_out, 0);
+    assert_int_equal(p.exit_code, -1);   /* unknown, and said so */
+    assert_int_equal(p.term_signal, 0);
+}
+
 #define PROC_TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
 
 int main(void)
@@ -551,6 +588,8 @@ int main(void)
         PROC_TEST(group_members_left_behind_are_ended_when_the_child_exits),
         PROC_TEST(keep_group_leaves_background_members_running),
         PROC_TEST(timeout_applies_when_the_child_closed_its_output),
+        PROC_TEST(a_process_that_left_the_group_cannot_hold_up_the_wait),
+        PROC_TEST(wait_returns_when_the_program_ignores_sigchld),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
