@@ -386,12 +386,12 @@ void udcs_config_print_flags(const struct udcs_config *cfg, FILE *out)
         const struct udcs_setting *s = &cfg->table[i];
         if (!s->flag)
             continue;
-        static const char *const placeholder[] = {
+        static const char *const value_hint[] = {
             [UDCS_SETTING_STRING] = " VALUE", [UDCS_SETTING_PATH] = " PATH",
             [UDCS_SETTING_SIZE] = " SIZE", [UDCS_SETTING_UINT] = " N", [UDCS_SETTING_BOOL] = "",
         };
         char left[64];
-        snprintf(left, sizeof(left), "%s%s", s->flag, placeholder[s->type]);
+        snprintf(left, sizeof(left), "%s%s", s->flag, value_hint[s->type]);
         fprintf(out, "  %-22s %s", left, s->help);
         if (s->env)
             fprintf(out, " [%s]", s->env);
