@@ -168,6 +168,53 @@ int cas_action_result_add_output(struct cas_action_result *r, const char *path,
                                  const struct cas_digest *d, int executable);
 void cas_action_result_release(struct cas_action_result *r);
 
+/* ---- actions -------------------------------------------------------------------------- */
+
+/* A unit of work described canonically; its digest is the action cache key. Everything
+ * that can change the result is in it, nothing else (not the agent, not the time):
+ *   {"argv":[...],"cwd":"sub","env":{"K":"V"},"input_root":"HEX/SIZE","kind":"exec",
+ *    "limits":{"cpu_s":0,"fsize_bytes":0,"mem_bytes":0,"nproc":0},"outputs":["a.o"],
+ *    "platform":{"architecture":"x86_64","os":"linux"},"stdin":"payload","timeout_ms":0,
+ *    "version":1}
+ * input_root names a tree manifest (see trees below); stdin and every output are paths
+ * relative to the working directory cwd, itself relative to the input root. */
+struct cas_action_limits {
+    uint64_t cpu_s;        /* RLIMIT_CPU; 0: none */
+    uint64_t mem_bytes;    /* RLIMIT_AS */
+    uint64_t fsize_bytes;  /* RLIMIT_FSIZE */
+    uint64_t nproc;        /* RLIMIT_NPROC */
+};
+
+struct cas_action {
+    char *kind;                       /* "exec", later "compile", "render", ... */
+    char **argv;                      /* NULL-terminated */
+    size_t argc;
+    char **env;                       /* "KEY=VALUE", sorted by key, NULL-terminated */
+    size_t n_env;
+    struct cas_digest input_root;     /* tree manifest; size 0 digest of "" when none */
+    int has_input_root;
+    char **outputs;                   /* expected output files */
+    size_t n_outputs;
+    char *cwd;                        /* NULL: the input root */
+    char *stdin_path;                 /* NULL: /dev/null */
+    uint64_t timeout_ms;              /* 0: none */
+    struct cas_action_limits limits;
+    char *architecture, *os;          /* platform the result depends on; NULL: any */
+};
+
+/* Largest action accepted, as JSON. */
+#define CAS_ACTION_MAX_BYTES (1024 * 1024)
+
+/* Canonical JSON (appended to `out`) and the action digest computed from it. */
+int cas_action_to_json(const struct cas_action *a, struct udcs_buf *out);
+int cas_action_digest(const struct cas_action *a, struct cas_digest *out);
+/* Parse an action. UDCS_EPROTO with the reason in `why`: unknown kind or version, empty
+ * argv, paths that are absolute or climb out (cwd, stdin, outputs), malformed fields.
+ * Release with cas_action_release(). */
+int cas_action_from_json(const void *data, size_t len, struct cas_action *a, char *why,
+                         size_t why_len);
+void cas_action_release(struct cas_action *a);
+
 /* ---- trees ---------------------------------------------------------------------------- */
 
 /* A directory tree as a list of entries; stored as one blob of canonical JSON:
@@ -205,6 +252,13 @@ int cas_tree_to_json(struct cas_tree *t, struct udcs_buf *out);
 int cas_tree_parse(const void *data, size_t len, struct cas_tree *out, char *why,
                    size_t why_len);
 void cas_tree_release(struct cas_tree *t);
+
+struct cas;
+/* Create the tree's directories, symlinks and files under `dir` (which may exist),
+ * fetching file contents through `c`. Only parsed trees (cas_tree_parse) are safe to
+ * restore. Returns 0, or an error with `why` naming the entry that failed. */
+int cas_tree_restore(struct cas *c, const struct cas_tree *t, const char *dir, char *why,
+                     size_t why_len);
 
 /* ---- local store ---------------------------------------------------------------------- */
 

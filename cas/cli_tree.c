@@ -129,47 +129,6 @@ int cli_cmd_put_tree(struct cli *cli, struct cas *c, const char *dir, const char
     return CLI_EXIT_OK;
 }
 
-/* Create one entry under `out_dir`. Entries come sorted, so parents come first. */
-static int restore_entry(struct cas *c, const char *out_dir, const struct cas_tree_entry *e)
-{
-    char full[PATH_MAX];
-    if ((size_t)snprintf(full, sizeof(full), "%s/%s", out_dir, e->path) >= sizeof(full)) {
-        udcs_log_error("get: path too long: %s/%s", out_dir, e->path);
-        return CLI_EXIT_FAILED;
-    }
-    char *slash = strrchr(full, '/');
-    *slash = '\0';
-    int rc = udcs_mkdir_p(full, 0755);
-    *slash = '/';
-    if (rc == 0) {
-        switch (e->kind) {
-        case CAS_TREE_DIR:
-            rc = udcs_mkdir_p(full, 0755);
-            break;
-        case CAS_TREE_SYMLINK:
-            if (unlink(full) < 0 && errno != ENOENT)
-                rc = -errno;
-            else if (symlink(e->target, full) < 0)
-                rc = -errno;
-            break;
-        case CAS_TREE_FILE:
-            rc = cas_get_to_file(c, &e->digest, full, e->mode);
-            if (rc < 0) {
-                char hex[CAS_HEX_LEN + 1], what[PATH_MAX + 80];
-                snprintf(what, sizeof(what), "get %s (%s)", cas_digest_hex(&e->digest, hex),
-                         e->path);
-                return cli_fail(c, rc, what);
-            }
-            break;
-        }
-    }
-    if (rc < 0) {
-        udcs_log_error("get: cannot create %s: %s", full, udcs_strerror(rc));
-        return CLI_EXIT_FAILED;
-    }
-    return CLI_EXIT_OK;
-}
-
 int cli_cmd_get_tree(struct cli *cli, struct cas *c, const char *digest, const char *out_dir)
 {
     (void)cli;
@@ -192,17 +151,15 @@ int cli_cmd_get_tree(struct cli *cli, struct cas *c, const char *digest, const c
                        "was restored", digest, why);
         return CLI_EXIT_FAILED;
     }
-    rc = udcs_mkdir_p(out_dir, 0755);
-    if (rc < 0) {
-        udcs_log_error("get --tree: cannot create %s: %s", out_dir, udcs_strerror(rc));
-        cas_tree_release(&tree);
-        return CLI_EXIT_FAILED;
-    }
-    int status = CLI_EXIT_OK;
     size_t files = 0;
-    for (size_t i = 0; i < tree.count && status == CLI_EXIT_OK; i++) {
-        status = restore_entry(c, out_dir, &tree.entries[i]);
+    for (size_t i = 0; i < tree.count; i++)
         files += tree.entries[i].kind == CAS_TREE_FILE;
+    rc = cas_tree_restore(c, &tree, out_dir, why, sizeof(why));
+    int status = CLI_EXIT_OK;
+    if (rc < 0) {
+        char what[sizeof(why) + 64];
+        snprintf(what, sizeof(what), "get --tree %s: %s", digest, why);
+        status = cli_fail(c, rc, what);
     }
     cas_tree_release(&tree);
     if (status == CLI_EXIT_OK)

@@ -1,15 +1,18 @@
 /* cas/tree.c - directory trees as manifests: building one, its canonical JSON, and
- * parsing one back with every check a restore relies on. Walking a directory and writing
- * files are left to the callers (udcs-cas put -r / get --tree). */
+ * parsing one back with every check a restore relies on, and restoring a parsed tree
+ * into a directory (udcs-cas get --tree, and the agent's unit directories). Walking a
+ * directory is left to the callers. */
 #include "cas/cas.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TREE_FORMAT 1
 
@@ -197,4 +200,59 @@ int cas_tree_parse(const void *data, size_t len, struct cas_tree *out, char *why
     if (rc < 0)
         cas_tree_release(out);
     return rc;
+}
+
+/* ---- restoring ------------------------------------------------------------------------ */
+
+/* Create one entry under `dir`; parents come first because entries are sorted. */
+static int restore_entry(struct cas *c, const char *dir, const struct cas_tree_entry *e,
+                         char *why, size_t why_len)
+{
+    char full[PATH_MAX];
+    if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, e->path) >= sizeof(full)) {
+        snprintf(why, why_len, "path too long: %s/%s", dir, e->path);
+        return -ENAMETOOLONG;
+    }
+    char *slash = strrchr(full, '/');
+    *slash = '\0';
+    int rc = udcs_mkdir_p(full, 0755);
+    *slash = '/';
+    if (rc == 0) {
+        switch (e->kind) {
+        case CAS_TREE_DIR:
+            rc = udcs_mkdir_p(full, 0755);
+            break;
+        case CAS_TREE_SYMLINK:
+            if (unlink(full) < 0 && errno != ENOENT)
+                rc = -errno;
+            else if (symlink(e->target, full) < 0)
+                rc = -errno;
+            break;
+        case CAS_TREE_FILE:
+            rc = cas_get_to_file(c, &e->digest, full, e->mode);
+            break;
+        }
+    }
+    if (rc < 0) {
+        char hex[CAS_HEX_LEN + 1];
+        snprintf(why, why_len, "%s%s%s: %s", e->path,
+                 e->kind == CAS_TREE_FILE ? " = " : "",
+                 e->kind == CAS_TREE_FILE ? cas_digest_hex(&e->digest, hex) : "",
+                 rc == -ENOENT && e->kind == CAS_TREE_FILE ? "no such blob" : udcs_strerror(rc));
+    }
+    return rc;
+}
+
+int cas_tree_restore(struct cas *c, const struct cas_tree *t, const char *dir, char *why,
+                     size_t why_len)
+{
+    int rc = udcs_mkdir_p(dir, 0755);
+    if (rc < 0) {
+        snprintf(why, why_len, "cannot create %s: %s", dir, udcs_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < t->count; i++)
+        if ((rc = restore_entry(c, dir, &t->entries[i], why, why_len)) < 0)
+            return rc;
+    return 0;
 }

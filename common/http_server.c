@@ -32,7 +32,8 @@
 struct udcs_http_server {
     struct udcs_http_server_options opt;
     char *listen;
-    char *token;
+    struct udcs_http_token tokens[UDCS_HTTP_MAX_TOKENS];   /* secrets are our copies */
+    size_t n_tokens;
     struct udcs_http_route *routes;
     size_t n_routes;
     struct adopted { void *ptr; void (*free_fn)(void *); } *adopted;
@@ -236,10 +237,10 @@ static const struct udcs_http_route *find_route(struct udcs_http_server *srv, co
 
 /* Returns 0 when the request may go on; otherwise replies 401/403 and returns -1. */
 static int check_auth(struct udcs_http_server *srv, struct udcs_http_req *req,
-                      enum udcs_http_auth need)
+                      const struct udcs_http_route *r)
 {
-    if (!srv->token || need == UDCS_HTTP_AUTH_NONE ||
-        (need == UDCS_HTTP_AUTH_READ && !srv->opt.auth_reads))
+    if (srv->n_tokens == 0 || r->auth == UDCS_HTTP_AUTH_NONE ||
+        (r->auth == UDCS_HTTP_AUTH_READ && !srv->opt.auth_reads))
         return 0;
     const char *h = udcs_http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncmp(h, "Bearer ", 7) != 0) {
@@ -249,12 +250,25 @@ static int check_auth(struct udcs_http_server *srv, struct udcs_http_req *req,
         return -1;
     }
     const char *given = h + 7;
-    size_t n = strlen(srv->token);
-    if (strlen(given) != n || CRYPTO_memcmp(given, srv->token, n) != 0) {
+    size_t given_len = strlen(given);
+    unsigned roles = 0;
+    for (size_t i = 0; i < srv->n_tokens; i++) {
+        size_t n = strlen(srv->tokens[i].secret);
+        if (given_len == n && CRYPTO_memcmp(given, srv->tokens[i].secret, n) == 0)
+            roles |= srv->tokens[i].roles;
+    }
+    if (!roles) {
         udcs_http_reply_error(req, 403, "the bearer token was refused; check the token "
                               "file matches the server's");
         return -1;
     }
+    if (r->roles && !(roles & r->roles)) {
+        udcs_http_reply_error(req, 403, "this token may not call %s %s: it is %s token",
+                              req->method, req->url,
+                              roles & UDCS_HTTP_ROLE_AGENT ? "an agent" : "a client");
+        return -1;
+    }
+    req->role = roles;
     return 0;
 }
 
@@ -288,7 +302,7 @@ static void start_request(struct udcs_http_server *srv, struct udcs_http_req *re
     req->ctx = r->ctx;
     req->subpath = sub;
     req->body.max = r->max_body;
-    if (check_auth(srv, req, r->auth) < 0)
+    if (check_auth(srv, req, r) < 0)
         return;
 
     const char *cl = udcs_http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -440,10 +454,25 @@ int udcs_http_server_new(const struct udcs_http_server_options *opt,
     srv->opt = *opt;
     srv->listen_fd = -1;
     srv->listen = strdup(opt->listen ? opt->listen : "127.0.0.1:0");
-    srv->token = opt->token ? strdup(opt->token) : NULL;
-    if (!srv->listen || (opt->token && !srv->token)) {
+    if (!srv->listen) {
         udcs_http_server_free(srv);
         return -ENOMEM;
+    }
+    struct udcs_http_token all = { opt->token, UDCS_HTTP_ROLE_ANY };
+    for (size_t i = 0; i <= UDCS_HTTP_MAX_TOKENS; i++) {
+        const struct udcs_http_token *t = i == 0 ? &all : &opt->tokens[i - 1];
+        if (!t->secret)
+            continue;
+        if (srv->n_tokens == UDCS_HTTP_MAX_TOKENS || !*t->secret) {
+            udcs_http_server_free(srv);
+            return UDCS_EUSAGE;   /* more tokens than slots, or an empty one */
+        }
+        srv->tokens[srv->n_tokens].roles = t->roles;
+        srv->tokens[srv->n_tokens].secret = strdup(t->secret);
+        if (!srv->tokens[srv->n_tokens++].secret) {
+            udcs_http_server_free(srv);
+            return -ENOMEM;
+        }
     }
     char host[256], port[16];
     if (split_listen(srv->listen, host, sizeof(host), port, sizeof(port)) < 0) {
@@ -548,6 +577,7 @@ int udcs_http_server_start(struct udcs_http_server *srv)
         srv->opt.max_connections ? srv->opt.max_connections : HTTP_DEFAULT_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT,
         srv->opt.timeout_s ? srv->opt.timeout_s : HTTP_DEFAULT_TIMEOUT_S,
+        MHD_OPTION_THREAD_STACK_SIZE, srv->opt.thread_stack_bytes,
         MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
@@ -580,9 +610,11 @@ void udcs_http_server_free(struct udcs_http_server *srv)
     for (size_t i = 0; i < srv->n_adopted; i++)
         srv->adopted[i].free_fn(srv->adopted[i].ptr);
     free(srv->adopted);
-    if (srv->token)
-        OPENSSL_cleanse(srv->token, strlen(srv->token));
-    free(srv->token);
+    for (size_t i = 0; i < srv->n_tokens; i++) {
+        char *secret = (char *)srv->tokens[i].secret;
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
     free(srv->listen);
     free(srv);
 }

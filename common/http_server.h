@@ -25,10 +25,19 @@ enum udcs_http_auth {
     UDCS_HTTP_AUTH_WRITE,      /* token needed whenever the server has one */
 };
 
+/* Roles a token can carry. A server with several kinds of caller (the farm master has
+ * agents and clients) gives each its own token; a route names the roles it admits. */
+enum udcs_http_role {
+    UDCS_HTTP_ROLE_CLIENT = 1 << 0,
+    UDCS_HTTP_ROLE_AGENT  = 1 << 1,
+    UDCS_HTTP_ROLE_ANY    = UDCS_HTTP_ROLE_CLIENT | UDCS_HTTP_ROLE_AGENT,
+};
+
 struct udcs_http_route {
     const char *method;        /* "GET", "HEAD", "PUT", "POST", "DELETE" */
     const char *path;          /* exact path, or a prefix when it ends with '/' */
     enum udcs_http_auth auth;
+    unsigned roles;            /* roles whose token passes (when a token is needed); 0: any */
     size_t max_body;           /* largest body accepted; 0: none allowed */
 
     /* Streaming bodies (optional): begin runs once the headers are in and may answer
@@ -47,6 +56,7 @@ struct udcs_http_req {
     const char *method;
     const char *url;           /* path only, without the query */
     const char *subpath;       /* for prefix routes: the part after the prefix */
+    unsigned role;             /* roles of the token the caller sent (0: none or unchecked) */
     int64_t content_length;    /* -1 when not given */
     struct udcs_buf body;      /* the body, when the route has no chunk handler */
     void *ctx;                 /* the route's ctx */
@@ -62,13 +72,24 @@ struct udcs_http_req {
     uint64_t bytes_in;
 };
 
+/* The largest number of tokens a server accepts. */
+#define UDCS_HTTP_MAX_TOKENS 4
+
+struct udcs_http_token {
+    const char *secret;
+    unsigned roles;            /* enum udcs_http_role bits */
+};
+
 struct udcs_http_server_options {
     const char *listen;        /* "127.0.0.1:8080", "[::1]:0", "0.0.0.0:7070"; port 0: any */
-    const char *token;         /* bearer token; NULL: no auth at all */
-    int auth_reads;            /* also require the token on AUTH_READ routes */
+    const char *token;         /* one bearer token for every role (udcs-cas serve) ... */
+    struct udcs_http_token tokens[UDCS_HTTP_MAX_TOKENS];   /* ... or one per role */
+    int auth_reads;            /* also require a token on AUTH_READ routes */
     unsigned max_connections;  /* 0: a built-in default */
     unsigned timeout_s;        /* idle connection timeout; 0: a built-in default */
+    size_t thread_stack_bytes; /* per connection thread; 0: libmicrohttpd's default */
 };
+/* With no token at all (token NULL and tokens[] empty), nothing is checked. */
 
 /* Create a server (not yet listening). Returns 0, UDCS_EUSAGE for a bad listen address
  * (logged), or -errno. */
@@ -107,9 +128,13 @@ void udcs_http_reply_error(struct udcs_http_req *req, unsigned status, const cha
 /* Send `size` bytes of `fd` from offset 0 (sendfile where possible); takes the fd. */
 void udcs_http_reply_fd(struct udcs_http_req *req, unsigned status, const char *content_type,
                         int fd, uint64_t size);
+/* For udcs_http_reply_stream: a body whose length is not known in advance (events). */
+#define UDCS_HTTP_SIZE_UNKNOWN UINT64_MAX
+
 /* Send `size` bytes produced by `read` on demand. `read` fills up to `max` bytes at `pos`
  * and returns how many, or -1 to abort the transfer (the client sees a short body).
- * `done` frees `arg` when the transfer ends, however it ends. */
+ * `done` frees `arg` when the transfer ends, however it ends. With UDCS_HTTP_SIZE_UNKNOWN,
+ * `read` may block until it has something (each connection has its own thread). */
 void udcs_http_reply_stream(struct udcs_http_req *req, unsigned status,
                             const char *content_type, uint64_t size,
                             long (*read)(void *arg, uint64_t pos, char *buf, size_t max),
