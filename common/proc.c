@@ -1,7 +1,8 @@
 /* common/proc.c - spawning, output capture, timeouts and process-group kills; see proc.h.
  *
  * Children are started with posix_spawn (vfork-like, cheap even from a large process),
- * in a new process group. Waiting uses a pidfd when the kernel has one, so the child's
+ * in a new process group; a child with resource limits is started with fork, because
+ * posix_spawn cannot set them and setting them afterwards would race with the child. Waiting uses a pidfd when the kernel has one, so the child's
  * exit wakes poll() together with its output; otherwise poll() wakes every few ms. */
 #include "common/proc.h"
 #include "common/clock.h"
@@ -12,8 +13,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,92 +44,172 @@ static int open_pidfd(pid_t pid)
     return -1;
 }
 
-/* Arrange one stdio slot of the child. `target` is 0, 1 or 2. */
-static int setup_stdio(posix_spawn_file_actions_t *fa, struct udcs_proc_stdio *s, int target,
-                       int *pipe_read_end)
+/* How the child's stdio is set up: descriptor `src` becomes `target` (0, 1 or 2). Every
+ * file is opened here, in the parent, so a bad path is this call's error. */
+struct stdio_plan {
+    int src[3];        /* -1: inherit */
+    int opened[3];     /* descriptors we opened and close after spawning */
+};
+
+static int plan_stdio(struct stdio_plan *pl, struct udcs_proc_stdio *s, int target,
+                      int *pipe_read_end)
 {
+    int fd = -1;
     *pipe_read_end = -1;
     switch (s->mode) {
     case UDCS_PROC_INHERIT:
         return 0;
     case UDCS_PROC_NULL:
-        return -posix_spawn_file_actions_addopen(fa, target, "/dev/null",
-                                                 target == 0 ? O_RDONLY : O_WRONLY, 0);
+        fd = open("/dev/null", (target == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+        break;
     case UDCS_PROC_FILE:
         if (!s->path)
             return -EINVAL;
-        /* Opened here, not in the child, so a bad path is reported as this call's error. */
-        {
-            int fd = target == 0 ? open(s->path, O_RDONLY | O_CLOEXEC)
-                                 : open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd < 0)
-                return -errno;
-            int rc = -posix_spawn_file_actions_adddup2(fa, fd, target);
-            /* The parent's copy is closed after spawning; remember it in `fd`. */
-            s->fd = fd;
-            return rc;
-        }
+        fd = target == 0 ? open(s->path, O_RDONLY | O_CLOEXEC)
+                         : open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        break;
     case UDCS_PROC_FD:
-        return -posix_spawn_file_actions_adddup2(fa, s->fd, target);
+        pl->src[target] = s->fd;   /* the caller's: not ours to close */
+        return 0;
     case UDCS_PROC_CAPTURE: {
         if (target == 0 || !s->buf)
             return -EINVAL;
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
             return -errno;
-        int rc = -posix_spawn_file_actions_adddup2(fa, fds[1], target);
-        /* the write end is closed in the parent right after spawning */
-        s->fd = fds[1];
         *pipe_read_end = fds[0];
         s->truncated = 0;
+        fd = fds[1];
+        break;
+    }
+    default:
+        return -EINVAL;
+    }
+    if (fd < 0)
+        return -errno;
+    pl->src[target] = pl->opened[target] = fd;
+    return 0;
+}
+
+static void close_opened(struct stdio_plan *pl)
+{
+    for (int i = 0; i < 3; i++)
+        if (pl->opened[i] >= 0)
+            close(pl->opened[i]);
+}
+
+static int has_limits(const struct udcs_proc_limits *l)
+{
+    return l->cpu_s || l->as_bytes || l->fsize_bytes || l->nproc || l->nofile;
+}
+
+/* The program's path as execve needs it: argv[0] itself when it has a slash, else the
+ * first executable match in PATH (as posix_spawnp would find it). */
+static int resolve_program(const char *name, char *out, size_t out_len)
+{
+    if (strchr(name, '/')) {
+        snprintf(out, out_len, "%s", name);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *dir = path; *dir;) {
+        size_t n = strcspn(dir, ":");
+        int len = n ? snprintf(out, out_len, "%.*s/%s", (int)n, dir, name)
+                    : snprintf(out, out_len, "./%s", name);
+        if (len > 0 && (size_t)len < out_len && access(out, X_OK) == 0)
+            return 0;
+        dir += n + (dir[n] == ':');
+    }
+    return -ENOENT;
+}
+
+/* The fork path: only async-signal-safe calls between fork and exec. An exec failure
+ * comes back through a close-on-exec pipe as the child's errno. */
+static int spawn_with_limits(struct udcs_proc *p, const struct stdio_plan *pl,
+                             char *const *envp)
+{
+    char program[4096];
+    int rc = resolve_program(p->argv[0], program, sizeof(program));
+    if (rc < 0)
+        return rc;
+    struct rlimit lim[5];
+    static const int which[5] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC,
+                                  RLIMIT_NOFILE };
+    const uint64_t want[5] = { p->limits.cpu_s, p->limits.as_bytes, p->limits.fsize_bytes,
+                               p->limits.nproc, p->limits.nofile };
+    for (int i = 0; i < 5; i++)
+        lim[i].rlim_cur = lim[i].rlim_max = (rlim_t)want[i];
+    /* CPU: SIGXCPU at the limit (which ends the child and says why), SIGKILL a second
+     * later should it catch that. */
+    lim[0].rlim_max = lim[0].rlim_cur + 1;
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0)
+        return -errno;
+    sigset_t none;
+    sigemptyset(&none);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
         return rc;
     }
-    }
-    return -EINVAL;
-}
-
-/* After spawning: close the parent's copies of what only the child needs. */
-static void close_child_ends(struct udcs_proc *p)
-{
-    struct udcs_proc_stdio *slots[3] = { &p->in, &p->out, &p->err };
-    for (int i = 0; i < 3; i++) {
-        if ((slots[i]->mode == UDCS_PROC_FILE || slots[i]->mode == UDCS_PROC_CAPTURE) &&
-            slots[i]->fd >= 0) {
-            close(slots[i]->fd);
-            slots[i]->fd = -1;
+    if (pid == 0) {
+        int err = 0;
+        for (int t = 0; t < 3 && !err; t++)
+            if (pl->src[t] >= 0 && dup2(pl->src[t], t) < 0)   /* dup2 clears CLOEXEC */
+                err = errno;
+        if (!err && p->cwd && chdir(p->cwd) < 0)
+            err = errno;
+        if (!err && setpgid(0, 0) < 0)
+            err = errno;
+        for (int i = 0; i < 5 && !err; i++)
+            if (want[i] && setrlimit(which[i], &lim[i]) < 0)
+                err = errno;
+        if (!err) {
+            struct sigaction dfl = { .sa_handler = SIG_DFL };
+            for (int sig = 1; sig < NSIG; sig++)
+                sigaction(sig, &dfl, NULL);   /* fails harmlessly for KILL and STOP */
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execve(program, p->argv, envp);
+            err = errno;
         }
+        ssize_t w = write(errpipe[1], &err, sizeof(err));
+        (void)w;
+        _exit(127);
     }
+    close(errpipe[1]);
+    int child_err = 0;
+    ssize_t n;
+    while ((n = read(errpipe[0], &child_err, sizeof(child_err))) < 0 && errno == EINTR)
+        ;
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(child_err)) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -child_err;
+    }
+    p->pid = pid;
+    return 0;
 }
 
-int udcs_proc_start(struct udcs_proc *p)
+static int spawn_plain(struct udcs_proc *p, const struct stdio_plan *pl, char *const *envp)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc;
-
-    p->pid = -1;
-    p->pidfd = -1;
-    p->pipes[0] = p->pipes[1] = -1;
-    p->exit_code = -1;
-    p->term_signal = 0;
-    p->timed_out = 0;
-    p->duration_ms = 0;
-    p->reaped = 0;
-    if (!p->argv || !p->argv[0])
-        return -EINVAL;
-
     if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
         return -rc;
     if ((rc = posix_spawnattr_init(&attr)) != 0) {
         posix_spawn_file_actions_destroy(&fa);
         return -rc;
     }
-
-    rc = setup_stdio(&fa, &p->in, 0, &(int){ -1 });
-    if (rc == 0)
-        rc = setup_stdio(&fa, &p->out, 1, &p->pipes[0]);
-    if (rc == 0)
-        rc = setup_stdio(&fa, &p->err, 2, &p->pipes[1]);
+    for (int t = 0; t < 3 && rc == 0; t++)
+        if (pl->src[t] >= 0)
+            rc = -posix_spawn_file_actions_adddup2(&fa, pl->src[t], t);
     if (rc == 0 && p->cwd)
         rc = -posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
 
@@ -144,17 +227,41 @@ int udcs_proc_start(struct udcs_proc *p)
         rc = -posix_spawnattr_setsigdefault(&attr, &all);
     if (rc == 0)
         rc = -posix_spawnattr_setsigmask(&attr, &none);
-
-    if (rc == 0) {
-        char *const *envp = p->env ? p->env : environ;
-        p->start_ms = udcs_mono_ms();
+    if (rc == 0)
         rc = strchr(p->argv[0], '/')
                  ? -posix_spawn(&p->pid, p->argv[0], &fa, &attr, p->argv, envp)
                  : -posix_spawnp(&p->pid, p->argv[0], &fa, &attr, p->argv, envp);
-    }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    close_child_ends(p);
+    return rc;
+}
+
+int udcs_proc_start(struct udcs_proc *p)
+{
+    p->pid = -1;
+    p->pidfd = -1;
+    p->pipes[0] = p->pipes[1] = -1;
+    p->exit_code = -1;
+    p->term_signal = 0;
+    p->timed_out = 0;
+    p->duration_ms = 0;
+    p->reaped = 0;
+    if (!p->argv || !p->argv[0])
+        return -EINVAL;
+
+    struct stdio_plan pl = { { -1, -1, -1 }, { -1, -1, -1 } };
+    int rc = plan_stdio(&pl, &p->in, 0, &(int){ -1 });
+    if (rc == 0)
+        rc = plan_stdio(&pl, &p->out, 1, &p->pipes[0]);
+    if (rc == 0)
+        rc = plan_stdio(&pl, &p->err, 2, &p->pipes[1]);
+    if (rc == 0) {
+        char *const *envp = p->env ? p->env : environ;
+        p->start_ms = udcs_mono_ms();
+        rc = has_limits(&p->limits) ? spawn_with_limits(p, &pl, envp)
+                                    : spawn_plain(p, &pl, envp);
+    }
+    close_opened(&pl);
 
     if (rc < 0) {
         p->pid = -1;

@@ -27,6 +27,15 @@ struct udcs_proc_stdio {
     int truncated;          /* out: CAPTURE met buf->max; the rest was read and dropped */
 };
 
+/* Resource limits for the child (setrlimit); 0 leaves a limit as inherited. */
+struct udcs_proc_limits {
+    uint64_t cpu_s;          /* RLIMIT_CPU: seconds of CPU time, then SIGXCPU/SIGKILL */
+    uint64_t as_bytes;       /* RLIMIT_AS: address space */
+    uint64_t fsize_bytes;    /* RLIMIT_FSIZE: largest file it may write (SIGXFSZ) */
+    uint64_t nproc;          /* RLIMIT_NPROC: processes of this user */
+    uint64_t nofile;         /* RLIMIT_NOFILE: open files */
+};
+
 struct udcs_proc {
     /* in */
     char *const *argv;          /* argv[0] without a slash is looked up in PATH */
@@ -36,6 +45,7 @@ struct udcs_proc {
     uint64_t timeout_ms;        /* 0: no limit */
     uint64_t kill_grace_ms;     /* between SIGTERM and SIGKILL */
     int keep_group;             /* 1: leave the group's other members running at exit */
+    struct udcs_proc_limits limits;
 
     /* out */
     pid_t pid;

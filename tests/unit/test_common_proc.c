@@ -562,6 +562,58 @@ static void wait_returns_when_the_program_ignores_sigchld(void **state)
     assert_int_equal(p.term_signal, 0);
 }
 
+/* ---- resource limits (the fork path) ------------------------------------------------------- */
+
+static void cpu_limit_ends_a_busy_loop(void **state)
+{
+    (void)state;
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.limits.cpu_s = 1;
+    assert_int_equal(run_sh(&p, "while :; do :; done", NULL, NULL), 0);
+    assert_int_equal(p.timed_out, 0);
+    assert_int_equal(p.term_signal, SIGXCPU);
+}
+
+static void file_size_limit_stops_a_large_write(void **state)
+{
+    char *big = path_in(*state, "big");
+    struct udcs_buf err = UDCS_BUF_INIT(4096);
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.limits.fsize_bytes = 4096;
+    char *argv[] = { "sh", "-c", "trap '' XFSZ; head -c 100000 /dev/zero > \"$0\"", big, NULL };
+    p.argv = argv;
+    p.err.mode = UDCS_PROC_CAPTURE;
+    p.err.buf = &err;
+    p.timeout_ms = SAFETY_TIMEOUT_MS;
+    assert_int_equal(udcs_proc_run(&p), 0);
+    assert_int_not_equal(p.exit_code, 0);
+    struct stat st;
+    assert_int_equal(stat(big, &st), 0);
+    assert_true(st.st_size <= 4096);
+    udcs_buf_release(&err);
+    free(big);
+}
+
+static void limited_child_keeps_stdio_cwd_and_reports_a_missing_program(void **state)
+{
+    struct udcs_buf out = UDCS_BUF_INIT(4096);
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.limits.nofile = 64;
+    p.cwd = *state;
+    assert_int_equal(run_sh(&p, "pwd; ulimit -n", &out, NULL), 0);
+    assert_int_equal(p.exit_code, 0);
+    char want[4200];
+    snprintf(want, sizeof(want), "%s\n64\n", (char *)*state);
+    assert_string_equal(out.data, want);
+    udcs_buf_release(&out);
+
+    struct udcs_proc q = UDCS_PROC_INIT;
+    char *argv[] = { "no-such-program-udcs", NULL };
+    q.argv = argv;
+    q.limits.cpu_s = 5;
+    assert_int_equal(udcs_proc_start(&q), -ENOENT);
+}
+
 #define PROC_TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
 
 int main(void)
@@ -590,6 +642,9 @@ int main(void)
         PROC_TEST(timeout_applies_when_the_child_closed_its_output),
         PROC_TEST(a_process_that_left_the_group_cannot_hold_up_the_wait),
         PROC_TEST(wait_returns_when_the_program_ignores_sigchld),
+        PROC_TEST(cpu_limit_ends_a_busy_loop),
+        PROC_TEST(file_size_limit_stops_a_large_write),
+        PROC_TEST(limited_child_keeps_stdio_cwd_and_reports_a_missing_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
