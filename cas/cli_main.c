@@ -2,6 +2,7 @@
  * (put, get, cat, has, stats, verify, trim). Trees are in cli_tree.c, serve in
  * cli_serve.c. */
 #include "cas/cli.h"
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -14,9 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UDCS_VERSION_TEXT "0.1.0"
-/* Largest token file accepted: a token is a line, not a document. */
-#define TOKEN_FILE_MAX 4096
 
 static const struct udcs_setting settings[] = {
     /*           name        flag            env                key              default           type  help */
@@ -44,7 +42,7 @@ static const struct udcs_setting settings[] = {
                  "serve: largest blob accepted"),
 };
 
-static void usage(FILE *out, struct cli *cli)
+static void usage(FILE *out, const struct udcs_config *cfg)
 {
     fprintf(out,
             "usage: udcs-cas [OPTIONS] COMMAND [ARGS]\n"
@@ -67,7 +65,7 @@ static void usage(FILE *out, struct cli *cli)
             "  serve [--port-file F]       serve this store over HTTP (see --listen)\n"
             "\n"
             "options (also settable by environment and config file):\n");
-    udcs_config_print_flags(&cli->cfg, out);
+    udcs_config_print_flags(cfg, out);
     fprintf(out,
             "  --print-config         show every setting, its value and where it came from\n"
             "  --help, --version\n"
@@ -77,26 +75,6 @@ static void usage(FILE *out, struct cli *cli)
 }
 
 /* ---- shared helpers ------------------------------------------------------------------ */
-
-static int read_token(const char *path, char **out)
-{
-    struct udcs_buf b = UDCS_BUF_INIT(TOKEN_FILE_MAX);
-    int rc = udcs_read_file(path, &b);
-    if (rc < 0) {
-        udcs_log_error("cannot read token file %s: %s", path, udcs_strerror(rc));
-        udcs_buf_release(&b);
-        return rc;
-    }
-    size_t n = strcspn(b.data ? b.data : "", "\r\n");
-    if (n == 0) {
-        udcs_log_error("token file %s is empty; put the token on its first line", path);
-        udcs_buf_release(&b);
-        return UDCS_EUSAGE;
-    }
-    b.data[n] = '\0';
-    *out = udcs_buf_detach(&b, NULL);
-    return 0;
-}
 
 static int store_options(struct cli *cli, struct cas_store_options *o)
 {
@@ -504,86 +482,29 @@ int main(int argc, char **argv)
     udcs_log_init("udcs-cas", UDCS_LOG_WARN, UDCS_LOG_STYLE_CLI);
     if (udcs_config_init(&cli.cfg, settings, sizeof(settings) / sizeof(settings[0])) < 0)
         return CLI_EXIT_FAILED;
-
-    /* Settings flags may stand anywhere; everything else is the command and its args. */
-    char **rest = calloc((size_t)argc + 1, sizeof(*rest));
-    int n_rest = 0, want_help = 0, want_version = 0, print_config = 0, status;
-    if (!rest)
-        return CLI_EXIT_FAILED;
-    for (int i = 1; i < argc;) {
-        int taken = udcs_config_take_flag(&cli.cfg, argc, argv, &i);
-        if (taken < 0) {
+    struct udcs_cli args = { .program = "udcs-cas", .usage = usage };
+    int status = udcs_cli_parse(&args, &cli.cfg, argc, argv);
+    if (status <= 0) {
+        status = status == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    } else if (args.n_rest == 0) {
+        usage(stderr, &cli.cfg);
+        status = CLI_EXIT_USAGE;
+    } else {
+        const char *token_file = udcs_config_str(&cli.cfg, "token_file");
+        status = -1;
+        if (token_file && udcs_config_read_token(token_file, &cli.token) < 0)
             status = CLI_EXIT_USAGE;
-            goto out;
-        }
-        if (taken)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            want_help = 1;
-        else if (strcmp(argv[i], "--version") == 0)
-            want_version = 1;
-        else if (strcmp(argv[i], "--print-config") == 0)
-            print_config = 1;
-        else
-            rest[n_rest++] = argv[i];
-        i++;
-    }
-    if (want_help) {
-        usage(stdout, &cli);
-        status = CLI_EXIT_OK;
-        goto out;
-    }
-    if (want_version) {
-        printf("udcs-cas %s\n", UDCS_VERSION_TEXT);
-        status = CLI_EXIT_OK;
-        goto out;
-    }
-    if (udcs_config_load(&cli.cfg) < 0) {
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    enum udcs_log_level level;
-    if (udcs_log_level_parse(udcs_config_str(&cli.cfg, "log_level"), &level) < 0) {
-        udcs_log_error("log level '%s' is not one of error, warn, info, debug",
-                       udcs_config_str(&cli.cfg, "log_level"));
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    udcs_log_set_level(level);
-    if (print_config) {
-        udcs_config_print(&cli.cfg, stdout);
-        status = CLI_EXIT_OK;
-        goto out;
-    }
-    if (n_rest == 0) {
-        usage(stderr, &cli);
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    const char *token_file = udcs_config_str(&cli.cfg, "token_file");
-    if (token_file && read_token(token_file, &cli.token) < 0) {
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    status = -1;
-    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-        if (strcmp(rest[0], commands[k].name) == 0) {
-            status = commands[k].run(&cli, n_rest - 1, rest + 1);
-            break;
+        for (size_t k = 0; status < 0 && k < sizeof(commands) / sizeof(commands[0]); k++)
+            if (strcmp(args.rest[0], commands[k].name) == 0)
+                status = commands[k].run(&cli, args.n_rest - 1, args.rest + 1);
+        if (status < 0) {
+            udcs_log_error("unknown command '%s'; commands are put, get, cat, has, stats, "
+                           "verify, trim, serve (see 'udcs-cas --help')", args.rest[0]);
+            status = CLI_EXIT_USAGE;
         }
     }
-    if (status < 0) {
-        udcs_log_error("unknown command '%s'; commands are put, get, cat, has, stats, verify, "
-                       "trim, serve (see 'udcs-cas --help')", rest[0]);
-        status = CLI_EXIT_USAGE;
-    }
-out:
-    if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
-        udcs_log_error("writing standard output failed: %s", strerror(errno));
-        status = CLI_EXIT_FAILED;
-    }
-    free(rest);
+    free(args.rest);
     free(cli.token);
     udcs_config_release(&cli.cfg);
-    return status;
+    return udcs_cli_finish(status);
 }

@@ -2,6 +2,7 @@
  * The config file is parsed by inih; this file only maps its keys onto the table. */
 #include "common/config.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -412,4 +413,27 @@ void udcs_config_release(struct udcs_config *cfg)
     free(cfg->file);
     free(cfg->explicit_file);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Largest token file accepted: a token is a line, not a document. */
+#define TOKEN_FILE_MAX 4096
+
+int udcs_config_read_token(const char *path, char **out)
+{
+    struct udcs_buf b = UDCS_BUF_INIT(TOKEN_FILE_MAX);
+    int rc = udcs_read_file(path, &b);
+    if (rc < 0) {
+        udcs_log_error("cannot read token file %s: %s", path, udcs_strerror(rc));
+        udcs_buf_release(&b);
+        return rc;
+    }
+    size_t n = strcspn(b.data ? b.data : "", "\r\n");
+    if (n == 0) {
+        udcs_log_error("token file %s is empty; put the token on its first line", path);
+        udcs_buf_release(&b);
+        return UDCS_EUSAGE;
+    }
+    b.data[n] = '\0';
+    *out = udcs_buf_detach(&b, NULL);
+    return 0;
 }

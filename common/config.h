@@ -95,4 +95,8 @@ void udcs_config_print_flags(const struct udcs_config *cfg, FILE *out);
 
 void udcs_config_release(struct udcs_config *cfg);
 
+/* Read a bearer token: the first line of the file at `path`, which must not be empty.
+ * The caller frees *out. Returns 0, or -errno / UDCS_EUSAGE after logging what to do. */
+int udcs_config_read_token(const char *path, char **out);
+
 #endif
