@@ -17,7 +17,7 @@ CC := gcc
 endif
 
 # Libraries come from pkg-config only. Evaluated lazily: `make deps` may install them.
-PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih
+PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 TEST_PKG_CFLAGS = $(shell pkg-config --cflags cmocka)
@@ -42,6 +42,8 @@ DEPFILES :=
 
 include common/module.mk
 include cas/module.mk
+include agents/module.mk
+include farm/module.mk
 include tests/module.mk
 
 # Quiet by default; `make V=1` shows the commands.
@@ -68,7 +70,7 @@ all: $(BINARIES)
 # is missing when run as root, and otherwise prints the apt-get line to run.
 DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
-        libssl-dev libinih-dev libcmocka-dev zstd xxhash curl procps
+        libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl procps
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
     done)

@@ -1,0 +1,168 @@
+/* farm/background.c - the master's own threads: the reaper (leases that ran out, agents
+ * gone quiet, retries whose backoff ended) and the callback sender (POSTs a finished job
+ * to the callback_url its submitter gave, with a few bounded retries). */
+#include "farm/farm_internal.h"
+#include "common/err.h"
+#include "common/http_client.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How often the reaper looks. */
+#define REAPER_TICK_MS 200
+#define CALLBACK_ATTEMPTS 5
+#define CALLBACK_TIMEOUT_MS 5000
+
+static void wait_ms(struct farm *f, uint64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&f->work_cv, &f->lock, &t);
+}
+
+/* One pass: expire leases, notice lost agents, wake retries. Returns 1 if it changed
+ * anything (a transaction was written). */
+static int reap(struct farm *f, uint64_t now)
+{
+    int changed = 0;
+    for (size_t i = 1; i < f->n_agents; i++) {
+        struct agent *a = f->agents[i];
+        if (!a)
+            continue;
+        if (a->state != AGENT_LOST && a->last_seen_ms + f->opt.lease_ttl_ms < now) {
+            a->state = AGENT_LOST;
+            udcs_log_warn("farm: agent %lld (%s) has not been heard from for %llu ms; lost",
+                          (long long)a->id, a->name,
+                          (unsigned long long)(now - a->last_seen_ms));
+        }
+        for (int k = 0; k < a->running;) {
+            struct unit *u = farm_unit(f, a->leases[k]);
+            if (!u || u->state != UNIT_LEASED || u->lease_expires_ms > now) {
+                k++;
+                continue;
+            }
+            if (!changed)
+                farm_db_begin(f);
+            changed = 1;
+            f->lease_expiries++;
+            char why[256];
+            snprintf(why, sizeof(why), "agent %s stopped renewing its lease (lost or killed)",
+                     a->name);
+            udcs_log_warn("farm: unit %lld of job %lld: %s", (long long)u->id,
+                          (long long)u->job->id, why);
+            farm_unit_failed(f, u, why, 1);   /* releases the lease: do not advance k */
+        }
+    }
+    if (farm_release_delayed(f, now))
+        pthread_cond_broadcast(&f->work_cv);
+    if (changed)
+        farm_db_commit(f);
+    return changed;
+}
+
+static void *reaper_main(void *arg)
+{
+    struct farm *f = arg;
+    pthread_mutex_lock(&f->lock);
+    while (!f->stopping) {
+        reap(f, farm_now_ms());
+        wait_ms(f, REAPER_TICK_MS);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+/* ---- callbacks ------------------------------------------------------------------------------ */
+
+static void *callbacker_main(void *arg)
+{
+    struct farm *f = arg;
+    int attempts[64] = { 0 };   /* per job id mod 64: only a few callbacks are ever pending */
+    pthread_mutex_lock(&f->lock);
+    while (!f->stopping) {
+        struct job *due = NULL;
+        for (size_t i = 1; i < f->n_jobs && !due; i++)
+            if (f->jobs[i] && f->jobs[i]->callback_pending)
+                due = f->jobs[i];
+        if (!due) {
+            wait_ms(f, 1000);
+            continue;
+        }
+        char *url = strdup(due->callback_url);
+        json_t *body = farm_job_json(f, due, 0, 0, 0, NULL);
+        int64_t id = due->id;
+        pthread_mutex_unlock(&f->lock);
+
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        struct udcs_http_client *c = NULL;
+        int rc = url && text ? udcs_http_client_new(url, NULL, &c) : -ENOMEM;
+        struct udcs_http_call call = UDCS_HTTP_CALL_INIT;
+        if (rc == 0) {
+            call.method = "POST";
+            call.path = "";
+            call.content_type = "application/json";
+            call.body = text;
+            call.body_len = strlen(text);
+            call.timeout_ms = CALLBACK_TIMEOUT_MS;
+            rc = udcs_http_client_call(c, &call);
+        }
+        udcs_http_client_free(c);
+        free(text);
+
+        pthread_mutex_lock(&f->lock);
+        struct job *j = farm_job(f, id);
+        int *tries = &attempts[id % 64];
+        if (rc == 0 || ++*tries >= CALLBACK_ATTEMPTS) {
+            if (rc < 0)
+                udcs_log_warn("farm: callback for job %lld to %s failed %d times, giving up: %s",
+                              (long long)id, url, CALLBACK_ATTEMPTS, call.error);
+            *tries = 0;
+            if (j) {
+                j->callback_pending = 0;
+                farm_db_begin(f);
+                farm_db_save_job(f, j);
+                farm_db_commit(f);
+            }
+        } else {
+            wait_ms(f, 1000u << *tries);   /* 2, 4, 8, 16 s */
+        }
+        free(url);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+int farm_background_start(struct farm *f)
+{
+    if (pthread_create(&f->reaper, NULL, reaper_main, f) != 0)
+        return -EAGAIN;
+    f->reaper_started = 1;
+    if (pthread_create(&f->callbacker, NULL, callbacker_main, f) != 0)
+        return -EAGAIN;
+    f->callbacker_started = 1;
+    return 0;
+}
+
+void farm_background_stop(struct farm *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->stopping = 1;
+    pthread_cond_broadcast(&f->work_cv);
+    pthread_cond_broadcast(&f->event_cv);
+    pthread_mutex_unlock(&f->lock);
+    if (f->reaper_started)
+        pthread_join(f->reaper, NULL);
+    if (f->callbacker_started)
+        pthread_join(f->callbacker, NULL);
+    f->reaper_started = f->callbacker_started = 0;
+}

@@ -1,0 +1,248 @@
+/* farm/farm_internal.h - the master's state, shared by the files of farm/ and by nothing
+ * outside it. One mutex (farm.lock) guards everything here, the SQLite handle included:
+ * handlers take it, change memory and the database in one transaction, and let go. */
+#ifndef UDCS_FARM_INTERNAL_H
+#define UDCS_FARM_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "cas/cas.h"
+#include "common/buf.h"
+#include "farm/farm.h"
+
+enum unit_state {
+    UNIT_WAITING = 0,   /* for units it depends on */
+    UNIT_QUEUED,        /* runnable (or in backoff until not_before_ms) */
+    UNIT_LEASED,        /* an agent holds it under a lease */
+    UNIT_DONE,
+    UNIT_FAILED,
+    UNIT_CANCELLED,
+    UNIT_STATE_COUNT
+};
+
+enum job_state { JOB_RUNNING = 0, JOB_DONE, JOB_FAILED, JOB_CANCELLED, JOB_STATE_COUNT };
+
+enum agent_state { AGENT_IDLE = 0, AGENT_BUSY, AGENT_DRAINING, AGENT_LOST, AGENT_STATE_COUNT };
+
+extern const char *const farm_unit_state_names[UNIT_STATE_COUNT];
+extern const char *const farm_job_state_names[JOB_STATE_COUNT];
+extern const char *const farm_agent_state_names[AGENT_STATE_COUNT];
+
+/* What a unit needs of an agent. Units with equal requirements share a class, so
+ * matching is decided once per (agent, class). */
+struct req {
+    char *architecture, *os;     /* NULL: any */
+    int cores;
+    double memory_gb;
+    int gpu;                     /* needs a GPU */
+    double gpu_memory_gb;
+    char **toolchains;           /* names an agent must have ("gcc", "povray") */
+    size_t n_toolchains;
+};
+
+struct req_class {
+    struct req req;
+    char *key;                   /* canonical JSON of the requirements */
+    char *text;                  /* for people: "x86_64, linux, toolchain povray" */
+};
+
+struct job;
+struct agent;
+
+struct unit {
+    int64_t id;
+    struct job *job;
+    int index;                   /* position in its job */
+    enum unit_state state;
+    json_t *spec;                /* the unit as submitted (normalized), see spec.c */
+    int class_id;
+    int64_t *deps;               /* ids of units whose outputs this one takes */
+    size_t n_deps, deps_left;
+    int64_t *dependents;         /* units waiting on this one */
+    size_t n_dependents;
+    int has_action;
+    struct cas_digest action_digest;
+    char *action_json;           /* canonical, once resolved */
+    int attempts, max_attempts;
+    uint64_t not_before_ms;      /* backoff after a failure */
+    int64_t agent_id;            /* holder of the lease, or who ran it last */
+    uint64_t epoch;              /* fencing token of the current (last) lease */
+    uint64_t lease_expires_ms;
+    int cached;                  /* completed from the action cache */
+    int exit_code;
+    char *result_json;           /* the accepted action result */
+    char *error;                 /* why it failed last */
+    uint64_t queued_ms, started_ms, finished_ms;
+    struct unit *next;           /* queue link */
+};
+
+struct job_queue {               /* runnable units of one class, oldest first */
+    int class_id;
+    struct unit *head, *tail;
+    size_t n;
+};
+
+/* A job's event log for GET /api/jobs/{id}/events: a ring of the latest lines. */
+#define JOB_EVENTS_KEPT 4096
+struct job_event {
+    uint64_t seq;
+    char *text;                  /* "event: ...\ndata: {...}\n\n" */
+};
+
+struct job {
+    int64_t id;
+    char *type;
+    int priority;
+    enum job_state state;
+    json_t *spec;                /* the submission, base64 payloads removed */
+    char *callback_url;
+    char *error;
+    uint64_t created_ms, finished_ms;
+    struct unit **units;
+    size_t n_units;
+    size_t counts[UNIT_STATE_COUNT];
+    size_t cache_hits, retries;
+    struct job_queue *queues;
+    size_t n_queues;
+    int in_bucket;               /* listed in its priority's bucket */
+    struct job_event events[JOB_EVENTS_KEPT];
+    uint64_t next_event_seq;
+    int callback_pending;
+};
+
+/* Failures of one job's units on an agent; at opt.blocklist_after it is kept off the job. */
+struct blocked { int64_t job_id; int failures; };
+
+struct agent {
+    int64_t id;
+    char *key;                   /* chosen by the agent, stable across restarts */
+    char *name;
+    json_t *info;                /* detection JSON (devices schema) */
+    int slots;
+    int running;                 /* units leased to it now: */
+    int64_t *leases;             /* their ids */
+    enum agent_state state;
+    int draining;
+    uint64_t last_seen_ms, registered_ms;
+    signed char *class_match;    /* per class: -1 unknown, 0 no, 1 yes */
+    size_t n_class_match;
+    struct blocked *blocked;
+    size_t n_blocked;
+    uint64_t units_done, units_failed;
+};
+
+#define FARM_DB_STMTS 16
+
+struct farm {
+    struct farm_options opt;
+    pthread_mutex_t lock;
+    pthread_cond_t work_cv;      /* units became runnable, or the farm is stopping */
+    pthread_cond_t event_cv;     /* a job event was added */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[FARM_DB_STMTS];   /* prepared statements, see db.c */
+    struct cas_store *cs;
+    int stopping;
+
+    struct job **jobs;           /* by id; index 0 unused */
+    size_t n_jobs, cap_jobs;
+    struct unit **units;         /* by id */
+    size_t n_units, cap_units;
+    struct agent **agents;       /* by id */
+    size_t n_agents, cap_agents;
+    struct req_class *classes;
+    size_t n_classes;
+
+    struct job **buckets[11];    /* jobs with runnable units, per priority 1..10 */
+    size_t n_bucket[11], cap_bucket[11], cursor[11];
+    struct unit **delayed;       /* queued but in backoff */
+    size_t n_delayed, cap_delayed;
+
+    uint64_t cache_hits, units_completed, units_failed, lease_expiries, retries, results_refused;
+    uint64_t leases_granted;
+    pthread_t reaper;
+    int reaper_started;
+    pthread_t callbacker;
+    int callbacker_started;
+    struct udcs_http_server *api, *web;
+};
+
+/* ---- db.c: SQLite persistence ---------------------------------------------------------- */
+int farm_db_open(struct farm *f, const char *path);
+void farm_db_close(struct farm *f);
+int farm_db_begin(struct farm *f);
+int farm_db_commit(struct farm *f);          /* rolls back on failure */
+int farm_db_insert_job(struct farm *f, struct job *j);
+int farm_db_save_job(struct farm *f, const struct job *j);
+int farm_db_insert_unit(struct farm *f, struct unit *u);
+int farm_db_save_unit(struct farm *f, const struct unit *u);
+int farm_db_save_agent(struct farm *f, struct agent *a);   /* inserts when a->id == 0 */
+int farm_db_save_blocklist(struct farm *f, const struct agent *a, int64_t job_id, int failures);
+/* Rebuild memory from the database after a (re)start. */
+int farm_db_load(struct farm *f);
+
+/* ---- state.c: the model and its transitions (call with the lock held) ------------------- */
+uint64_t farm_now_ms(void);
+struct job *farm_job(struct farm *f, int64_t id);
+struct unit *farm_unit(struct farm *f, int64_t id);
+struct agent *farm_agent(struct farm *f, int64_t id);
+int farm_add_job(struct farm *f, struct job *j);
+int farm_add_unit(struct farm *f, struct unit *u);
+int farm_add_agent(struct farm *f, struct agent *a);
+void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s);
+/* Make a unit runnable: resolve its action, and either complete it from the action
+ * cache or queue it. Cascades to dependents that become ready. */
+int farm_unit_ready(struct farm *f, struct unit *u);
+/* A unit finished well: record, store in the action cache, release dependents. */
+int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int cached);
+/* A unit failed (or its agent vanished): retry with backoff, or fail it and its job. */
+int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt);
+void farm_job_cancel(struct farm *f, struct job *j, const char *why);
+void farm_job_event(struct farm *f, struct job *j, const char *event, json_t *data);
+void farm_unit_event(struct farm *f, struct unit *u, const char *event, json_t *extra);
+void farm_job_check_end(struct farm *f, struct job *j);
+json_t *farm_job_json(struct farm *f, struct job *j, int with_units, size_t offset,
+                      size_t limit, const char *unit_state);
+json_t *farm_unit_json(struct farm *f, struct unit *u);
+json_t *farm_agent_json(struct farm *f, struct agent *a);
+void farm_agent_update_state(struct agent *a);
+/* Record that `a` now holds unit `id` (the release is in farm_set_unit_state). */
+int farm_agent_hold(struct agent *a, int64_t id);
+
+/* ---- sched.c: requirement classes, queues, matching ---------------------------------------- */
+int farm_class_for(struct farm *f, const json_t *requirements, int *class_id, char *why,
+                   size_t why_len);
+void farm_enqueue(struct farm *f, struct unit *u);
+void farm_dequeue(struct farm *f, struct unit *u);   /* remove a queued unit (cancel) */
+/* Pick up to `max` units for agent `a` and lease them. Returns how many. */
+size_t farm_pick(struct farm *f, struct agent *a, struct unit **out, size_t max);
+/* Why a queued or waiting unit is not running, for people. Caller frees. */
+char *farm_unit_why(struct farm *f, struct unit *u);
+int farm_agent_matches(struct farm *f, struct agent *a, int class_id);
+/* Whether `a` failed enough of the job's units to be kept off it. */
+int farm_agent_blocked(struct farm *f, const struct agent *a, int64_t job_id);
+/* Count a failure of one of the job's units on `a`; blocklists it at the threshold. */
+void farm_agent_note_failure(struct farm *f, struct agent *a, struct job *j);
+/* Move units whose backoff ended back into the queues. Returns how many. */
+size_t farm_release_delayed(struct farm *f, uint64_t now);
+
+/* ---- spec.c: job submissions -------------------------------------------------------------- */
+/* Parse and validate a submission, creating the job and its units (in memory and in the
+ * database, in the caller's transaction). On a bad submission returns UDCS_EPROTO with
+ * the reason in `why` and changes nothing. */
+int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, char *why,
+                size_t why_len);
+/* Build the action of a unit whose dependencies are done. */
+int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_len);
+
+/* ---- api_*.c: HTTP ------------------------------------------------------------------------ */
+int farm_api_mount_client(struct farm *f, struct udcs_http_server *srv, int web);
+int farm_api_mount_agent(struct farm *f, struct udcs_http_server *srv);
+
+/* ---- background.c: lease expiry, lost agents, backoff, callbacks -------------------------- */
+int farm_background_start(struct farm *f);
+void farm_background_stop(struct farm *f);
+
+#endif

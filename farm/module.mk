@@ -1,0 +1,16 @@
+# farm/ - the master (udcs-farm) and, later, the client tools.
+FARM_SRCS := farm/db.c farm/state.c farm/sched.c farm/spec.c farm/views.c farm/api_agent.c \
+             farm/api_client.c farm/background.c farm/farm.c
+FARM_OBJS := $(FARM_SRCS:%.c=$(O)/%.o)
+FARM_LIB := $(O)/libudcs_farm.a
+FARM_MAIN_OBJS := $(O)/farm/main.o
+DEPFILES += $(FARM_OBJS:.o=.d) $(FARM_MAIN_OBJS:.o=.d)
+
+$(FARM_LIB): $(FARM_OBJS)
+	@rm -f $@
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+BINARIES += $(BIN)/udcs-farm
+$(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@

@@ -1,0 +1,119 @@
+/* farm/views.c - jobs, units and agents as the API shows them (JSON). Called with the
+ * lock held. */
+#include "farm/farm_internal.h"
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *ms_or_null(uint64_t ms)
+{
+    return ms ? json_integer((json_int_t)ms) : json_null();
+}
+
+json_t *farm_unit_json(struct farm *f, struct unit *u)
+{
+    char hex[CAS_HEX_LEN + 1];
+    json_t *j = json_pack("{s:I, s:I, s:i, s:s, s:i, s:i, s:b, s:o, s:o, s:o}", "id",
+                          (json_int_t)u->id, "job", (json_int_t)u->job->id, "index", u->index,
+                          "state", farm_unit_state_names[u->state], "attempts", u->attempts,
+                          "max_attempts", u->max_attempts, "cached", u->cached, "queued_ms",
+                          ms_or_null(u->queued_ms), "started_ms", ms_or_null(u->started_ms),
+                          "finished_ms", ms_or_null(u->finished_ms));
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "argv", json_deep_copy(json_object_get(u->spec, "argv")));
+    if (u->has_action)
+        json_object_set_new(j, "action", json_string(cas_digest_hex(&u->action_digest, hex)));
+    if (u->agent_id) {
+        struct agent *a = farm_agent(f, u->agent_id);
+        json_object_set_new(j, "agent", json_integer(u->agent_id));
+        if (a)
+            json_object_set_new(j, "agent_name", json_string(a->name));
+        json_object_set_new(j, "epoch", json_integer((json_int_t)u->epoch));
+    }
+    if (u->state == UNIT_DONE || u->state == UNIT_FAILED)
+        json_object_set_new(j, "exit_code", json_integer(u->exit_code));
+    if (u->error)
+        json_object_set_new(j, "error", json_string(u->error));
+    if (u->result_json) {
+        json_t *r = json_loads(u->result_json, 0, NULL);
+        if (r)
+            json_object_set_new(j, "result", r);
+    }
+    char *why = farm_unit_why(f, u);
+    if (why) {
+        json_object_set_new(j, "why", json_string(why));
+        free(why);
+    }
+    return j;
+}
+
+json_t *farm_job_json(struct farm *f, struct job *jb, int with_units, size_t offset,
+                      size_t limit, const char *unit_state)
+{
+    json_t *counts = json_object();
+    for (int s = 0; s < UNIT_STATE_COUNT; s++)
+        json_object_set_new(counts, farm_unit_state_names[s],
+                            json_integer((json_int_t)jb->counts[s]));
+    json_t *j = json_pack("{s:I, s:s, s:i, s:s, s:I, s:o, s:I, s:o, s:I, s:I, s:f}", "id",
+                          (json_int_t)jb->id, "type", jb->type, "priority", jb->priority,
+                          "state", farm_job_state_names[jb->state], "created_ms",
+                          (json_int_t)jb->created_ms, "finished_ms", ms_or_null(jb->finished_ms),
+                          "units_total", (json_int_t)jb->n_units, "units", counts, "cache_hits",
+                          (json_int_t)jb->cache_hits, "retries", (json_int_t)jb->retries,
+                          "progress", jb->n_units ? (double)jb->counts[UNIT_DONE] /
+                                                        (double)jb->n_units : 1.0);
+    if (!j)
+        return NULL;
+    if (jb->error)
+        json_object_set_new(j, "error", json_string(jb->error));
+    if (jb->callback_url)
+        json_object_set_new(j, "callback_url", json_string(jb->callback_url));
+    if (!with_units)
+        return j;
+    json_t *list = json_array();
+    size_t seen = 0;
+    for (size_t i = 0; i < jb->n_units && json_array_size(list) < limit; i++) {
+        struct unit *u = jb->units[i];
+        if (unit_state && strcmp(unit_state, farm_unit_state_names[u->state]) != 0)
+            continue;
+        if (seen++ < offset)
+            continue;
+        json_array_append_new(list, farm_unit_json(f, u));
+    }
+    json_object_set_new(j, "unit_list", list);
+    json_object_set_new(j, "unit_offset", json_integer((json_int_t)offset));
+    return j;
+}
+
+json_t *farm_agent_json(struct farm *f, struct agent *a)
+{
+    json_t *j = json_deep_copy(a->info);
+    if (!j)
+        j = json_object();
+    json_object_set_new(j, "id", json_integer(a->id));
+    json_object_set_new(j, "name", json_string(a->name));
+    json_object_set_new(j, "status", json_string(farm_agent_state_names[a->state]));
+    json_object_set_new(j, "slots", json_integer(a->slots));
+    json_object_set_new(j, "running", json_integer(a->running));
+    json_object_set_new(j, "last_seen_ms", json_integer((json_int_t)a->last_seen_ms));
+    json_object_set_new(j, "registered_ms", json_integer((json_int_t)a->registered_ms));
+    json_object_set_new(j, "units_done", json_integer((json_int_t)a->units_done));
+    json_object_set_new(j, "units_failed", json_integer((json_int_t)a->units_failed));
+    json_t *blocked = json_array();
+    for (size_t i = 0; i < a->n_blocked; i++)
+        if (farm_agent_blocked(f, a, a->blocked[i].job_id))
+            json_array_append_new(blocked, json_integer(a->blocked[i].job_id));
+    json_object_set_new(j, "blocklisted_jobs", blocked);
+    json_t *units = json_array();
+    for (int i = 0; i < a->running; i++) {
+        struct unit *u = farm_unit(f, a->leases[i]);
+        if (u)
+            json_array_append_new(units, json_pack("{s:I, s:I, s:i}", "unit", (json_int_t)u->id,
+                                                   "job", (json_int_t)u->job->id, "index",
+                                                   u->index));
+    }
+    json_object_set_new(j, "units", units);
+    return j;
+}
