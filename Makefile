@@ -43,6 +43,7 @@ DEPFILES :=
 include common/module.mk
 include cas/module.mk
 include agents/module.mk
+include agents/agent.mk
 include farm/module.mk
 include tests/module.mk
 
@@ -70,7 +71,8 @@ all: $(BINARIES)
 # is missing when run as root, and otherwise prints the apt-get line to run.
 DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
-        libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl procps
+        libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl jq procps \
+        ocl-icd-libopencl1 pocl-opencl-icd
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
     done)
@@ -101,7 +103,7 @@ check-run:
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: deps-if-missing
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" all tests
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) --no-print-directory BUILD=build/asan check-run
 
 FUZZ_SECONDS ?= 30

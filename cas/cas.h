@@ -440,5 +440,8 @@ int cas_ac_put(struct cas *c, const struct cas_digest *action,
                const struct cas_action_result *r);
 /* The remote's last error message, or "" when there is none. */
 const char *cas_last_remote_error(struct cas *c);
+/* Forget the last remote error and try the remote again (after a failure, a struct cas
+ * leaves the remote alone until told otherwise). For long-lived users such as agents. */
+void cas_remote_retry(struct cas *c);
 
 #endif

@@ -60,6 +60,12 @@ const char *cas_last_remote_error(struct cas *c)
     return c->remote_error;
 }
 
+void cas_remote_retry(struct cas *c)
+{
+    c->remote_down = 0;
+    c->remote_error[0] = '\0';
+}
+
 static int remote_usable(struct cas *c)
 {
     return c->remote && !c->remote_down;

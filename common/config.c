@@ -14,7 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const char *const origin_names[] = { "unset", "default", "file", "environment", "flag" };
+static const char *const origin_names[] = { "unset", "default", "system file", "file",
+                                            "environment", "flag" };
 
 static long find_row(const struct udcs_config *cfg, const char *name)
 {
@@ -158,6 +159,7 @@ static int section_is_ours(const struct udcs_config *cfg, const char *section)
 struct file_load {
     struct udcs_config *cfg;
     const char *path;
+    enum udcs_origin origin;
     int rc;
 };
 
@@ -169,7 +171,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     snprintf(key, sizeof(key), "%s%s%s", section, section[0] ? "." : "", name);
     for (size_t i = 0; i < cfg->count; i++) {
         if (cfg->table[i].key && strcmp(cfg->table[i].key, key) == 0) {
-            if (set_row(cfg, i, value, UDCS_ORIGIN_FILE) < 0)
+            if (set_row(cfg, i, value, fl->origin) < 0)
                 fl->rc = -ENOMEM;
             return 1;
         }
@@ -185,7 +187,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return 1;
 }
 
-static int load_file(struct udcs_config *cfg, const char *path, int must_exist)
+static int load_file(struct udcs_config *cfg, const char *path, int must_exist,
+                     enum udcs_origin origin)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -195,7 +198,7 @@ static int load_file(struct udcs_config *cfg, const char *path, int must_exist)
         udcs_log_error("config: cannot read %s: %s", path, udcs_strerror(rc));
         return rc;
     }
-    struct file_load fl = { cfg, path, 0 };
+    struct file_load fl = { cfg, path, origin, 0 };
     int line = ini_parse_file(f, on_ini_entry, &fl);
     fclose(f);
     if (fl.rc < 0)
@@ -205,9 +208,10 @@ static int load_file(struct udcs_config *cfg, const char *path, int must_exist)
                        path, line);
         return UDCS_EUSAGE;
     }
-    free(cfg->file);   /* from an earlier load */
-    cfg->file = strdup(path);
-    return cfg->file ? 0 : -ENOMEM;
+    char **slot = origin == UDCS_ORIGIN_SYSTEM_FILE ? &cfg->system_file : &cfg->file;
+    free(*slot);   /* from an earlier load */
+    *slot = strdup(path);
+    return *slot ? 0 : -ENOMEM;
 }
 
 int udcs_config_load(struct udcs_config *cfg)
@@ -238,7 +242,12 @@ int udcs_config_load(struct udcs_config *cfg)
         }
         path = default_path;
     }
-    int rc = path ? load_file(cfg, path, must_exist) : 0;
+    const char *system = getenv("UDCS_SYSTEM_CONFIG");
+    if (!system)
+        system = "/etc/udcs/config";
+    int rc = *system ? load_file(cfg, system, 0, UDCS_ORIGIN_SYSTEM_FILE) : 0;
+    if (rc == 0 && path)
+        rc = load_file(cfg, path, must_exist, UDCS_ORIGIN_FILE);
     free(default_path);
     if (rc < 0)
         return rc;
@@ -264,10 +273,13 @@ static int report_bad_value(const struct udcs_config *cfg, size_t i, const char 
         where = s->env;
         break;
     case UDCS_ORIGIN_FILE:
+    case UDCS_ORIGIN_SYSTEM_FILE: {
+        const char *file = cfg->origins[i] == UDCS_ORIGIN_FILE ? cfg->file : cfg->system_file;
         snprintf(file_where, sizeof(file_where), "%s in %s", s->key,
-                 cfg->file ? cfg->file : "the config file");
+                 file ? file : "the config file");
         where = file_where;
         break;
+    }
     default:
         where = "the built-in default";
         break;
@@ -374,6 +386,7 @@ const char *udcs_config_origin_name(const struct udcs_config *cfg, const char *n
 void udcs_config_print(const struct udcs_config *cfg, FILE *out)
 {
     fprintf(out, "# config file: %s\n", cfg->file ? cfg->file : "(none read)");
+    fprintf(out, "# system config file: %s\n", cfg->system_file ? cfg->system_file : "(none read)");
     for (size_t i = 0; i < cfg->count; i++) {
         const struct udcs_setting *s = &cfg->table[i];
         fprintf(out, "%-16s = %-28s (%s)\n", s->name, cfg->values[i] ? cfg->values[i] : "",
@@ -411,6 +424,7 @@ void udcs_config_release(struct udcs_config *cfg)
     free(cfg->values);
     free(cfg->origins);
     free(cfg->file);
+    free(cfg->system_file);
     free(cfg->explicit_file);
     memset(cfg, 0, sizeof(*cfg));
 }

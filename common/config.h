@@ -2,11 +2,12 @@
  *
  * Each program declares its settings once, in a table giving the flag, the UDCS_*
  * variable, the config-file key and the default, so the four cannot drift apart.
- * Precedence: flags > environment > config file > built-in defaults, whatever order the
- * sources are read in. The config file is INI (read with inih): `[cas]` then
- * `max_size = 5G` sets the key "cas.max_size". It is found at --config, $UDCS_CONFIG,
- * or $XDG_CONFIG_HOME/udcs/config (~/.config/udcs/config); only an explicitly named file
- * must exist (an empty $UDCS_CONFIG counts as unset). The parsed configuration is one of
+ * Precedence: flags > environment > the user's config file > the system config file >
+ * built-in defaults, whatever order the sources are read in. Config files are INI (read
+ * with inih): `[cas]` then `max_size = 5G` sets the key "cas.max_size". The user's file
+ * is --config, $UDCS_CONFIG, or $XDG_CONFIG_HOME/udcs/config (~/.config/udcs/config);
+ * the system file is /etc/udcs/config ($UDCS_SYSTEM_CONFIG names another, for tests).
+ * Only an explicitly named file must exist (an empty variable counts as unset). The parsed configuration is one of
  * the two process-wide objects (with the logger), created in main() and passed down. */
 #ifndef UDCS_COMMON_CONFIG_H
 #define UDCS_COMMON_CONFIG_H
@@ -39,7 +40,8 @@ struct udcs_setting {
 enum udcs_origin {
     UDCS_ORIGIN_UNSET = 0,
     UDCS_ORIGIN_DEFAULT,
-    UDCS_ORIGIN_FILE,
+    UDCS_ORIGIN_SYSTEM_FILE,     /* /etc/udcs/config */
+    UDCS_ORIGIN_FILE,            /* the user's file, or --config / $UDCS_CONFIG */
     UDCS_ORIGIN_ENV,
     UDCS_ORIGIN_FLAG,
 };
@@ -49,7 +51,8 @@ struct udcs_config {
     size_t count;
     char **values;               /* one per table row; NULL when unset */
     enum udcs_origin *origins;
-    char *file;                  /* the config file read, or NULL */
+    char *file;                  /* the user's config file read, or NULL */
+    char *system_file;           /* the system config file read, or NULL */
     char *explicit_file;         /* from --config */
 };
 

@@ -104,7 +104,7 @@ void udcs_http_reply_json(struct udcs_http_req *req, unsigned status, json_t *bo
         json_decref(body);
         return;
     }
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(body);
     if (!text) {
         udcs_http_reply(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);

@@ -112,7 +112,7 @@ static void do_register(struct udcs_http_req *req)
                 a->leases[0] = a->leases[--a->running];
                 continue;
             }
-            farm_unit_failed(f, u, "the agent restarted while running it", 1);
+            farm_unit_failed(f, u, "the agent restarted while running it", 1, 1);
         }
     }
     free(a->name);
@@ -244,13 +244,13 @@ static void do_lease(struct udcs_http_req *req)
     struct agent *a = agent_of(f, req, body);
     struct unit *got[LEASE_BATCH_MAX];
     size_t n = 0;
-    while (a && !f->stopping) {
-        if (!a->draining) {
+    while (a && !f->stopping && !a->draining) {
+        {
             farm_db_begin(f);
             n = farm_pick(f, a, got, want);
             if (n && farm_db_commit(f) < 0) {
                 for (size_t i = 0; i < n; i++)   /* not durable: do not hand them out */
-                    farm_unit_failed(f, got[i], "the master could not record the lease", 0);
+                    farm_unit_failed(f, got[i], "the master could not record the lease", 0, 1);
                 n = 0;
                 udcs_http_reply_error(req, 500, "the master could not write its state");
                 break;
@@ -413,17 +413,25 @@ static void do_result(struct udcs_http_req *req)
         char msg[1024];
         snprintf(msg, sizeof(msg), "on agent %s: %s", a->name, why ? why : "an error");
         farm_agent_note_failure(f, a, u->job);
-        farm_unit_failed(f, u, msg, 1);
+        farm_unit_failed(f, u, msg, 1, 1);
     } else if (r.exit_code != 0) {
         char *why = failure_text(f, &r);
-        farm_agent_note_failure(f, a, u->job);
-        farm_unit_failed(f, u, why ? why : "non-zero exit status", 1);
+        /* Keep what the command said (not in the action cache): `udcs run` replays it. */
+        free(u->result_json);
+        u->result_json = text;
+        text = NULL;
+        u->exit_code = r.exit_code;
+        /* A job may ask not to retry a command that failed: it would fail again. */
+        int retry = !json_is_false(json_object_get(u->job->spec, "retry_failed_commands"));
+        if (retry)
+            farm_agent_note_failure(f, a, u->job);
+        farm_unit_failed(f, u, why ? why : "non-zero exit status", 1, retry);
         free(why);
     } else if (missing_output(u, &r)) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "declared output '%s' was not produced", missing_output(u, &r));
         farm_agent_note_failure(f, a, u->job);
-        farm_unit_failed(f, u, msg, 1);
+        farm_unit_failed(f, u, msg, 1, 1);
     } else {
         farm_unit_done(f, u, text, 0);
     }

@@ -59,7 +59,7 @@ static int reap(struct farm *f, uint64_t now)
                      a->name);
             udcs_log_warn("farm: unit %lld of job %lld: %s", (long long)u->id,
                           (long long)u->job->id, why);
-            farm_unit_failed(f, u, why, 1);   /* releases the lease: do not advance k */
+            farm_unit_failed(f, u, why, 1, 1);   /* releases the lease: do not advance k */
         }
     }
     if (farm_release_delayed(f, now))

@@ -197,8 +197,10 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s);
 int farm_unit_ready(struct farm *f, struct unit *u);
 /* A unit finished well: record, store in the action cache, release dependents. */
 int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int cached);
-/* A unit failed (or its agent vanished): retry with backoff, or fail it and its job. */
-int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt);
+/* A unit failed (or its agent vanished): retry with backoff while attempts remain and
+ * `may_retry`, else fail it and its job. */
+int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt,
+                     int may_retry);
 void farm_job_cancel(struct farm *f, struct job *j, const char *why);
 void farm_job_event(struct farm *f, struct job *j, const char *event, json_t *data);
 void farm_unit_event(struct farm *f, struct unit *u, const char *event, json_t *extra);

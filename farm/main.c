@@ -30,6 +30,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(backoff_ms,   "--backoff-ms",       NULL,                  "farm.backoff_ms",     "1000",            UINT,   "first retry delay; doubles each attempt"),
     UDCS_SETTING(blocklist_after, "--blocklist-after", NULL,                "farm.blocklist_after", "3",              UINT,   "failures of one job's units before an agent is kept off it"),
     UDCS_SETTING(max_size,     "--max-size",         NULL,                  "farm.cas_max_size",   "50G",             SIZE,   "the master's store: evict beyond this"),
+    UDCS_SETTING(max_submit,   "--max-submit",       NULL,                  "farm.max_submit",     "256M",            SIZE,   "largest job submission accepted"),
     UDCS_SETTING(port_file,    "--port-file",        NULL,                  NULL,                  NULL,              PATH,   "write the API and web ports there, one per line"),
     UDCS_SETTING(log_level,    "--log-level",        "UDCS_LOG_LEVEL",      "log.level",           "info",            STRING, "error, warn, info or debug"),
     UDCS_SETTING(log_file,     "--log-file",         NULL,                  "log.file",            NULL,              PATH,   "log there instead of standard error"),
@@ -76,6 +77,7 @@ static int run(const struct udcs_config *cfg)
         setting_uint(cfg, "backoff_ms", &o.backoff_ms) < 0 ||
         setting_uint(cfg, "blocklist_after", &blocklist) < 0 ||
         udcs_config_size(cfg, "max_size", &o.cas_max_size) < 0 ||
+        udcs_config_size(cfg, "max_submit", &o.max_submit_bytes) < 0 ||
         udcs_config_bool(cfg, "no_auth", &no_auth) < 0 ||
         udcs_config_bool(cfg, "no_web", &no_web) < 0 ||
         udcs_config_bool(cfg, "auth_reads", &auth_reads) < 0)

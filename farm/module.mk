@@ -1,4 +1,4 @@
-# farm/ - the master (udcs-farm) and, later, the client tools.
+# farm/ - the master (udcs-farm) and the client (udcs).
 FARM_SRCS := farm/db.c farm/state.c farm/sched.c farm/spec.c farm/views.c farm/api_agent.c \
              farm/api_client.c farm/background.c farm/farm.c
 FARM_OBJS := $(FARM_SRCS:%.c=$(O)/%.o)
@@ -12,5 +12,12 @@ $(FARM_LIB): $(FARM_OBJS)
 
 BINARIES += $(BIN)/udcs-farm
 $(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+UDCS_CLI_OBJS := $(O)/farm/udcs_main.o $(O)/farm/udcs_run.o
+DEPFILES += $(UDCS_CLI_OBJS:.o=.d)
+BINARIES += $(BIN)/udcs
+$(BIN)/udcs: $(UDCS_CLI_OBJS) $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@

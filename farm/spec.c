@@ -370,6 +370,7 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
     const char *type = json_string_value(json_object_get(job, "type"));
     json_t *prio = json_object_get(job, "priority"), *cb = json_object_get(job, "callback_url");
     json_t *attempts = json_object_get(job, "max_attempts");
+    json_t *retry_failed = json_object_get(job, "retry_failed_commands");
     if (!json_is_object(job)) {
         bad(why, why_len, "a job must be a JSON object");
     } else if (!type) {
@@ -380,6 +381,8 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
     } else if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 1 ||
                             json_integer_value(attempts) > 100)) {
         bad(why, why_len, "field 'max_attempts' must be a whole number from 1 to 100");
+    } else if (retry_failed && !json_is_boolean(retry_failed)) {
+        bad(why, why_len, "field 'retry_failed_commands' must be true or false");
     } else if (cb && (!json_is_string(cb) || strlen(json_string_value(cb)) > MAX_URL_BYTES ||
                       (strncmp(json_string_value(cb), "http://", 7) != 0 &&
                        strncmp(json_string_value(cb), "https://", 8) != 0))) {

@@ -328,10 +328,8 @@ int farm_unit_ready(struct farm *f, struct unit *u)
     char why[512];
     if (u->job->state != JOB_RUNNING)
         return 0;
-    if (farm_resolve_action(f, u, why, sizeof(why)) < 0) {
-        u->attempts = u->max_attempts;   /* nothing to retry: the inputs are not there */
-        return farm_unit_failed(f, u, why, 0);
-    }
+    if (farm_resolve_action(f, u, why, sizeof(why)) < 0)
+        return farm_unit_failed(f, u, why, 0, 0);   /* the inputs are not there: no retry */
     struct cas_action_result r;
     if (cas_store_ac_get(f->cs, &u->action_digest, &r) == 0) {
         int complete = cas_store_has(f->cs, &r.stdout_digest) &&
@@ -356,7 +354,8 @@ int farm_unit_ready(struct farm *f, struct unit *u)
     return 0;
 }
 
-int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt)
+int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt,
+                     int may_retry)
 {
     struct job *j = u->job;
     if (count_attempt)
@@ -364,7 +363,7 @@ int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_
     free(u->error);
     u->error = strdup(why);
     u->finished_ms = farm_now_ms();
-    if (u->attempts < u->max_attempts && j->state == JOB_RUNNING) {
+    if (may_retry && u->attempts < u->max_attempts && j->state == JOB_RUNNING) {
         /* Backoff doubles with each attempt: 1 s, 2 s, 4 s ... by default. */
         uint64_t delay = f->opt.backoff_ms << (u->attempts > 0 ? u->attempts - 1 : 0);
         farm_set_unit_state(f, u, UNIT_QUEUED);

@@ -12,8 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 export UDCS_BIN UDCS_TESTBIN
 export CMOCKA_MESSAGE_OUTPUT=TAP
 # Tests must not read the user's configuration or write to the user's cache.
-export XDG_CONFIG_HOME=/nonexistent UDCS_CONFIG= HOME=${TMPDIR:-/tmp}/udcs-test-home.$$
-unset UDCS_CONFIG UDCS_CACHE_DIR UDCS_REMOTE UDCS_TOKEN_FILE UDCS_MAXSIZE UDCS_LOG_LEVEL
+export XDG_CONFIG_HOME=/nonexistent UDCS_SYSTEM_CONFIG= HOME=${TMPDIR:-/tmp}/udcs-test-home.$$
+unset UDCS_CONFIG UDCS_FARM UDCS_TOKEN UDCS_CACHE_DIR UDCS_REMOTE UDCS_TOKEN_FILE UDCS_MAXSIZE UDCS_LOG_LEVEL
 mkdir -p "$HOME"
 trap 'rm -rf "$HOME"' EXIT
 

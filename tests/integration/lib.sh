@@ -69,3 +69,68 @@ done_testing() {
     echo "1..$_n"
     [ "$_failed" -eq 0 ]
 }
+
+FARM="$UDCS_BIN/udcs-farm"
+AGENT="$UDCS_BIN/udcs-agent"
+UDCS="$UDCS_BIN/udcs"
+
+# start_farm DIR [ARGS...]: a master on ephemeral ports with a token; sets FARM_URL,
+# FARM_PORT, FARM_WEB_URL, FARM_TOKEN_FILE, FARM_PID. Restartable on the same DIR.
+start_farm() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    FARM_TOKEN_FILE="$dir/token"
+    [ -s "$FARM_TOKEN_FILE" ] || head -c 24 /dev/urandom | base64 >"$FARM_TOKEN_FILE"
+    rm -f "$dir/ports"
+    "$FARM" --state "$dir/state" --token-file "$FARM_TOKEN_FILE" --port "${FARM_PORT:-0}" \
+        --web-port 0 --port-file "$dir/ports" --log-file "$dir/farm.log" "$@" &
+    FARM_PID=$!
+    _pids+=("$FARM_PID")
+    local i
+    for i in $(seq 1 500); do
+        [ -s "$dir/ports" ] && break
+        kill -0 "$FARM_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    if [ ! -s "$dir/ports" ]; then
+        echo "# udcs-farm did not start:"; sed 's/^/# /' "$dir/farm.log"
+        return 1
+    fi
+    FARM_PORT=$(sed -n 1p "$dir/ports")
+    FARM_URL="http://127.0.0.1:$FARM_PORT"
+    FARM_WEB_URL="http://127.0.0.1:$(sed -n 2p "$dir/ports")"
+    export UDCS_FARM="$FARM_URL" UDCS_TOKEN_FILE="$FARM_TOKEN_FILE"
+}
+
+# start_agent NAME [ARGS...]: an agent of the farm started by start_farm; sets
+# AGENT_PID (also kept in AGENT_PIDS[NAME]).
+declare -A AGENT_PIDS
+start_agent() {
+    local name=$1; shift
+    mkdir -p "$T/agents"
+    "$AGENT" --farm "$FARM_URL" --token-file "$FARM_TOKEN_FILE" --name "$name" \
+        --work-dir "$T/agents/$name" --log-file "$T/agents/$name.log" --lease-wait-ms 2000 "$@" &
+    AGENT_PID=$!
+    AGENT_PIDS[$name]=$AGENT_PID
+    _pids+=("$AGENT_PID")
+}
+
+# wait_until SECONDS COMMAND...: poll until the command succeeds; fails after SECONDS.
+wait_until() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    while [ "$SECONDS" -lt "$end" ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# job_field ID EXPR: a field of GET /api/jobs/ID, through a tiny JSON path ("state",
+# "units.done", "cache_hits").
+job_json() { curl -sf --max-time 20 "$FARM_URL/api/jobs/$1?limit=100000"; }
+agents_idle() { [ "$(curl -sf --max-time 5 "$FARM_URL/metrics" | awk '$1 == "udcs_agents{state=\"idle\"}" {print $2}')" = "$1" ]; }
+metric() { curl -sf --max-time 5 "$FARM_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# uwait ID: udcs wait, bounded so a broken farm fails the test instead of hanging it.
+uwait() { timeout "${WAIT_LIMIT:-120}" "$UDCS" wait "$@"; }

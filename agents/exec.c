@@ -1,0 +1,199 @@
+/* agents/exec.c - the exec executor: a unit directory filled from the store, the command
+ * run in it (own process group, whitelisted environment, rlimits, timeout), and what it
+ * produced stored back: stdout, stderr and the declared outputs. */
+#include "agents/agent.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* PATH for commands whose action does not set one, when the agent itself has none. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Between SIGTERM and SIGKILL when a unit times out or is cancelled. */
+#define KILL_GRACE_MS 2000
+
+/* The environment: exactly the action's, plus PATH, HOME and TMPDIR when it sets none.
+ * PATH is then the agent's own, where detection found the toolchains it offers; HOME and
+ * TMPDIR point into the unit's own directory. NULL-terminated; free with free_env(). */
+static char **build_env(const struct cas_action *a, const char *root, const char *tmp)
+{
+    char **env = calloc(a->n_env + 4, sizeof(*env));
+    if (!env)
+        return NULL;
+    size_t n = 0;
+    int has_path = 0, has_home = 0, has_tmp = 0;
+    for (size_t i = 0; i < a->n_env; i++) {
+        env[n++] = strdup(a->env[i]);
+        has_path |= strncmp(a->env[i], "PATH=", 5) == 0;
+        has_home |= strncmp(a->env[i], "HOME=", 5) == 0;
+        has_tmp |= strncmp(a->env[i], "TMPDIR=", 7) == 0;
+    }
+    const char *path = getenv("PATH");
+    if (!has_path && asprintf(&env[n], "PATH=%s", path && *path ? path : DEFAULT_PATH) >= 0)
+        n++;
+    if (!has_home && asprintf(&env[n], "HOME=%s", root) >= 0)
+        n++;
+    if (!has_tmp && asprintf(&env[n], "TMPDIR=%s", tmp) >= 0)
+        n++;
+    return env;
+}
+
+static void free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* Fill `root` with the action's input tree. */
+static int restore_inputs(struct cas *c, const struct cas_action *a, const char *root,
+                          char *why, size_t why_len)
+{
+    int rc = udcs_mkdir_p(root, 0755);
+    if (rc < 0 || !a->has_input_root) {
+        if (rc < 0)
+            snprintf(why, why_len, "cannot create %s: %s", root, udcs_strerror(rc));
+        return rc;
+    }
+    struct udcs_buf text = UDCS_BUF_INIT(CAS_TREE_MAX_BYTES);
+    rc = cas_get_bytes(c, &a->input_root, &text);
+    struct cas_tree tree;
+    char reason[512];
+    if (rc < 0) {
+        char hex[CAS_HEX_LEN + 1];
+        snprintf(why, why_len, "the input tree %s could not be fetched: %s",
+                 cas_digest_hex(&a->input_root, hex),
+                 rc == -ENOENT ? "not in the store" : udcs_strerror(rc));
+    } else if ((rc = cas_tree_parse(text.data, text.len, &tree, reason, sizeof(reason))) < 0) {
+        snprintf(why, why_len, "the input tree is not usable: %s", reason);
+    } else {
+        rc = cas_tree_restore(c, &tree, root, reason, sizeof(reason));
+        if (rc < 0)
+            snprintf(why, why_len, "restoring the inputs failed: %s", reason);
+        cas_tree_release(&tree);
+    }
+    udcs_buf_release(&text);
+    return rc;
+}
+
+/* Store the declared outputs that exist (the master decides whether a missing one is a
+ * failure), with their executable bit. */
+static int collect_outputs(struct cas *c, const struct cas_action *a, const char *cwd,
+                           struct cas_action_result *r, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", cwd, a->outputs[i]);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        struct cas_digest d;
+        int rc = cas_put_file(c, path, &d);
+        if (rc == 0)
+            rc = cas_action_result_add_output(r, a->outputs[i], &d, (st.st_mode & 0100) != 0);
+        if (rc < 0) {
+            snprintf(why, why_len, "storing output %s failed: %s", a->outputs[i],
+                     udcs_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *c,
+                   const struct cas_action *a, int64_t unit, uint64_t epoch,
+                   struct cas_action_result *r, char *why, size_t why_len)
+{
+    char dir[PATH_MAX], root[PATH_MAX], tmp[PATH_MAX], cwd[PATH_MAX], out_path[PATH_MAX],
+        err_path[PATH_MAX], in_path[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/units/%lld-%llu", d->cfg.work_dir, (long long)unit,
+             (unsigned long long)epoch);
+    snprintf(root, sizeof(root), "%s/root", dir);
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+    snprintf(cwd, sizeof(cwd), "%s%s%s", root, a->cwd ? "/" : "", a->cwd ? a->cwd : "");
+    snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+    snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+    udcs_remove_tree(dir);   /* a leftover of an earlier life of this agent */
+
+    int rc = restore_inputs(c, a, root, why, why_len);
+    if (rc == 0 && ((rc = udcs_mkdir_p(tmp, 0700)) < 0 || (rc = udcs_mkdir_p(cwd, 0755)) < 0))
+        snprintf(why, why_len, "cannot create the unit's directories: %s", udcs_strerror(rc));
+    char **env = rc == 0 ? build_env(a, root, tmp) : NULL;
+    if (rc == 0 && !env)
+        rc = -ENOMEM;
+
+    struct udcs_proc p = UDCS_PROC_INIT;
+    if (rc == 0) {
+        p.argv = a->argv;
+        p.env = env;
+        p.cwd = cwd;
+        p.timeout_ms = a->timeout_ms;
+        p.kill_grace_ms = KILL_GRACE_MS;
+        p.limits.cpu_s = a->limits.cpu_s;
+        p.limits.as_bytes = a->limits.mem_bytes;
+        p.limits.fsize_bytes = a->limits.fsize_bytes;
+        p.limits.nproc = a->limits.nproc;
+        p.out.mode = p.err.mode = UDCS_PROC_FILE;
+        p.out.path = out_path;
+        p.err.path = err_path;
+        if (a->stdin_path) {
+            snprintf(in_path, sizeof(in_path), "%s/%s", cwd, a->stdin_path);
+            p.in.mode = UDCS_PROC_FILE;
+            p.in.path = in_path;
+        } else {
+            p.in.mode = UDCS_PROC_NULL;
+        }
+        pthread_mutex_lock(&d->lock);
+        int cancelled = slot->cancelled;
+        rc = cancelled ? -ECANCELED : udcs_proc_start(&p);
+        if (rc == 0)
+            slot->proc = &p;
+        pthread_mutex_unlock(&d->lock);
+        if (rc == -ECANCELED)
+            snprintf(why, why_len, "cancelled by the master before it started");
+        else if (rc < 0)
+            snprintf(why, why_len, "cannot start %s: %s", a->argv[0], udcs_strerror(rc));
+    }
+    if (rc == 0) {
+        rc = udcs_proc_wait(&p);
+        pthread_mutex_lock(&d->lock);
+        slot->proc = NULL;
+        int cancelled = slot->cancelled;
+        pthread_mutex_unlock(&d->lock);
+        if (cancelled) {
+            rc = -ECANCELED;
+            snprintf(why, why_len, "cancelled by the master");
+        } else if (rc == -ETIMEDOUT) {
+            snprintf(why, why_len, "timed out after %llu ms and was killed with its process "
+                     "group", (unsigned long long)a->timeout_ms);
+        } else if (rc < 0) {
+            snprintf(why, why_len, "waiting for the command failed: %s", udcs_strerror(rc));
+        }
+    }
+    if (rc == 0) {
+        /* A signal ends a command as a shell reports it: 128 + the signal number. */
+        r->exit_code = p.term_signal ? 128 + p.term_signal : p.exit_code;
+        r->duration_ms = p.duration_ms;
+        if ((rc = cas_put_file(c, out_path, &r->stdout_digest)) < 0 ||
+            (rc = cas_put_file(c, err_path, &r->stderr_digest)) < 0)
+            snprintf(why, why_len, "storing stdout/stderr failed: %s", udcs_strerror(rc));
+        else
+            rc = collect_outputs(c, a, cwd, r, why, why_len);
+    }
+    if (rc == 0 && *cas_last_remote_error(c)) {
+        rc = UDCS_EREMOTE;   /* the master must have every blob the result names */
+        snprintf(why, why_len, "uploading to the master failed: %s", cas_last_remote_error(c));
+    }
+    free_env(env);
+    if (!d->cfg.keep_units)
+        udcs_remove_tree(dir);
+    return rc;
+}

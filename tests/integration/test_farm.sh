@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# tests/integration/test_farm.sh - a master and agents on loopback, for real: a job of
+# 200 exec units with correct outputs, the same job again from the action cache, an
+# agent killed with units in hand, the master killed mid-job and restarted, requirements
+# no agent meets (and then one does), and bad submissions.
+. "$(dirname "$0")/lib.sh"
+
+start_farm "$T/farm" --lease-ttl-ms 2000 --heartbeat-ms 300 --backoff-ms 100 \
+    || { not_ok "master starts"; done_testing; exit 1; }
+ok "master starts"
+for a in a1 a2 a3; do start_agent "$a" --slots 2; done
+check "three agents register" wait_until 20 agents_idle 3
+TOKEN=$(cat "$FARM_TOKEN_FILE")
+
+# ---- 200 units; each writes a file that depends on its index; output checked -----------------
+make_job() {   # make_job N SLEEP TAG: a job of N units
+    local n=$1 sleep=$2 tag=$3
+    jq -n --argjson n "$n" --arg s "$sleep" --arg tag "$tag" '{type: "EXEC", priority: 5,
+        units: [range($n) | {argv: ["sh", "-c", "sleep \($s); echo \($tag)-\(.) | sha256sum > out.txt"],
+                             outputs: ["out.txt"]}]}'
+}
+make_job 200 0 run1 >"$T/job200.json"
+J1=$("$UDCS" submit "$T/job200.json")
+check "a job of 200 units is accepted" test -n "$J1"
+check "it completes" uwait "$J1"
+job_json "$J1" >"$T/j1.json"
+check "all 200 units are done" test "$(jq '.units.done' "$T/j1.json")" = 200
+outputs_ok() {   # every unit's out.txt holds sha256 of "TAG-INDEX"
+    local file=$1 tag=$2 bad=0 i digest want got
+    for i in $(seq 0 199); do
+        digest=$(jq -r ".unit_list[$i].result.outputs[0].digest" "$file")
+        want=$(echo "$tag-$i" | sha256sum)
+        got=$("$UDCS_BIN/udcs-cas" --cache-dir "$T/client" --remote "$FARM_URL" cat "$digest")
+        [ "$got" = "$want" ] || bad=$((bad + 1))
+    done
+    [ "$bad" -eq 0 ]
+}
+check "every output is right" outputs_ok "$T/j1.json" run1
+check "the units ran on all three agents" test "$(jq '[.unit_list[].agent] | unique | length' "$T/j1.json")" = 3
+leases_before=$(metric udcs_leases_granted_total)
+J2=$("$UDCS" submit "$T/job200.json")
+check "the same job again completes" uwait "$J2"
+check "entirely from the action cache" test "$(job_json "$J2" | jq '.cache_hits')" = 200
+check "with no unit run" test "$(metric udcs_leases_granted_total)" = "$leases_before"
+
+# ---- kill -9 an agent holding units -----------------------------------------------------------
+make_job 200 0.2 run2 >"$T/jobkill.json"
+J3=$("$UDCS" submit "$T/jobkill.json")
+check "an agent holds units" wait_until 20 sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '.devices[] | select(.name == \"a1\") | .running > 0'"
+kill -9 "${AGENT_PIDS[a1]}"
+check "the job still completes after kill -9 of an agent" uwait "$J3"
+job_json "$J3" >"$T/j3.json"
+check "all 200 done" test "$(jq '.units.done' "$T/j3.json")" = 200
+check "every output is right" outputs_ok "$T/j3.json" run2
+check "the lost agent's leases expired" test "$(metric udcs_lease_expiries_total)" -ge 1
+check "and none was accepted twice (fencing)" test "$(jq '[.unit_list[] | select(.state == "done")] | length' "$T/j3.json")" = 200
+check "the killed agent shows as lost" wait_until 10 sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '.devices[] | select(.name == \"a1\") | .status == \"lost\"'"
+
+# ---- kill -9 the master mid-job ---------------------------------------------------------------
+make_job 200 0.1 run3 >"$T/jobmaster.json"
+J4=$("$UDCS" submit "$T/jobmaster.json")
+check "some units finish" wait_until 20 sh -c "[ \$(curl -sf '$FARM_URL/api/jobs/$J4' | jq '.units.done') -ge 20 ]"
+kill -9 "$FARM_PID"
+wait "$FARM_PID" 2>/dev/null
+start_farm "$T/farm" --lease-ttl-ms 2000 --heartbeat-ms 300 --backoff-ms 100 \
+    && ok "the master restarts on the same state and port" || not_ok "the master restarts"
+check "the job completes after the master was killed" uwait "$J4"
+job_json "$J4" >"$T/j4.json"
+check "all 200 done" test "$(jq '.units.done' "$T/j4.json")" = 200
+check "every output is right" outputs_ok "$T/j4.json" run3
+check "earlier jobs are still known" test "$(job_json "$J1" | jq -r '.state')" = done
+
+# ---- requirements no agent meets, then one does ------------------------------------------------
+jq -n '{type: "EXEC", units: [{argv: ["sh", "-c", "blender --version > v.txt"], outputs: ["v.txt"],
+        requirements: {toolchains: ["blender"]}}]}' >"$T/jobreq.json"
+J5=$("$UDCS" submit "$T/jobreq.json")
+sleep 1
+check "a unit needing a missing toolchain stays queued" test "$(job_json "$J5" | jq -r '.unit_list[0].state')" = queued
+"$UDCS" job "$J5" >"$T/why.txt"
+check "udcs job says why" grep -q "no agent with toolchain blender is connected" "$T/why.txt"
+jq -n '{type: "EXEC", units: [{argv: ["true"], requirements: {architecture: "riscv64"}}]}' >"$T/jobarch.json"
+J6=$("$UDCS" submit "$T/jobarch.json")
+check "an architecture no agent has is explained" sh -c "'$UDCS' job $J6 | grep -q 'no agent with architecture riscv64'"
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\necho "Blender 3.4.1"\n' >"$T/fakebin/blender"
+chmod +x "$T/fakebin/blender"
+PATH="$T/fakebin:$PATH" start_agent a4 --slots 1
+check "it runs as soon as a matching agent joins" uwait "$J5"
+check "on that agent" test "$(job_json "$J5" | jq -r '.unit_list[0].agent_name')" = a4
+"$UDCS" cancel "$J6" >/dev/null
+
+# ---- bad input ------------------------------------------------------------------------------------
+post() { curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$@" "$FARM_URL/api/submit"; }
+check "malformed JSON is refused with 400" test "$(post --data '{"type":')" = 400
+check "saying where" grep -q "line 1" "$T/body"
+check "an unknown job type is refused with 400" test "$(post --data '{"type":"TELEPORT"}')" = 400
+check "listing the known types" grep -q "known types: EXEC, NATIVE_EXEC" "$T/body"
+check "a job without units is refused" test "$(post --data '{"type":"EXEC"}')" = 400
+check "a unit without argv is refused" test "$(post --data '{"type":"EXEC","units":[{"outputs":["x"]}]}')" = 400
+check "naming the field" grep -q "argv" "$T/body"
+check "an unknown digest is refused" test "$(post --data '{"type":"EXEC","units":[{"argv":["cat","a"],"inputs":{"a":"0123456789abcdef0123456789abcdef/5"}}]}')" = 400
+check "saying to upload it first" grep -q "upload it first" "$T/body"
+check "a path climbing out is refused" test "$(post --data '{"type":"EXEC","units":[{"argv":["true"],"outputs":["../x"]}]}')" = 400
+check "a bad priority is refused" test "$(post --data '{"type":"EXEC","priority":11,"units":[{"argv":["true"]}]}')" = 400
+check "a wrong token is refused with 403" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer nope' --data '{}' "$FARM_URL/api/submit")" = 403
+check "no token is refused with 401" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{}' "$FARM_URL/api/submit")" = 401
+head -c 300000000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+check "an oversized body is refused with 413" test "$(post --data-binary "@$T/big.json")" = 413
+jq -n '{type: "EXEC", max_attempts: 2, units: [{argv: ["sh", "-c", "echo doomed >&2; exit 3"]}]}' >"$T/jobfail.json"
+J7=$("$UDCS" submit "$T/jobfail.json")
+expect_status 1 "a unit whose command fails ends the job failed" uwait "$J7"
+check "after its retries" test "$(job_json "$J7" | jq '.unit_list[0].attempts')" = 2
+check "with the command's stderr in the error" sh -c "'$UDCS' job $J7 | grep -q 'exit status 3; stderr: doomed'"
+check "and the master keeps serving" sh -c "curl -sf '$FARM_URL/api/devices' >/dev/null"
+expect_status 3 "an unknown job is not found" "$UDCS" job 999999
+
+# ---- udcs run: files in, outputs and exit status back ------------------------------------------
+mkdir -p "$T/work"
+(cd "$T/work" && printf 'int twice(int x) { return 2 * x; }\n' >t.c &&
+    "$UDCS" --cache-dir "$T/client" run --output t.o -- gcc -O2 -c t.c -o t.o) >"$T/run.out" 2>&1
+check "udcs run compiles on an agent" test -s "$T/work/t.o"
+(cd "$T/work" && gcc -O2 -c t.c -o local.o)
+check "giving the same object file as a local compile" cmp "$T/work/t.o" "$T/work/local.o"
+expect_status 7 "udcs run replays the exit status" "$UDCS" --cache-dir "$T/client" run -- sh -c 'echo said; exit 7'
+expect_output_contains "said"
+jq -n '{type: "EXEC", units: [{argv: ["sh", "-c", "sleep 1234 & sleep 1234"], timeout_ms: 500}], max_attempts: 1}' >"$T/jobto.json"
+J8=$("$UDCS" submit "$T/jobto.json")
+expect_status 1 "a unit past its timeout fails" uwait "$J8"
+check "saying it timed out" sh -c "'$UDCS' job $J8 | grep -q 'timed out after 500 ms'"
+check "and no sleep of it is left running" sh -c "! pgrep -f 'sleep 123[4]' >/dev/null"
+
+done_testing
