@@ -1,62 +1,103 @@
 #!/usr/bin/env bash
-# tests/demo.sh - what `make demo` runs: a CAS server on loopback, a real directory tree
-# stored through one client store, read back through a second, empty one layered on the
-# server, compared byte for byte, and the stores' statistics.
+# tests/demo.sh - what `make demo` runs: a farm master and two agents on loopback, a real
+# job through them (a small C program compiled file by file on the agents, then linked),
+# what happened (devices, units, where they ran), the same job again served entirely from
+# the action cache, a command run remotely with `udcs run`, and everything stopped.
 set -euo pipefail
-: "${UDCS_BIN:?set UDCS_BIN to the directory holding udcs-cas}"
-CAS="$UDCS_BIN/udcs-cas"
-TREE=${DEMO_TREE:-/usr/include}
+: "${UDCS_BIN:?set UDCS_BIN to the directory holding the UDCS binaries}"
 W=${DEMO_DIR:-$(pwd)/build/demo}
+UDCS="$UDCS_BIN/udcs"
+N=${DEMO_FILES:-24}
 
 say() { printf '\n== %s\n' "$*"; }
 took() { local ms=$((($(date +%s%N) - $1) / 1000000)); printf 'took %d.%03d s\n' $((ms / 1000)) $((ms % 1000)); }
-rm -rf "$W"
-mkdir -p "$W"
-cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; }
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
 trap cleanup EXIT
+rm -rf "$W"
+mkdir -p "$W/src"
 
-say "Starting a CAS server on loopback (udcs-cas serve)"
-head -c 24 /dev/urandom | base64 >"$W/token"
-chmod 600 "$W/token"
-"$CAS" serve --cache-dir "$W/server" --listen 127.0.0.1:0 --port-file "$W/port" \
-    --token-file "$W/token" 2>"$W/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 500); do [ -s "$W/port" ] && break; sleep 0.02; done
-[ -s "$W/port" ] || { echo "the server did not start:"; cat "$W/server.log"; exit 1; }
-URL="http://127.0.0.1:$(cat "$W/port")"
-echo "serving $W/server on $URL (writes need the token in $W/token)"
+say "Starting a farm master (udcs-farm) and two agents (udcs-agent) on 127.0.0.1"
+head -c 24 /dev/urandom | base64 >"$W/farm.token"
+chmod 600 "$W/farm.token"
+"$UDCS_BIN/udcs-farm" --state "$W/state" --token-file "$W/farm.token" --port 0 --web-port 0 \
+    --port-file "$W/ports" --log-file "$W/farm.log" &
+pids+=($!)
+for _ in $(seq 1 500); do [ -s "$W/ports" ] && break; sleep 0.02; done
+[ -s "$W/ports" ] || { echo "the master did not start:"; cat "$W/farm.log"; exit 1; }
+export UDCS_FARM="http://127.0.0.1:$(sed -n 1p "$W/ports")" UDCS_TOKEN_FILE="$W/farm.token"
+export UDCS_CACHE_DIR="$W/client-cache"
+echo "master: API $UDCS_FARM, status page http://127.0.0.1:$(sed -n 2p "$W/ports")/"
+for a in agent-1 agent-2; do
+    "$UDCS_BIN/udcs-agent" --farm "$UDCS_FARM" --token-file "$W/farm.token" --name "$a" \
+        --slots 2 --work-dir "$W/$a" --log-file "$W/$a.log" &
+    pids+=($!)
+done
+for _ in $(seq 1 200); do
+    [ "$("$UDCS" devices --json | jq '.devices | length')" = 2 ] && break
+    sleep 0.05
+done
+"$UDCS" devices
 
-files=$(find "$TREE" -type f | wc -l)
-say "Storing $TREE ($files files, $(du -sh "$TREE" | cut -f1)) through client store A, written through to the server"
+say "A job: $N C files compiled on the agents (one unit each), then linked (a unit that waits for them)"
+for i in $(seq 0 $((N - 1))); do
+    printf 'int part_%d(int x) { int s = 0; for (int k = 0; k < x; k++) s += k * %d; return s; }\n' \
+        "$i" "$((i + 1))" >"$W/src/part_$i.c"
+done
+{
+    for i in $(seq 0 $((N - 1))); do printf 'int part_%d(int);\n' "$i"; done
+    printf '#include <stdio.h>\nint main(void) {\n    long total = 0;\n'
+    for i in $(seq 0 $((N - 1))); do printf '    total += part_%d(100);\n' "$i"; done
+    printf '    printf("total = %%ld\\n", total);\n    return 0;\n}\n'
+} >"$W/src/main.c"
+# Send the sources to the master's store, then describe the job by their digests.
+for f in "$W"/src/*.c; do
+    "$UDCS_BIN/udcs-cas" --cache-dir "$UDCS_CACHE_DIR" --remote "$UDCS_FARM" --token-file "$W/farm.token" \
+        put "$f" | awk -v n="$(basename "$f")" '{print n, $1 "/" $2}'
+done >"$W/digests.txt"
+jq -Rn --argjson n "$N" '
+    [inputs | split(" ") | {(.[0]): .[1]}] | add as $d |
+    {type: "EXEC", priority: 5, units: (
+        [range($n) as $i | {argv: ["gcc", "-O2", "-c", "part_\($i).c", "-o", "part_\($i).o"],
+                            inputs: {"part_\($i).c": $d["part_\($i).c"]}, outputs: ["part_\($i).o"]}]
+        + [{argv: ["gcc", "-O2", "-c", "main.c", "-o", "main.o"], inputs: {"main.c": $d["main.c"]},
+            outputs: ["main.o"]}]
+        + [{argv: (["gcc", "-o", "demo", "main.o"] + [range($n) | "part_\(.).o"]),
+            inputs: ({"main.o": {unit: $n, output: "main.o"}} +
+                     ([range($n) as $i | {"part_\($i).o": {unit: $i, output: "part_\($i).o"}}] | add)),
+            outputs: ["demo"]}])}' <"$W/digests.txt" >"$W/job.json"
 start=$(date +%s%N)
-"$CAS" --cache-dir "$W/client-a" --remote "$URL" --token-file "$W/token" put -r "$TREE" | tee "$W/tree.txt"
+JOB=$("$UDCS" submit "$W/job.json")
+"$UDCS" wait "$JOB"
 took "$start"
-DIGEST=$(cut -d' ' -f1 "$W/tree.txt")
+"$UDCS" job "$JOB" --json >"$W/job-$JOB.json"
+echo "units per agent:"
+jq -r '.unit_list | group_by(.agent_name) | .[] | "  \(.[0].agent_name): \(length) units"' "$W/job-$JOB.json"
+LINK=$(jq -r ".unit_list[-1].result.outputs[0].digest" "$W/job-$JOB.json")
+"$UDCS_BIN/udcs-cas" --cache-dir "$UDCS_CACHE_DIR" --remote "$UDCS_FARM" get "$LINK" -o "$W/demo"
+chmod +x "$W/demo"
+printf 'the linked program, fetched from the store and run here: '
+"$W/demo"
 
-say "Reading every file back through client store B (empty), which fetches from the server"
+say "The same job again: every unit is answered from the action cache"
 start=$(date +%s%N)
-"$CAS" --cache-dir "$W/client-b" --remote "$URL" get --tree "$DIGEST" -o "$W/restored"
+JOB2=$("$UDCS" submit "$W/job.json")
+"$UDCS" wait "$JOB2"
 took "$start"
+"$UDCS" job "$JOB2" | head -2
 
-say "Comparing the restored tree with $TREE, byte for byte"
-if diff -r --no-dereference "$TREE" "$W/restored" >"$W/diff.txt"; then
-    echo "identical: $files files"
-else
-    echo "DIFFERENT: see $W/diff.txt"; head "$W/diff.txt"; exit 1
-fi
+say "A single command on an agent (udcs run): the file goes, the output and exit status come back"
+cp "$W/src/part_0.c" "$W/run.c"
+(cd "$W" && "$UDCS" run --output run.o -- gcc -O2 -c run.c -o run.o && ls -l run.o)
 
-say "Reading it again through client store B: all local hits now"
-start=$(date +%s%N)
-"$CAS" --cache-dir "$W/client-b" --remote "$URL" get --tree "$DIGEST" -o "$W/restored-again"
-took "$start"
+say "The farm's metrics"
+curl -sf "$UDCS_FARM/metrics" | grep -E '^udcs_(units|agents|cache_hits_total|leases_granted_total)' |
+    grep -v ' 0$' || true
 
-say "Server store"
-"$CAS" --cache-dir "$W/server" stats
-say "Client store B"
-"$CAS" --cache-dir "$W/client-b" stats
-
-say "Stopping the server"
-kill "$SERVER_PID"
-wait "$SERVER_PID" || true
-SERVER_PID=
-echo "done; everything is under $W"
+say "Stopping the agents and the master"
+cleanup
+pids=()
+echo "done; logs and state are under $W"
