@@ -231,6 +231,11 @@ void farm_agent_note_failure(struct farm *f, struct agent *a, struct job *j);
 size_t farm_release_delayed(struct farm *f, uint64_t now);
 
 /* ---- spec.c: job submissions -------------------------------------------------------------- */
+/* Parse and validate a submission into the job's settings and its normalized unit specs
+ * (both new references). Creates nothing, but stores a NATIVE_EXEC's binary and payload
+ * in the store. Returns 0 or UDCS_EPROTO with the reason in `why`. */
+int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job, json_t **units,
+                    char *why, size_t why_len);
 /* Parse and validate a submission, creating the job and its units (in memory and in the
  * database, in the caller's transaction). On a bad submission returns UDCS_EPROTO with
  * the reason in `why` and changes nothing. */
@@ -238,6 +243,42 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
                 size_t why_len);
 /* Build the action of a unit whose dependencies are done. */
 int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_len);
+
+/* ---- protocol.c: the agent protocol's rules -------------------------------------------------- */
+#define FARM_AGENT_KEY_MAX 200
+#define FARM_AGENT_NAME_MAX 200
+#define FARM_AGENT_SLOTS_MAX 1024
+#define FARM_LEASE_BATCH_MAX 64          /* most units in one lease answer */
+#define FARM_LEASE_WAIT_MAX_MS 60000     /* the longest a lease request waits */
+
+struct farm_register_req { const char *key, *name; int slots; json_t *info; };
+struct farm_heartbeat_req { int64_t agent_id; json_t *leases; int draining; json_t *refresh; };
+struct farm_lease_req { int64_t agent_id; size_t slots; uint64_t wait_ms; };
+struct farm_result_req {
+    int64_t agent_id, unit;
+    uint64_t epoch;
+    int ok;                        /* "ok": result holds the record; "error": error says why */
+    struct cas_action_result result;
+    char *result_json;             /* canonical text of result */
+    const char *error;
+};
+/* Parse a request body (borrowing from it; nothing of the farm is touched). Returns 0 or
+ * UDCS_EPROTO with the reason in `why`. */
+int farm_parse_register(const json_t *body, struct farm_register_req *r, char *why, size_t why_len);
+int farm_parse_heartbeat(const json_t *body, struct farm_heartbeat_req *r, char *why, size_t why_len);
+int farm_parse_lease(const json_t *body, struct farm_lease_req *r, char *why, size_t why_len);
+int farm_parse_result(const json_t *body, struct farm_result_req *r, char *why, size_t why_len);
+void farm_result_req_release(struct farm_result_req *r);
+
+/* Apply them (lock held, in a transaction). */
+struct agent *farm_agent_seen(struct farm *f, int64_t id);   /* NULL when unknown */
+int farm_agent_register(struct farm *f, const struct farm_register_req *r, struct agent **out);
+json_t *farm_agent_heartbeat(struct farm *f, struct agent *a, const struct farm_heartbeat_req *r);
+/* Take a unit's result, or refuse it (fencing, missing blobs) with the HTTP status to
+ * answer in *status and the reason in `why`. */
+int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *r, int *status,
+                       char *why, size_t why_len);
+json_t *farm_unit_offer(struct farm *f, struct unit *u);
 
 /* ---- api_*.c: HTTP ------------------------------------------------------------------------ */
 int farm_api_mount_client(struct farm *f, struct udcs_http_server *srv, int web);

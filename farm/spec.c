@@ -359,13 +359,13 @@ static int64_t *deps_of(const json_t *spec, const json_t *unit_ids, size_t *n)
     return deps;
 }
 
-int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, char *why,
-                size_t why_len)
+int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_out,
+                    json_t **units_out, char *why, size_t why_len)
 {
     json_t *job;
+    *job_out = *units_out = NULL;
     if (udcs_json_parse(body, len, &job, why, why_len) < 0)
         return UDCS_EPROTO;
-    int rc = UDCS_EPROTO;
     json_t *specs = NULL;
     const char *type = json_string_value(json_object_get(job, "type"));
     json_t *prio = json_object_get(job, "priority"), *cb = json_object_get(job, "callback_url");
@@ -399,7 +399,22 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
         json_decref(job);
         return UDCS_EPROTO;
     }
+    json_object_del(job, "units");   /* kept per unit; the job keeps its settings */
+    *job_out = job;
+    *units_out = specs;
+    return 0;
+}
 
+int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, char *why,
+                size_t why_len)
+{
+    json_t *job, *specs;
+    int rc = farm_spec_parse(f, body, len, &job, &specs, why, why_len);
+    if (rc < 0)
+        return rc;
+    const char *type = json_string_value(json_object_get(job, "type"));
+    json_t *prio = json_object_get(job, "priority"), *cb = json_object_get(job, "callback_url");
+    json_t *attempts = json_object_get(job, "max_attempts");
     struct job *j = calloc(1, sizeof(*j));
     rc = j ? 0 : -ENOMEM;
     if (rc == 0) {
@@ -408,7 +423,6 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
         j->state = JOB_RUNNING;
         j->callback_url = cb ? strdup(json_string_value(cb)) : NULL;
         j->created_ms = farm_now_ms();
-        json_object_del(job, "units");   /* kept per unit; the job keeps its settings */
         j->spec = json_incref(job);
         rc = farm_db_insert_job(f, j);
     }
