@@ -11,25 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct farm *f;
+static struct farm *fuzz_farm;
 static char dir[] = "/tmp/udcs-fuzz-farm-XXXXXX";
 
 static void remove_farm(void)
 {
-    farm_close(f);
+    farm_close(fuzz_farm);
     udcs_remove_tree(dir);
 }
 
 static struct farm *farm_for_fuzzing(void)
 {
-    if (!f) {
+    if (!fuzz_farm) {
         FUZZ_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
         atexit(remove_farm);
         udcs_log_open_file("/dev/null");
         struct farm_options o = { .state_dir = dir, .max_submit_bytes = 1u << 20 };
-        FUZZ_CHECK(farm_open(&o, &f) == 0, "farm_open");
+        FUZZ_CHECK(farm_open(&o, &fuzz_farm) == 0, "farm_open");
     }
-    return f;
+    return fuzz_farm;
 }
 
 static void check_unit(const json_t *u, size_t index)
