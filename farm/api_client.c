@@ -346,6 +346,10 @@ static void html_text(struct udcs_buf *b, const char *s)
 static void do_status_page(struct udcs_http_req *req)
 {
     struct farm *f = req->ctx;
+    if (*req->subpath) {   /* "/" is a prefix route: only "/" itself is the page */
+        udcs_http_reply_error(req, 404, "no such page: %s", req->url);
+        return;
+    }
     struct udcs_buf b = UDCS_BUF_INIT(8u << 20);
     udcs_buf_append_str(&b, "<!doctype html><html><head><meta charset=\"utf-8\">"
                             "<meta http-equiv=\"refresh\" content=\"5\"><title>UDCS farm</title>"
