@@ -18,7 +18,7 @@ struct agent_config {
     int slots;                   /* units run at once */
     uint64_t cache_max_bytes;    /* the local store's size limit */
     uint64_t lease_wait_ms;      /* how long one lease request may wait for work */
-    int keep_units;              /* leave unit directories behind (debugging) */
+    int keep_units;              /* leave the last unit's files behind (debugging) */
 };
 
 /* One slot: a thread that leases, runs and reports units one at a time. */

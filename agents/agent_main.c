@@ -30,7 +30,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(name,         "--name",        NULL,               "agent.name",        NULL,                      STRING, "the name shown by udcs devices (default: host name)"),
     UDCS_SETTING(cache_max,    "--cache-max",   NULL,               "agent.cache_max",   "10G",                     SIZE,   "the local store's size limit"),
     UDCS_SETTING(lease_wait_ms, "--lease-wait-ms", NULL,            "agent.lease_wait_ms", "30000",                 UINT,   "how long one request for work may wait"),
-    UDCS_SETTING(keep_units,   "--keep-units",  NULL,               NULL,                "false",                   BOOL,   "keep unit directories (debugging)"),
+    UDCS_SETTING(keep_units,   "--keep-units",  NULL,               NULL,                "false",                   BOOL,   "leave the last unit's files in place (debugging)"),
     UDCS_SETTING(gpu_cuda,     "--gpu-cuda",    NULL,               "agent.gpu_cuda",    "false",                   BOOL,   "declare a CUDA GPU even if none is detected"),
     UDCS_SETTING(gpu_memory,   "--gpu-memory",  NULL,               "agent.gpu_memory",  NULL,                      SIZE,   "GPU memory to declare, e.g. 8GB"),
     UDCS_SETTING(cpu_cores,    "--cpu-cores",   NULL,               "agent.cpu_cores",   NULL,                      UINT,   "CPU cores to declare"),

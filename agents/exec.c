@@ -57,12 +57,9 @@ static void free_env(char **env)
 static int restore_inputs(struct cas *c, const struct cas_action *a, const char *root,
                           char *why, size_t why_len)
 {
-    int rc = udcs_mkdir_p(root, 0755);
-    if (rc < 0 || !a->has_input_root) {
-        if (rc < 0)
-            snprintf(why, why_len, "cannot create %s: %s", root, udcs_strerror(rc));
-        return rc;
-    }
+    int rc = 0;
+    if (!a->has_input_root)
+        return 0;
     struct udcs_buf text = UDCS_BUF_INIT(CAS_TREE_MAX_BYTES);
     rc = cas_get_bytes(c, &a->input_root, &text);
     struct cas_tree tree;
@@ -112,20 +109,29 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
                    const struct cas_action *a, int64_t unit, uint64_t epoch,
                    struct cas_action_result *r, char *why, size_t why_len)
 {
+    /* Each slot keeps its directory and empties it between units: on slow disks
+     * creating and removing directories costs more than a trivial unit's whole run. */
     char dir[PATH_MAX], root[PATH_MAX], tmp[PATH_MAX], cwd[PATH_MAX], out_path[PATH_MAX],
         err_path[PATH_MAX], in_path[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/units/%lld-%llu", d->cfg.work_dir, (long long)unit,
-             (unsigned long long)epoch);
+    snprintf(dir, sizeof(dir), "%s/slots/%d", d->cfg.work_dir, slot->index);
     snprintf(root, sizeof(root), "%s/root", dir);
     snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
     snprintf(cwd, sizeof(cwd), "%s%s%s", root, a->cwd ? "/" : "", a->cwd ? a->cwd : "");
     snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
     snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
-    udcs_remove_tree(dir);   /* a leftover of an earlier life of this agent */
+    (void)unit;
+    (void)epoch;
 
-    int rc = restore_inputs(c, a, root, why, why_len);
-    if (rc == 0 && ((rc = udcs_mkdir_p(tmp, 0700)) < 0 || (rc = udcs_mkdir_p(cwd, 0755)) < 0))
-        snprintf(why, why_len, "cannot create the unit's directories: %s", udcs_strerror(rc));
+    int rc = udcs_empty_dir(root);
+    if (rc == 0)
+        rc = udcs_empty_dir(tmp);
+    if (rc < 0)
+        snprintf(why, why_len, "cannot prepare the unit's directory %s: %s", dir,
+                 udcs_strerror(rc));
+    if (rc == 0)
+        rc = restore_inputs(c, a, root, why, why_len);
+    if (rc == 0 && a->cwd && (rc = udcs_mkdir_p(cwd, 0755)) < 0)
+        snprintf(why, why_len, "cannot create the working directory: %s", udcs_strerror(rc));
     char **env = rc == 0 ? build_env(a, root, tmp) : NULL;
     if (rc == 0 && !env)
         rc = -ENOMEM;
@@ -193,7 +199,9 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
         snprintf(why, why_len, "uploading to the master failed: %s", cas_last_remote_error(c));
     }
     free_env(env);
-    if (!d->cfg.keep_units)
-        udcs_remove_tree(dir);
+    if (!d->cfg.keep_units) {   /* outputs are in the store: leave nothing large behind */
+        udcs_empty_dir(root);
+        udcs_empty_dir(tmp);
+    }
     return rc;
 }

@@ -38,6 +38,11 @@ int udcs_mkdir_p(const char *path, mode_t mode);
  * the first -errno met (it keeps going and removes what it can). */
 int udcs_remove_tree(const char *path);
 
+/* Remove everything inside the directory `path` but keep the directory itself (making
+ * it when it does not exist). Cheaper than removing and recreating it where directory
+ * operations are slow. Returns 0 or the first -errno met. */
+int udcs_empty_dir(const char *path);
+
 /* fsync the directory holding `path` (or `path` itself when it is a directory). */
 int udcs_fsync_dir(const char *dir);
 

@@ -227,10 +227,13 @@ static int spawn_plain(struct udcs_proc *p, const struct stdio_plan *pl, char *c
         rc = -posix_spawnattr_setsigdefault(&attr, &all);
     if (rc == 0)
         rc = -posix_spawnattr_setsigmask(&attr, &none);
+    /* Look the program up ourselves: access() per PATH entry is cheaper than the failed
+     * execve() per entry that posix_spawnp() makes (same PATH, same first match). */
+    char program[4096];
     if (rc == 0)
-        rc = strchr(p->argv[0], '/')
-                 ? -posix_spawn(&p->pid, p->argv[0], &fa, &attr, p->argv, envp)
-                 : -posix_spawnp(&p->pid, p->argv[0], &fa, &attr, p->argv, envp);
+        rc = resolve_program(p->argv[0], program, sizeof(program));
+    if (rc == 0)
+        rc = -posix_spawn(&p->pid, program, &fa, &attr, p->argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;

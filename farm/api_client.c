@@ -14,11 +14,14 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Submissions larger than this are followed by malloc_trim(). */
+#define SUBMIT_TRIM_BYTES (1u << 20)
 #define DEFAULT_UNIT_PAGE 1000
 #define MAX_UNIT_PAGE 100000
 #define DEFAULT_JOB_PAGE 100
@@ -74,6 +77,10 @@ static void do_submit(struct udcs_http_req *req)
         udcs_http_reply_json(req, 201, j);
     }
     pthread_mutex_unlock(&f->lock);
+    /* A large submission was parsed into many short-lived objects: give that memory back
+     * to the system instead of keeping it in this thread's arena. */
+    if (req->body.len > SUBMIT_TRIM_BYTES)
+        malloc_trim(0);
 }
 
 static void do_jobs(struct udcs_http_req *req)

@@ -142,8 +142,78 @@ static void *callbacker_main(void *arg)
     return NULL;
 }
 
+/* ---- action cache writes ------------------------------------------------------------------ */
+
+void farm_ac_enqueue(struct farm *f, const struct cas_digest *action, const char *result_json)
+{
+    char *copy = strdup(result_json);
+    if (!copy)
+        return;
+    if (f->n_ac_queue == f->cap_ac_queue) {
+        size_t cap = f->cap_ac_queue ? f->cap_ac_queue * 2 : 64;
+        struct ac_pending *q = realloc(f->ac_queue, cap * sizeof(*q));
+        if (!q) {
+            free(copy);
+            return;
+        }
+        f->ac_queue = q;
+        f->cap_ac_queue = cap;
+    }
+    f->ac_queue[f->n_ac_queue].action = *action;
+    f->ac_queue[f->n_ac_queue].result_json = copy;
+    f->n_ac_queue++;
+    pthread_cond_signal(&f->ac_cv);
+}
+
+const char *farm_ac_pending(struct farm *f, const struct cas_digest *action)
+{
+    for (size_t i = f->n_ac_queue; i-- > 0;)
+        if (memcmp(f->ac_queue[i].action.hash, action->hash, CAS_HASH_BYTES) == 0)
+            return f->ac_queue[i].result_json;
+    return NULL;
+}
+
+/* Write one queued result; the lock is not held (the store is safe across threads). */
+static void write_ac(struct farm *f, const struct ac_pending *p)
+{
+    struct cas_action_result r;
+    char why[256];
+    if (cas_action_result_from_json(p->result_json, strlen(p->result_json), &r, why,
+                                    sizeof(why)) == 0) {
+        int rc = cas_store_ac_put(f->cs, &p->action, &r);
+        if (rc < 0)
+            udcs_log_warn("farm: writing the action cache failed: %s", udcs_strerror(rc));
+        cas_action_result_release(&r);
+    }
+}
+
+static void *ac_writer_main(void *arg)
+{
+    struct farm *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (f->n_ac_queue == 0 && !f->stopping)
+            pthread_cond_wait(&f->ac_cv, &f->lock);
+        if (f->n_ac_queue == 0)
+            break;   /* stopping, and everything is written */
+        struct ac_pending p = f->ac_queue[0];
+        pthread_mutex_unlock(&f->lock);
+        write_ac(f, &p);
+        pthread_mutex_lock(&f->lock);
+        /* Only now leave the queue: until the file exists, lookups find it here. */
+        memmove(f->ac_queue, f->ac_queue + 1, (f->n_ac_queue - 1) * sizeof(*f->ac_queue));
+        f->n_ac_queue--;
+        free(p.result_json);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
 int farm_background_start(struct farm *f)
 {
+    if (pthread_create(&f->ac_writer, NULL, ac_writer_main, f) != 0)
+        return -EAGAIN;
+    f->ac_writer_started = 1;
     if (pthread_create(&f->reaper, NULL, reaper_main, f) != 0)
         return -EAGAIN;
     f->reaper_started = 1;
@@ -159,10 +229,19 @@ void farm_background_stop(struct farm *f)
     f->stopping = 1;
     pthread_cond_broadcast(&f->work_cv);
     pthread_cond_broadcast(&f->event_cv);
+    pthread_cond_broadcast(&f->ac_cv);
     pthread_mutex_unlock(&f->lock);
+    if (f->ac_writer_started)
+        pthread_join(f->ac_writer, NULL);   /* it writes what is queued before it ends */
     if (f->reaper_started)
         pthread_join(f->reaper, NULL);
     if (f->callbacker_started)
         pthread_join(f->callbacker, NULL);
-    f->reaper_started = f->callbacker_started = 0;
+    f->reaper_started = f->callbacker_started = f->ac_writer_started = 0;
+    /* Without a writer thread (a farm never served): write what is left here. */
+    for (size_t i = 0; i < f->n_ac_queue; i++) {
+        write_ac(f, &f->ac_queue[i]);
+        free(f->ac_queue[i].result_json);
+    }
+    f->n_ac_queue = 0;
 }

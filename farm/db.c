@@ -187,7 +187,7 @@ static char *deps_text(const struct unit *u)
 int farm_db_insert_unit(struct farm *f, struct unit *u)
 {
     sqlite3_stmt *s = stmts[ST_INSERT_UNIT];
-    char *spec = json_dumps(u->spec, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *spec = u->spec;
     char *deps = deps_text(u);
     int rc = spec && deps ? 0 : -ENOMEM;
     if (rc == 0) {
@@ -199,7 +199,6 @@ int farm_db_insert_unit(struct farm *f, struct unit *u)
         sqlite3_bind_int(s, 6, u->max_attempts);
         rc = step(f, ST_INSERT_UNIT);
     }
-    free(spec);
     free(deps);
     if (rc == 0)
         u->id = sqlite3_last_insert_rowid(f->db);
@@ -356,7 +355,7 @@ static int load_units(struct farm *f)
         u->job = j;
         u->index = sqlite3_column_int(s, 2);
         u->state = (enum unit_state)sqlite3_column_int(s, 3);
-        u->spec = column_json(s, 4);
+        u->spec = column_text(s, 4);
         rc = parse_deps(u, (const char *)sqlite3_column_text(s, 5));
         const unsigned char *digest = sqlite3_column_text(s, 6);
         if (digest && cas_digest_parse((const char *)digest, &u->action_digest, NULL) == 0)

@@ -77,6 +77,7 @@ int farm_open(const struct farm_options *opt, struct farm **out)
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->work_cv, NULL);
     pthread_cond_init(&f->event_cv, NULL);
+    pthread_cond_init(&f->ac_cv, NULL);
 
     int rc = udcs_mkdir_p(opt->state_dir, 0700);
     if (rc < 0) {
@@ -166,7 +167,7 @@ unsigned farm_web_port(const struct farm *f)
 
 static void free_unit(struct unit *u)
 {
-    json_decref(u->spec);
+    free(u->spec);
     free(u->deps);
     free(u->dependents);
     free(u->action_json);
@@ -242,6 +243,8 @@ void farm_close(struct farm *f)
     cas_store_close(f->cs);
     pthread_cond_destroy(&f->work_cv);
     pthread_cond_destroy(&f->event_cv);
+    pthread_cond_destroy(&f->ac_cv);
+    free(f->ac_queue);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }

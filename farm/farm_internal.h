@@ -57,7 +57,8 @@ struct unit {
     struct job *job;
     int index;                   /* position in its job */
     enum unit_state state;
-    json_t *spec;                /* the unit as submitted (normalized), see spec.c */
+    char *spec;                  /* the unit as submitted (normalized JSON text, see spec.c);
+                                  * text, not a json_t: a master holds 100,000s of units */
     int class_id;
     int64_t *deps;               /* ids of units whose outputs this one takes */
     size_t n_deps, deps_left;
@@ -166,6 +167,13 @@ struct farm {
     int reaper_started;
     pthread_t callbacker;
     int callbacker_started;
+    /* Results waiting to be written to the action cache (background.c): the unit is
+     * already durable in SQLite; the cache file is written off the result's path. */
+    struct ac_pending { struct cas_digest action; char *result_json; } *ac_queue;
+    size_t n_ac_queue, cap_ac_queue;
+    pthread_cond_t ac_cv;
+    pthread_t ac_writer;
+    int ac_writer_started;
     struct udcs_http_server *api, *web;
 };
 
@@ -184,6 +192,8 @@ int farm_db_save_blocklist(struct farm *f, const struct agent *a, int64_t job_id
 int farm_db_load(struct farm *f);
 
 /* ---- state.c: the model and its transitions (call with the lock held) ------------------- */
+/* The unit's spec parsed (a new reference), or NULL when out of memory. */
+json_t *farm_unit_spec(const struct unit *u);
 uint64_t farm_now_ms(void);
 struct job *farm_job(struct farm *f, int64_t id);
 struct unit *farm_unit(struct farm *f, int64_t id);
@@ -284,7 +294,11 @@ json_t *farm_unit_offer(struct farm *f, struct unit *u);
 int farm_api_mount_client(struct farm *f, struct udcs_http_server *srv, int web);
 int farm_api_mount_agent(struct farm *f, struct udcs_http_server *srv);
 
-/* ---- background.c: lease expiry, lost agents, backoff, callbacks -------------------------- */
+/* ---- background.c: lease expiry, lost agents, backoff, callbacks, cache writes ------------ */
+/* Queue a successful result for the action cache (lock held). */
+void farm_ac_enqueue(struct farm *f, const struct cas_digest *action, const char *result_json);
+/* The queued result for `action`, or NULL (lock held). */
+const char *farm_ac_pending(struct farm *f, const struct cas_digest *action);
 int farm_background_start(struct farm *f);
 void farm_background_stop(struct farm *f);
 

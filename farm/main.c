@@ -7,11 +7,15 @@
 #include "common/fs.h"
 #include "common/log.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+/* malloc arenas for the master's threads (see run()). */
+#define FARM_MALLOC_ARENAS 4
 
 static const struct udcs_setting settings[] = {
     /*           name          flag                  env                    key                    default            type    help */
@@ -131,6 +135,9 @@ static int run(const struct udcs_config *cfg)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);   /* every thread inherits it; sigwait below */
     signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
+    /* One thread per connection: without a cap, glibc gives many of them an arena of
+     * their own, and a master with 1,000 agents would hold memory it does not use. */
+    mallopt(M_ARENA_MAX, FARM_MALLOC_ARENAS);
 
     struct farm *f = NULL;
     int rc = farm_open(&o, &f);

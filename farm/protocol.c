@@ -286,19 +286,26 @@ static char *failure_text(struct farm *f, const struct cas_action_result *r)
     return udcs_buf_detach(&msg, NULL);
 }
 
-/* The first declared output the result lacks, or NULL. */
-static const char *missing_output(const struct unit *u, const struct cas_action_result *r)
+/* Whether the result lacks a declared output; its name goes to `name`. */
+static int missing_output(const struct unit *u, const struct cas_action_result *r, char *name,
+                          size_t name_len)
 {
+    json_t *spec = farm_unit_spec(u);
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(u->spec, "outputs"), i, o) {
+    int missing = 0;
+    json_array_foreach(json_object_get(spec, "outputs"), i, o) {
         int found = 0;
         for (size_t k = 0; k < r->n_outputs && !found; k++)
             found = strcmp(r->outputs[k].path, json_string_value(o)) == 0;
-        if (!found)
-            return json_string_value(o);
+        if (!found) {
+            snprintf(name, name_len, "%s", json_string_value(o));
+            missing = 1;
+            break;
+        }
     }
-    return NULL;
+    json_decref(spec);
+    return missing;
 }
 
 int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *r, int *status,
@@ -354,8 +361,8 @@ int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *
         free(text);
         return rc;
     }
-    const char *missing = missing_output(u, &r->result);
-    if (missing) {
+    char missing[512];
+    if (missing_output(u, &r->result, missing, sizeof(missing))) {
         snprintf(msg, sizeof(msg), "declared output '%s' was not produced", missing);
         farm_agent_note_failure(f, a, u->job);
         return farm_unit_failed(f, u, msg, 1, 1);

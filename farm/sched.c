@@ -337,6 +337,10 @@ static void lease(struct farm *f, struct unit *u, struct agent *a)
 size_t farm_pick(struct farm *f, struct agent *a, struct unit **out, size_t max)
 {
     size_t got = 0;
+    /* Never more than the slots it registered with, whatever it asks for. */
+    size_t free_slots = a->running < a->slots ? (size_t)(a->slots - a->running) : 0;
+    if (max > free_slots)
+        max = free_slots;
     for (int p = MAX_PRIORITY; p >= MIN_PRIORITY && got < max; p--) {
         bucket_compact(f, p);
         size_t n = f->n_bucket[p];

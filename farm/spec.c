@@ -442,7 +442,7 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
         }
         u->job = j;
         u->index = (int)i;
-        u->spec = json_incref(spec);
+        u->spec = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
         u->max_attempts = max_attempts;
         u->exit_code = -1;
         u->deps = deps_of(spec, ids, &u->n_deps);
@@ -497,9 +497,12 @@ static int output_of(struct unit *d, const char *path, struct cas_digest *out, i
 static int build_input_root(struct farm *f, struct unit *u, struct cas_action *a, char *why,
                             size_t why_len)
 {
-    json_t *inputs = json_object_get(u->spec, "inputs");
-    if (json_object_size(inputs) == 0)
+    json_t *spec = farm_unit_spec(u);
+    json_t *inputs = json_object_get(spec, "inputs");
+    if (json_object_size(inputs) == 0) {
+        json_decref(spec);
         return 0;
+    }
     struct cas_tree tree = { 0 };
     const char *path;
     json_t *in;
@@ -540,6 +543,7 @@ static int build_input_root(struct farm *f, struct unit *u, struct cas_action *a
         a->has_input_root = 1;
     udcs_buf_release(&text);
     cas_tree_release(&tree);
+    json_decref(spec);
     return rc;
 }
 
@@ -548,7 +552,9 @@ int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_le
     if (u->has_action && u->action_json)
         return 0;
     /* The spec was checked at submission; an action built from it parses. */
-    json_t *spec = u->spec;
+    json_t *spec = farm_unit_spec(u);
+    if (!spec)
+        return -ENOMEM;
     json_t *j = json_pack("{s:i, s:s, s:O}", "version", 1, "kind", "exec", "argv",
                           json_object_get(spec, "argv"));
     const char *copied[] = { "env", "outputs", "cwd", "stdin", "timeout_ms", "limits",
@@ -560,6 +566,7 @@ int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_le
     struct cas_action a;
     int rc = udcs_json_dump_canonical(j, &text);
     json_decref(j);
+    json_decref(spec);
     if (rc == 0)
         rc = cas_action_from_json(text.data, text.len, &a, why, why_len);
     udcs_buf_release(&text);
@@ -574,9 +581,7 @@ int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_le
         cas_digest_of_bytes(canonical.data, canonical.len, &u->action_digest);
         free(u->action_json);
         u->action_json = udcs_buf_detach(&canonical, NULL);
-        u->has_action = 1;
-        /* agents may fetch it by digest too */
-        cas_store_put_bytes(f->cs, u->action_json, strlen(u->action_json), NULL);
+        u->has_action = 1;   /* offered inline with each lease: not stored as a blob */
     }
     udcs_buf_release(&canonical);
     return rc;

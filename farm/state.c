@@ -87,16 +87,24 @@ static int append_id(int64_t **v, size_t *n, int64_t id)
     return 0;
 }
 
+json_t *farm_unit_spec(const struct unit *u)
+{
+    return json_loads(u->spec, 0, NULL);
+}
+
 int farm_add_unit(struct farm *f, struct unit *u)
 {
     struct job *j = u->job;
     char why[256];
     if (grow_table((void ***)&f->units, &f->cap_units, u->id) < 0)
         return -ENOMEM;
-    if (farm_class_for(f, json_object_get(u->spec, "requirements"), &u->class_id, why,
-                       sizeof(why)) < 0) {
-        udcs_log_error("farm: unit %lld: %s", (long long)u->id, why);
-        return -EINVAL;
+    json_t *spec = farm_unit_spec(u);
+    int rc = spec ? farm_class_for(f, json_object_get(spec, "requirements"), &u->class_id, why,
+                                   sizeof(why)) : -ENOMEM;
+    json_decref(spec);
+    if (rc < 0) {
+        udcs_log_error("farm: unit %lld: %s", (long long)u->id, rc == -ENOMEM ? "out of memory" : why);
+        return rc == -ENOMEM ? rc : -EINVAL;
     }
     struct unit **units = realloc(j->units, (j->n_units + 1) * sizeof(*units));
     if (!units)
@@ -161,6 +169,10 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s)
     u->job->counts[u->state]--;
     u->job->counts[s]++;
     u->state = s;
+    if (s == UNIT_DONE || s == UNIT_FAILED || s == UNIT_CANCELLED) {
+        free(u->action_json);   /* only lease offers need it; the database keeps it */
+        u->action_json = NULL;
+    }
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
@@ -241,18 +253,14 @@ void farm_job_cancel(struct farm *f, struct job *j, const char *why)
     finish_job(f, j, JOB_CANCELLED, why);
 }
 
-/* Store a successful result in the master's action cache, so the same action anywhere
+static int exit_code_of(const char *result_json);
+
+/* Queue a successful result for the master's action cache, so the same action anywhere
  * later completes without running. */
 static void remember_result(struct farm *f, struct unit *u, const char *result_json)
 {
-    struct cas_action_result r;
-    char why[256];
-    if (!u->has_action || cas_action_result_from_json(result_json, strlen(result_json), &r, why,
-                                                      sizeof(why)) < 0)
-        return;
-    if (r.exit_code == 0)
-        cas_store_ac_put(f->cs, &u->action_digest, &r);
-    cas_action_result_release(&r);
+    if (u->has_action && exit_code_of(result_json) == 0)
+        farm_ac_enqueue(f, &u->action_digest, result_json);
 }
 
 static int exit_code_of(const char *result_json)
@@ -308,14 +316,13 @@ int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int 
         f->cache_hits++;
     } else {
         remember_result(f, u, result_json);
-        if (a) {
-            a->units_done++;
-            farm_db_save_agent(f, a);
-        }
+        if (a)
+            a->units_done++;   /* written with the agent's next heartbeat */
     }
     f->units_completed++;
     farm_db_save_unit(f, u);
-    farm_db_save_job(f, j);
+    if (cached)
+        farm_db_save_job(f, j);   /* the job's own row changes only for its counters */
     farm_unit_event(f, u, "unit_finished",
                     json_pack("{s:b, s:i}", "cached", cached, "exit_code", u->exit_code));
     release_dependents(f, u);
@@ -330,6 +337,9 @@ int farm_unit_ready(struct farm *f, struct unit *u)
         return 0;
     if (farm_resolve_action(f, u, why, sizeof(why)) < 0)
         return farm_unit_failed(f, u, why, 0, 0);   /* the inputs are not there: no retry */
+    const char *pending = farm_ac_pending(f, &u->action_digest);
+    if (pending)   /* done moments ago, not yet in the cache file */
+        return farm_unit_done(f, u, pending, 1);
     struct cas_action_result r;
     if (cas_store_ac_get(f->cs, &u->action_digest, &r) == 0) {
         int complete = cas_store_has(f->cs, &r.stdout_digest) &&

@@ -22,7 +22,9 @@ json_t *farm_unit_json(struct farm *f, struct unit *u)
                           "finished_ms", ms_or_null(u->finished_ms));
     if (!j)
         return NULL;
-    json_object_set_new(j, "argv", json_deep_copy(json_object_get(u->spec, "argv")));
+    json_t *spec = farm_unit_spec(u);
+    json_object_set(j, "argv", json_object_get(spec, "argv"));
+    json_decref(spec);
     if (u->has_action)
         json_object_set_new(j, "action", json_string(cas_digest_hex(&u->action_digest, hex)));
     if (u->agent_id) {

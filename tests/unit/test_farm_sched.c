@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define EMPTY "99aa06d3014798d86001c324468d497f/0"
+#define AGENT_SLOTS 12
 
 struct fixture {
     char *dir;
@@ -55,7 +56,7 @@ static struct agent *add_agent(struct farm *f, const char *name, const char *too
     char info[512];
     snprintf(info, sizeof(info), "{\"architecture\":\"x86_64\",\"os\":\"linux\",\"cpu_cores\":4,"
              "\"ram_gb\":8,\"gpus\":[],\"toolchains\":[{\"name\":\"%s\"}]}", toolchain);
-    json_t *body = json_pack("{s:s, s:s, s:i, s:o}", "key", name, "name", name, "slots", 4,
+    json_t *body = json_pack("{s:s, s:s, s:i, s:o}", "key", name, "name", name, "slots", AGENT_SLOTS,
                              "info", json_loads(info, 0, NULL));
     struct farm_register_req r;
     char why[256];
@@ -137,6 +138,21 @@ static void fair_share_alternates_between_jobs_of_equal_priority(void **state)
         last = u->job->id;
     }
     assert_null(pick_one(fx->f, a));
+}
+
+static void an_agent_never_holds_more_units_than_its_slots(void **state)
+{
+    struct fixture *fx = *state;
+    struct agent *a = add_agent(fx->f, "a1", "gcc");
+    submit_trivial(fx->f, AGENT_SLOTS + 5, 5, "slots");
+    struct unit *got[64];
+    farm_db_begin(fx->f);
+    size_t n = farm_pick(fx->f, a, got, 64);
+    farm_db_commit(fx->f);
+    assert_int_equal(n, AGENT_SLOTS);
+    assert_null(pick_one(fx->f, a));
+    assert_int_equal(report(fx->f, a, got[0], got[0]->epoch, 0), 200);
+    assert_non_null(pick_one(fx->f, a));   /* a slot came free */
 }
 
 static void higher_priority_goes_first(void **state)
@@ -277,6 +293,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fair_share_alternates_between_jobs_of_equal_priority,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(an_agent_never_holds_more_units_than_its_slots, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(higher_priority_goes_first, setup, teardown),
         cmocka_unit_test_setup_teardown(unmet_requirements_wait_and_say_why, setup, teardown),
         cmocka_unit_test_setup_teardown(a_unit_waits_for_the_units_it_takes_outputs_from, setup,
