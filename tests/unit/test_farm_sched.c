@@ -51,13 +51,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct agent *add_agent(struct farm *f, const char *name, const char *toolchain)
+/* Register an agent that reports `info` (the devices schema) as its machine. */
+static struct agent *add_agent_with(struct farm *f, const char *name, const char *info)
 {
-    char info[512];
-    snprintf(info, sizeof(info), "{\"architecture\":\"x86_64\",\"os\":\"linux\",\"cpu_cores\":4,"
-             "\"ram_gb\":8,\"gpus\":[],\"toolchains\":[{\"name\":\"%s\"}]}", toolchain);
+    json_t *machine = json_loads(info, 0, NULL);
+    assert_non_null(machine);
     json_t *body = json_pack("{s:s, s:s, s:i, s:o}", "key", name, "name", name, "slots", AGENT_SLOTS,
-                             "info", json_loads(info, 0, NULL));
+                             "info", machine);
     struct farm_register_req r;
     char why[256];
     struct agent *a = NULL;
@@ -67,6 +67,14 @@ static struct agent *add_agent(struct farm *f, const char *name, const char *too
     farm_db_commit(f);
     json_decref(body);
     return a;
+}
+
+static struct agent *add_agent(struct farm *f, const char *name, const char *toolchain)
+{
+    char info[512];
+    snprintf(info, sizeof(info), "{\"architecture\":\"x86_64\",\"os\":\"linux\",\"cpu_cores\":4,"
+             "\"ram_gb\":8,\"gpus\":[],\"toolchains\":[{\"name\":\"%s\"}]}", toolchain);
+    return add_agent_with(f, name, info);
 }
 
 static int64_t submit(struct farm *f, const char *json)
@@ -180,6 +188,41 @@ static void unmet_requirements_wait_and_say_why(void **state)
     struct unit *u = pick_one(fx->f, b);
     assert_non_null(u);
     assert_int_equal(u->job->id, j);
+}
+
+/* Cores, memory, a GPU and its memory are matched against what agents report; a unit that
+ * no connected machine can hold says which requirement is missing. */
+static void hardware_requirements_match_only_machines_that_have_them(void **state)
+{
+    struct fixture *fx = *state;
+    struct agent *small = add_agent(fx->f, "small", "gcc");   /* 4 cores, 8 GB, no GPU */
+    int64_t big = submit(fx->f, "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"big\"],"
+                                "\"requirements\":{\"min_cores\":16,\"min_memory_gb\":32}}]}");
+    int64_t gpu = submit(fx->f, "{\"type\":\"EXEC\",\"requirements\":{\"gpu_required\":true,"
+                                "\"gpu_memory_gb\":16},\"units\":[{\"argv\":[\"kernel\"]}]}");
+    assert_null(pick_one(fx->f, small));
+    char *why = farm_unit_why(fx->f, farm_job(fx->f, big)->units[0]);
+    assert_string_equal(why, "no agent with 16 cores, 32.0 GB of memory is connected");
+    free(why);
+    why = farm_unit_why(fx->f, farm_job(fx->f, gpu)->units[0]);
+    assert_string_equal(why, "no agent with a GPU with 16.0 GB is connected");
+    free(why);
+
+    /* A GPU too small for the kernel, on a machine big enough for the other unit. */
+    struct agent *wide = add_agent_with(fx->f, "wide",
+        "{\"architecture\":\"x86_64\",\"os\":\"linux\",\"cpu_cores\":32,\"ram_gb\":64,"
+        "\"gpus\":[{\"name\":\"small card\",\"memory_gb\":8}],\"toolchains\":[]}");
+    struct unit *u = pick_one(fx->f, wide);
+    assert_non_null(u);
+    assert_int_equal(u->job->id, big);
+    assert_null(pick_one(fx->f, wide));
+
+    struct agent *h100 = add_agent_with(fx->f, "h100",
+        "{\"architecture\":\"x86_64\",\"os\":\"linux\",\"cpu_cores\":16,\"ram_gb\":128,"
+        "\"gpus\":[{\"name\":\"NVIDIA H100 80GB HBM3\",\"memory_gb\":79.2}],\"toolchains\":[]}");
+    u = pick_one(fx->f, h100);
+    assert_non_null(u);
+    assert_int_equal(u->job->id, gpu);
 }
 
 static void a_unit_waits_for_the_units_it_takes_outputs_from(void **state)
@@ -297,6 +340,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(higher_priority_goes_first, setup, teardown),
         cmocka_unit_test_setup_teardown(unmet_requirements_wait_and_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(hardware_requirements_match_only_machines_that_have_them,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(a_unit_waits_for_the_units_it_takes_outputs_from, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_late_result_from_a_superseded_lease_is_refused, setup,
