@@ -4,7 +4,9 @@
 # that crashes or ends badly without reporting a failure counts as one failed test.
 #
 # Environment: UDCS_BIN (the binaries), UDCS_TESTBIN (the unit test programs),
-# TEST_FILTER (optional substring: run only matching programs).
+# TEST_FILTER (optional substring: run only matching programs), UDCS_SANITIZER_LOGS (set
+# by `make asan`: every process a test starts, daemons included, writes its sanitizer
+# reports under this directory; each report counts as a failure of the test that ran).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${UDCS_BIN:?set UDCS_BIN to the directory holding udcs-cas}"
@@ -27,11 +29,27 @@ run_one() {
     local log
     log=$(mktemp)
     local start=$SECONDS
-    timeout --kill-after=10 "$PROGRAM_TIMEOUT" "$@" >"$log" 2>&1
+    local san=
+    if [ -n "${UDCS_SANITIZER_LOGS:-}" ]; then
+        san="$UDCS_SANITIZER_LOGS/$name"
+        rm -rf "$san"
+        mkdir -p "$san"
+    fi
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}${san:+:log_path=$san/asan}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${san:+:log_path=$san/ubsan}" \
+        timeout --kill-after=10 "$PROGRAM_TIMEOUT" "$@" >"$log" 2>&1
     local rc=$?
     local p f
     p=$(grep -cE '^ok ' "$log")
     f=$(grep -cE '^not ok ' "$log")
+    if [ -n "$san" ]; then
+        local report
+        for report in "$san"/*; do
+            [ -s "$report" ] || continue
+            f=$((f + 1))
+            { echo "not ok - $name: sanitizer report $(basename "$report"):"; head -n 40 "$report"; } >>"$log"
+        done
+    fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1
         if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
