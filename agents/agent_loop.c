@@ -147,15 +147,7 @@ static void *heartbeat_main(void *arg)
         return NULL;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        uint64_t ms = d->heartbeat_ms;
-        t.tv_sec += (time_t)(ms / 1000);
-        t.tv_nsec += (long)(ms % 1000) * 1000000;
-        if (t.tv_nsec >= 1000000000) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000;
-        }
+        struct timespec t = udcs_deadline_after_ms(d->heartbeat_ms);
         pthread_cond_timedwait(&d->wake, &d->lock, &t);
         if (d->stopping)
             break;

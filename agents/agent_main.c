@@ -223,8 +223,7 @@ int main(int argc, char **argv)
         return UDCS_EXIT_FAILED;
     struct udcs_cli cli = { .program = "udcs-agent", .usage = usage };
     int status = udcs_cli_parse(&cli, &cfg, argc, argv);
-    if (status == 1 && cli.n_rest > 0) {
-        udcs_log_error("unexpected argument '%s'; see 'udcs-agent --help'", cli.rest[0]);
+    if (status == 1 && udcs_cli_refuse_rest(&cli) < 0) {
         status = UDCS_EXIT_USAGE;
     } else if (status == 1) {
         status = run(&cfg);

@@ -62,3 +62,14 @@ int udcs_cli_finish(int status)
     }
     return status;
 }
+
+int udcs_cli_refuse_rest(const struct udcs_cli *cli)
+{
+    if (cli->n_rest == 0)
+        return 0;
+    const char *arg = cli->rest[0];
+    udcs_log_error("%s '%s'; see '%s --help'",
+                   arg[0] == '-' && arg[1] ? "unknown option" : "unexpected argument", arg,
+                   cli->program);
+    return UDCS_EUSAGE;
+}

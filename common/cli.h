@@ -36,4 +36,9 @@ int udcs_cli_parse(struct udcs_cli *cli, struct udcs_config *cfg, int argc, char
  * UDCS_EXIT_FAILED. */
 int udcs_cli_finish(int status);
 
+/* For programs that take no arguments besides settings: 0 when cli->rest is empty;
+ * otherwise logs "unknown option 'X'" (or "unexpected argument 'X'") with where to
+ * look, and returns UDCS_EUSAGE. */
+int udcs_cli_refuse_rest(const struct udcs_cli *cli);
+
 #endif

@@ -26,4 +26,19 @@ static inline uint64_t udcs_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The CLOCK_REALTIME instant `ms` milliseconds from now: the deadline that
+ * pthread_cond_timedwait() takes (condition variables use that clock by default). */
+static inline struct timespec udcs_deadline_after_ms(uint64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
 #endif

@@ -156,15 +156,12 @@ int udcs_mkdir_p(const char *path, mode_t mode)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int remove_tree_at(int parent, const char *name)
+static int remove_tree_at(int parent, const char *name);
+
+/* Remove everything in the directory open as `fd` (taken, closed here); the first
+ * error is returned, the rest is still removed. */
+static int remove_entries(int fd)
 {
-    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-        return 0;
-    if (errno != EISDIR && errno != EPERM)
-        return -errno;
-    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
     DIR *d = fdopendir(fd);
     if (!d) {
         int rc = -errno;
@@ -181,6 +178,19 @@ static int remove_tree_at(int parent, const char *name)
             rc = r;
     }
     closedir(d);
+    return rc;
+}
+
+static int remove_tree_at(int parent, const char *name)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -errno;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = remove_entries(fd);
     if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
         rc = -errno;
     return rc;
@@ -210,23 +220,7 @@ int udcs_empty_dir(const char *path)
         return udcs_mkdir_p(path, 0755);
     if (fd < 0)
         return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        int r = remove_tree_at(dirfd(d), e->d_name);
-        if (r < 0 && rc == 0)
-            rc = r;
-    }
-    closedir(d);
-    return rc;
+    return remove_entries(fd);
 }
 
 int udcs_fsync_dir(const char *dir)

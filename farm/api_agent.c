@@ -6,6 +6,7 @@
  *   POST lease      {"agent_id","slots","wait_ms"}          -> {"units":[...]} (long poll)
  *   POST result     {"agent_id","unit","epoch","outcome":"ok"|"error","result","error"} */
 #include "farm/farm_internal.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/http_server.h"
 #include "common/json.h"
@@ -117,14 +118,7 @@ static void do_lease(struct udcs_http_req *req)
         json_decref(body);
         return;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(r.wait_ms / 1000);
-    deadline.tv_nsec += (long)(r.wait_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = udcs_deadline_after_ms(r.wait_ms);
     pthread_mutex_lock(&f->lock);
     struct agent *a = agent_of(f, req, r.agent_id);
     struct unit *got[FARM_LEASE_BATCH_MAX];

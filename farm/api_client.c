@@ -8,6 +8,7 @@
  *   GET    /metrics                Prometheus text
  *   GET    /                       (web port) a plain status page built from the above */
 #include "farm/farm_internal.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/http_server.h"
 #include "common/json.h"
@@ -135,9 +136,7 @@ static long events_read(void *arg, uint64_t pos, char *buf, size_t max)
                 s->next = j->next_event_seq - JOB_EVENTS_KEPT;   /* too slow: skip ahead */
             if (s->next < j->next_event_seq || f->stopping)
                 break;
-            struct timespec t;
-            clock_gettime(CLOCK_REALTIME, &t);
-            t.tv_sec += EVENTS_KEEPALIVE_S;
+            struct timespec t = udcs_deadline_after_ms(EVENTS_KEEPALIVE_S * 1000);
             if (pthread_cond_timedwait(&f->event_cv, &f->lock, &t) != 0)
                 break;
         }

@@ -2,6 +2,7 @@
  * gone quiet, retries whose backoff ended) and the callback sender (POSTs a finished job
  * to the callback_url its submitter gave, with a few bounded retries). */
 #include "farm/farm_internal.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/http_client.h"
 #include "common/log.h"
@@ -18,14 +19,7 @@
 
 static void wait_ms(struct farm *f, uint64_t ms)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
+    struct timespec t = udcs_deadline_after_ms(ms);
     pthread_cond_timedwait(&f->work_cv, &f->lock, &t);
 }
 

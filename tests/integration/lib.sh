@@ -40,6 +40,20 @@ expect_output_contains() {
         not_ok "message should say: $1"; sed 's/^/# /' "$T/.out"; fi
 }
 
+# wait_for_port_file FILE PID NAME LOG: wait (10 s at most) until a server started in the
+# background has written its port file; if it dies or never does, show its log and fail.
+wait_for_port_file() {
+    local file=$1 pid=$2 name=$3 log=$4 i
+    for i in $(seq 1 500); do
+        [ -s "$file" ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+    done
+    [ -s "$file" ] && return 0
+    echo "# $name did not start:"; [ -f "$log" ] && sed 's/^/# /' "$log"
+    return 1
+}
+
 # start_cas_server DIR [ARGS...]: run `udcs-cas serve` on an ephemeral port with a token;
 # sets SERVER_URL, SERVER_TOKEN_FILE, SERVER_PID.
 start_cas_server() {
@@ -52,16 +66,7 @@ start_cas_server() {
         --token-file "$SERVER_TOKEN_FILE" "$@" 2>"$dir/server.log" &
     SERVER_PID=$!
     _pids+=("$SERVER_PID")
-    local i
-    for i in $(seq 1 500); do
-        [ -s "$dir/port" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.02
-    done
-    if [ ! -s "$dir/port" ]; then
-        echo "# udcs-cas serve did not start:"; sed 's/^/# /' "$dir/server.log"
-        return 1
-    fi
+    wait_for_port_file "$dir/port" "$SERVER_PID" "udcs-cas serve" "$dir/server.log" || return 1
     SERVER_URL="http://127.0.0.1:$(cat "$dir/port")"
 }
 
@@ -86,16 +91,7 @@ start_farm() {
         --web-port 0 --port-file "$dir/ports" --log-file "$dir/farm.log" "$@" &
     FARM_PID=$!
     _pids+=("$FARM_PID")
-    local i
-    for i in $(seq 1 500); do
-        [ -s "$dir/ports" ] && break
-        kill -0 "$FARM_PID" 2>/dev/null || break
-        sleep 0.02
-    done
-    if [ ! -s "$dir/ports" ]; then
-        echo "# udcs-farm did not start:"; sed 's/^/# /' "$dir/farm.log"
-        return 1
-    fi
+    wait_for_port_file "$dir/ports" "$FARM_PID" udcs-farm "$dir/farm.log" || return 1
     FARM_PORT=$(sed -n 1p "$dir/ports")
     FARM_URL="http://127.0.0.1:$FARM_PORT"
     FARM_WEB_URL="http://127.0.0.1:$(sed -n 2p "$dir/ports")"

@@ -113,6 +113,10 @@ check "after its retries" test "$(job_json "$J7" | jq '.unit_list[0].attempts')"
 check "with the command's stderr in the error" sh -c "'$UDCS' job $J7 | grep -q 'exit status 3; stderr: doomed'"
 check "and the master keeps serving" sh -c "curl -sf '$FARM_URL/api/devices' >/dev/null"
 expect_status 3 "an unknown job is not found" "$UDCS" job 999999
+expect_status 2 "udcs-farm refuses an unknown option" "$FARM" --no-auth --frob
+expect_output_contains "unknown option '--frob'; see 'udcs-farm --help'"
+expect_status 2 "udcs-agent refuses a stray argument" "$AGENT" --farm "$FARM_URL" stray
+expect_output_contains "unexpected argument 'stray'; see 'udcs-agent --help'"
 
 # ---- udcs run: files in, outputs and exit status back ------------------------------------------
 mkdir -p "$T/work"
