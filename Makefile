@@ -45,6 +45,7 @@ include cas/module.mk
 include agents/module.mk
 include agents/agent.mk
 include farm/module.mk
+include toolchains/module.mk
 include tests/module.mk
 
 # Quiet by default; `make V=1` shows the commands.

@@ -54,6 +54,14 @@ static const struct tc_probe tc_probes[] = {
     { "clang++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
     { "cc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
     { "c++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    /* cross compilers as Debian names them (gcc-aarch64-linux-gnu, gcc-mingw-w64, ...) */
+    { "aarch64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "aarch64-linux-gnu-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "arm-linux-gnueabihf-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "riscv64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
     /* POV-Ray 3.7 prints "POV-Ray 3.7.0.10.unofficial" and its licence on stderr. */
     { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS },
     { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS },

@@ -53,7 +53,7 @@ static int parse_req(const json_t *r, struct req *out, char *why, size_t why_len
         (tc && !json_is_array(tc))) {
         snprintf(why, why_len, "requirements: architecture and os are strings, min_cores an "
                  "integer, min_memory_gb and gpu_memory_gb numbers, gpu_required true or "
-                 "false, toolchains an array of names");
+                 "false, toolchains an array of names (NAME or NAME@FINGERPRINT)");
         return UDCS_EPROTO;
     }
     out->architecture = arch ? strdup(json_string_value(arch)) : NULL;
@@ -141,13 +141,19 @@ int farm_class_for(struct farm *f, const json_t *requirements, int *class_id, ch
 
 /* ---- matching ----------------------------------------------------------------------------- */
 
-static int has_toolchain(const json_t *info, const char *name)
+/* Whether the agent offers toolchain `want`: a name ("gcc"), or a name and the
+ * fingerprint of its binary ("gcc@0123...") when only that exact build will do. */
+static int has_toolchain(const json_t *info, const char *want)
 {
+    const char *at = strchr(want, '@');
+    size_t name_len = at ? (size_t)(at - want) : strlen(want);
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(info, "toolchains"), i, t) {
         const char *n = json_string_value(json_object_get(t, "name"));
-        if (n && strcmp(n, name) == 0)
+        const char *fp = json_string_value(json_object_get(t, "fingerprint"));
+        if (n && strlen(n) == name_len && strncmp(n, want, name_len) == 0 &&
+            (!at || (fp && strcmp(fp, at + 1) == 0)))
             return 1;
     }
     return 0;

@@ -1,0 +1,368 @@
+/* toolchains/compile_farm.c - udcs-compile-farm: the farm's store as a second cache level,
+ * and misses compiled on agents.
+ *
+ * A miss that may go to an agent (cc_args.remote_ok) and finds no free local slot is
+ * preprocessed here, looked up by its preprocessed text (another checkout or machine may
+ * have compiled the same thing), and otherwise sent as an EXEC unit that runs the same
+ * compiler build (the agent's toolchain with the same name and fingerprint) on the
+ * preprocessed text. The agent's object is the one a local compile writes (tests compare
+ * them byte for byte). Anything unexpected - no matching agent soon, a slow or dead
+ * master, a failed or noisy remote compile - ends in a local compile: the build never
+ * fails or hangs because of the farm. */
+#include "toolchains/compile_farm.h"
+#include "toolchains/compile_internal.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/http_client.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a unit may wait for an agent before it is compiled here instead. */
+#define QUEUE_WAIT_MS 5000
+#define CONNECT_TIMEOUT_MS 2000
+#define CALL_TIMEOUT_MS 30000
+#define POLL_FIRST_MS 10
+#define POLL_MAX_MS 200
+#define REMOTE_INPUT "in.i"
+#define REMOTE_OUTPUT "out.o"
+
+struct farm_ctx {
+    int tried, usable;
+    struct cas *cas;
+    struct udcs_http_client *http;
+    char *url, *token;
+};
+
+static struct farm_ctx ctx;
+
+/* Connect on first use; 0 when the farm can be used. */
+static int farm_open(struct cc_call *call)
+{
+    if (ctx.tried)
+        return ctx.usable ? 0 : -1;
+    ctx.tried = 1;
+    const struct cc_settings *set = call->set;
+    const char *f = set->farm;
+    if (asprintf(&ctx.url, "%s%s", strstr(f, "://") ? "" : "http://", f) < 0) {
+        ctx.url = NULL;
+        return -1;
+    }
+    if (set->token_file && *set->token_file &&
+        udcs_config_read_token(set->token_file, &ctx.token) < 0)
+        udcs_log_warn("compile: cannot read the farm token from %s; going on without",
+                      set->token_file);
+    struct cas_options co = { .local = { .root = set->cache_dir, .max_size = set->max_size,
+                                         .encode = { .level = 1 } },
+                              .remote_url = ctx.url, .remote_token = ctx.token };
+    int rc = cas_open(&co, &ctx.cas);
+    if (rc == 0)
+        rc = udcs_http_client_new(ctx.url, ctx.token, &ctx.http);
+    if (rc < 0) {
+        udcs_log_warn("compile: cannot use the farm %s: %s", ctx.url, udcs_strerror(rc));
+        return -1;
+    }
+    udcs_http_client_set_timeouts(ctx.http, CONNECT_TIMEOUT_MS, CALL_TIMEOUT_MS);
+    ctx.usable = 1;
+    return 0;
+}
+
+static int farm_down(void)
+{
+    return ctx.cas && *cas_last_remote_error(ctx.cas);
+}
+
+/* Copy every blob of `r` into the local store (read-through). */
+static int pull_blobs(struct cc_call *call, const struct cas_action_result *r)
+{
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0)
+        return -errno;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= r->n_outputs + 1; i++) {
+        const struct cas_digest *d = i < r->n_outputs ? &r->outputs[i].digest
+                                     : i == r->n_outputs ? &r->stdout_digest : &r->stderr_digest;
+        if (d->size && !cas_store_has(call->store, d))
+            rc = cas_get_to_fd(ctx.cas, d, devnull);
+    }
+    close(devnull);
+    return rc;
+}
+
+static int op_ac_get(struct cc_call *call, const struct cas_digest *key,
+                     struct cas_action_result *out)
+{
+    if (farm_open(call) < 0 || farm_down())
+        return 0;
+    if (cas_ac_get(ctx.cas, key, out) < 0)
+        return 0;
+    if (pull_blobs(call, out) < 0) {
+        cas_action_result_release(out);
+        return 0;
+    }
+    return 1;
+}
+
+static void op_ac_put(struct cc_call *call, const struct cas_digest *key,
+                      const struct cas_action_result *r)
+{
+    if (farm_open(call) == 0 && !farm_down())
+        cas_ac_put(ctx.cas, key, r);
+}
+
+/* ---- a remote compile ------------------------------------------------------------------ */
+
+static json_t *get_json(const char *path)
+{
+    struct udcs_buf body = UDCS_BUF_INIT(64u * 1024 * 1024);
+    struct udcs_http_call hc = UDCS_HTTP_CALL_INIT;
+    hc.method = "GET";
+    hc.path = path;
+    hc.response = &body;
+    json_t *j = NULL;
+    if (udcs_http_client_call(ctx.http, &hc) == 0)
+        j = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+    else
+        udcs_log_warn("compile: GET %s: %s", path, hc.error);
+    udcs_buf_release(&body);
+    return j;
+}
+
+static void cancel_job(long long id)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/api/jobs/%lld", id);
+    struct udcs_http_call hc = UDCS_HTTP_CALL_INIT;
+    hc.method = "DELETE";
+    hc.path = path;
+    hc.timeout_ms = CONNECT_TIMEOUT_MS;
+    udcs_http_client_call(ctx.http, &hc);
+}
+
+/* The EXEC job that compiles `input` (the preprocessed text's blob) on a matching agent. */
+static json_t *compile_job(const struct cc_call *call, const struct cas_digest *input)
+{
+    const struct cc_args *a = &call->args;
+    char hex[CAS_HEX_LEN + 1], dig[CAS_HEX_LEN + 32], tc[256];
+    snprintf(dig, sizeof(dig), "%s/%llu", cas_digest_hex(input, hex),
+             (unsigned long long)input->size);
+    snprintf(tc, sizeof(tc), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+    json_t *argv = json_array();
+    json_array_append_new(argv, json_string(call->compiler.name));
+    for (size_t i = 0; i < a->n_remote_args; i++)
+        json_array_append_new(argv, json_string(a->remote_args[i]));
+    json_array_append_new(argv, json_string("-x"));
+    json_array_append_new(argv, json_string(a->lang == CC_LANG_CXX ? "c++-cpp-output"
+                                                                   : "cpp-output"));
+    json_array_append_new(argv, json_string(a->assemble_only ? "-S" : "-c"));
+    json_array_append_new(argv, json_string(REMOTE_INPUT));
+    json_array_append_new(argv, json_string("-o"));
+    json_array_append_new(argv, json_string(REMOTE_OUTPUT));
+    json_t *unit = json_pack("{s:o, s:{s:{s:s, s:b}}, s:[s], s:I}", "argv", argv, "inputs",
+                             REMOTE_INPUT, "digest", dig, "executable", 0, "outputs",
+                             REMOTE_OUTPUT, "timeout_ms",
+                             (json_int_t)call->set->remote_timeout_ms);
+    return json_pack("{s:s, s:i, s:b, s:i, s:{s:[s], s:s}, s:[o]}", "type", "EXEC",
+                     "priority", 5, "retry_failed_commands", 0, "max_attempts", 2,
+                     "requirements", "toolchains", tc, "os", "linux", "units", unit);
+}
+
+/* Submit, wait, and fetch the result of the unit. 1 with `out` filled, 0 when it did not
+ * run there (the reason is logged). */
+static int run_remote(struct cc_call *call, const struct cas_digest *input,
+                      struct cas_action_result *out)
+{
+    json_t *job = compile_job(call, input);
+    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    json_decref(job);
+    if (!text)
+        return 0;
+    struct udcs_buf body = UDCS_BUF_INIT(1u << 20);
+    struct udcs_http_call hc = UDCS_HTTP_CALL_INIT;
+    hc.method = "POST";
+    hc.path = "/api/submit";
+    hc.content_type = "application/json";
+    hc.body = text;
+    hc.body_len = strlen(text);
+    hc.response = &body;
+    int rc = udcs_http_client_call(ctx.http, &hc);
+    free(text);
+    json_t *ans = rc == 0 ? json_loadb(body.data ? body.data : "", body.len, 0, NULL) : NULL;
+    udcs_buf_release(&body);
+    long long id = (long long)json_integer_value(json_object_get(ans, "id"));
+    json_decref(ans);
+    if (rc < 0 || id <= 0) {
+        udcs_log_warn("compile: the farm took no job for %s: %s", call->args.source,
+                      rc < 0 ? hc.error : "no job id in the answer");
+        return 0;
+    }
+
+    char path[64];
+    snprintf(path, sizeof(path), "/api/jobs/%lld", id);
+    uint64_t start = udcs_mono_ms(), wait = POLL_FIRST_MS;
+    uint64_t deadline = start + (call->set->remote_timeout_ms ? call->set->remote_timeout_ms
+                                                              : 120000);
+    int found = 0;
+    for (;;) {
+        json_t *j = get_json(path);
+        if (!j) {
+            cancel_job(id);
+            return 0;
+        }
+        const char *state = json_string_value(json_object_get(j, "state"));
+        json_t *unit = json_array_get(json_object_get(j, "unit_list"), 0);
+        const char *ustate = json_string_value(json_object_get(unit, "state"));
+        if (state && strcmp(state, "done") == 0) {
+            json_t *res = json_object_get(unit, "result");
+            char *rtext = res ? json_dumps(res, JSON_COMPACT) : NULL;
+            char why[256];
+            found = rtext && cas_action_result_from_json(rtext, strlen(rtext), out, why,
+                                                         sizeof(why)) == 0;
+            free(rtext);
+            json_decref(j);
+            break;
+        }
+        if (!state || strcmp(state, "running") != 0) {
+            udcs_log_warn("compile: remote compile of %s ended %s: %s", call->args.source,
+                          state ? state : "?",
+                          json_string_value(json_object_get(unit, "error"))
+                              ? json_string_value(json_object_get(unit, "error")) : "");
+            json_decref(j);
+            break;
+        }
+        uint64_t now = udcs_mono_ms();
+        int queued = ustate && (strcmp(ustate, "queued") == 0 || strcmp(ustate, "waiting") == 0);
+        if ((queued && now - start > QUEUE_WAIT_MS) || now > deadline) {
+            udcs_log_info("compile: %s for %s (%s); compiling here", queued ? "no agent took "
+                          "the unit" : "the remote compile is too slow", call->args.source,
+                          json_string_value(json_object_get(unit, "why"))
+                              ? json_string_value(json_object_get(unit, "why")) : "");
+            json_decref(j);
+            cancel_job(id);
+            break;
+        }
+        json_decref(j);
+        struct timespec ts = { 0, (long)(wait * 1000000) };
+        nanosleep(&ts, NULL);
+        wait = wait * 2 > POLL_MAX_MS ? POLL_MAX_MS : wait * 2;
+    }
+    return found;
+}
+
+static const struct cas_output *output_named(const struct cas_action_result *r, const char *p)
+{
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (strcmp(r->outputs[i].path, p) == 0)
+            return &r->outputs[i];
+    return NULL;
+}
+
+/* Compile on an agent. Returns the exit status (0), or -1 when it must be done here. */
+static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
+{
+    const struct cc_args *a = &call->args;
+    struct udcs_buf pp = UDCS_BUF_INIT(0);
+    if (cc_preprocess(call, 1, &pp) < 0) {
+        udcs_buf_release(&pp);
+        return -1;   /* the compile will show the preprocessor's errors */
+    }
+    struct cas_digest key, input;
+    struct cas_action_result res = { 0 };
+    int remote = 0, status = -1;
+    cc_key_cpp(call, &pp, &key);
+    if (cas_store_ac_get(call->store, &key, &res) == 0 ||
+        (remote = op_ac_get(call, &key, &res)) == 1) {
+        status = cc_replay(call, &res);
+        if (status >= 0)
+            cc_count(call, remote ? CC_STAT_REMOTE_HITS : CC_STAT_PREPROCESSED_HITS);
+        cas_action_result_release(&res);
+        if (status >= 0) {
+            udcs_buf_release(&pp);
+            return status;
+        }
+    }
+    if (cas_put_bytes(ctx.cas, pp.data ? pp.data : "", pp.len, &input) < 0 || farm_down()) {
+        udcs_buf_release(&pp);
+        return -1;
+    }
+    uint64_t t0 = udcs_mono_ms();
+    if (run_remote(call, &input, &res) == 1) {
+        const struct cas_output *obj = output_named(&res, REMOTE_OUTPUT);
+        struct udcs_buf out = UDCS_BUF_INIT(64u << 20);
+        if (res.exit_code == 0 && res.stderr_digest.size == 0 && obj &&
+            pull_blobs(call, &res) == 0 &&
+            (res.stdout_digest.size == 0 ||
+             cas_store_get_bytes(call->store, &res.stdout_digest, &out) == 0) &&
+            cas_store_get_to_file(call->store, &obj->digest, a->output, 0666) == 0) {
+            struct udcs_buf err = UDCS_BUF_INIT(0);
+            struct run_out_view rv = { &out, &err };
+            cc_write_stream(STDOUT_FILENO, &out);
+            cc_count(call, CC_STAT_MISSES);
+            cc_count(call, CC_STAT_REMOTE_COMPILES);
+            status = 0;
+            if (cc_store_result(call, &key, &rv, ops, res.executor ? res.executor : "agent",
+                                udcs_mono_ms() - t0) == 0 && call->set->mode == CC_MODE_DIRECT) {
+                char **names = NULL;
+                size_t n = 0;
+                struct cc_file_digest *files = NULL;
+                size_t nf = 0;
+                if (cc_linemarker_files(pp.data ? pp.data : "", pp.len, &names, &n) == 0 &&
+                    cc_digest_inputs(call, names, n, &files, &nf) == 0)
+                    cc_remember(call, files, nf, &key, ops);
+                cc_file_digests_free(files, nf);
+                cc_strv_free(names, n);
+            }
+        } else {
+            udcs_log_info("compile: the agent's compile of %s %s; compiling here for the "
+                          "compiler's own messages", a->source,
+                          res.exit_code ? "failed" : "printed diagnostics");
+        }
+        udcs_buf_release(&out);
+        cas_action_result_release(&res);
+    }
+    udcs_buf_release(&pp);
+    return status;
+}
+
+static int op_miss(struct cc_call *call, char **argv, int argc);
+
+static const struct cc_farm_ops ops = {
+    .ac_get = op_ac_get,
+    .ac_put = op_ac_put,
+    .miss = op_miss,
+};
+
+static int op_miss(struct cc_call *call, char **argv, int argc)
+{
+    const struct cc_settings *set = call->set;
+    int slot = -1;
+    int try_remote = call->args.remote_ok && !set->local_only && farm_open(call) == 0 &&
+                     !farm_down();
+    if (try_remote && !set->remote_only && (slot = cc_slot_acquire(call, 0)) >= 0)
+        try_remote = 0;   /* this machine has a free slot: use it first (like icecream) */
+    if (try_remote) {
+        int status = compile_remote(call, &ops);
+        if (status >= 0)
+            return status;
+        cc_count(call, CC_STAT_LOCAL_FALLBACKS);
+    }
+    if (slot < 0)
+        slot = cc_slot_acquire(call, 1);
+    int status = cc_compile_here(call, argv, argc, &ops);
+    if (slot >= 0)
+        close(slot);
+    return status;
+}
+
+const struct cc_farm_ops *cc_farm_ops(void)
+{
+    return &ops;
+}

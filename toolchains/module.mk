@@ -1,0 +1,34 @@
+# toolchains/ - adapters to outside tools. So far: udcs-compile, the compiler wrapper.
+#
+# udcs-compile is on the path of every compile, so it links only what a cache hit needs
+# (the store, zstd, xxHash, jansson, inih): no libcurl, OpenSSL or libmicrohttpd, whose
+# loading alone would cost more than a hit. udcs-compile-farm is the same program with
+# the farm code; udcs-compile execs it when a farm is configured and the local store
+# cannot answer.
+COMPILE_SRCS := toolchains/compile_args.c toolchains/compile_compiler.c \
+                toolchains/compile_depfile.c toolchains/compile_key.c \
+                toolchains/compile_manifest.c toolchains/compile_stats.c \
+                toolchains/compile_cache.c toolchains/compile_project.c
+COMPILE_OBJS := $(COMPILE_SRCS:%.c=$(O)/%.o)
+COMPILE_LIB := $(O)/libudcs_compile.a
+COMPILE_MAIN_OBJS := $(O)/toolchains/compile_main.o
+DEPFILES += $(COMPILE_OBJS:.o=.d) $(COMPILE_MAIN_OBJS:.o=.d) \
+            $(O)/toolchains/compile_nofarm.d $(O)/toolchains/compile_farm.d
+
+$(COMPILE_LIB): $(COMPILE_OBJS)
+	@rm -f $@
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+COMPILE_PKGS := libzstd libxxhash jansson inih
+COMPILE_LIBS = $(shell pkg-config --libs $(COMPILE_PKGS))
+
+BINARIES += $(BIN)/udcs-compile $(BIN)/udcs-compile-farm
+$(BIN)/udcs-compile: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_nofarm.o $(COMPILE_LIB) \
+                     $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -Wl,--as-needed $^ $(COMPILE_LIBS) -o $@
+
+$(BIN)/udcs-compile-farm: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_farm.o $(COMPILE_LIB) \
+                          $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
