@@ -15,6 +15,12 @@ int udcs_cli_parse(struct udcs_cli *cli, struct udcs_config *cfg, int argc, char
     if (!cli->rest)
         return -ENOMEM;
     for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "--") == 0) {
+            /* what follows belongs to a command the program runs: hand it over as it is */
+            while (i < argc)
+                cli->rest[cli->n_rest++] = argv[i++];
+            break;
+        }
         int taken = udcs_config_take_flag(cfg, argc, argv, &i);
         if (taken < 0)
             return UDCS_EUSAGE;

@@ -29,7 +29,8 @@ struct udcs_cli {
 /* Parse argv into `cfg` (already initialised with the program's table, which must have a
  * "log_level" setting). Returns 1 when main should continue, 0 when it is done (help,
  * version or the configuration was printed: exit UDCS_EXIT_OK), or UDCS_EUSAGE after
- * saying what was wrong. Free cli->rest with free(). */
+ * saying what was wrong. A "--" and everything after it go to cli->rest untouched (they
+ * belong to a command the program runs). Free cli->rest with free(). */
 int udcs_cli_parse(struct udcs_cli *cli, struct udcs_config *cfg, int argc, char **argv);
 
 /* Flush standard output and turn a write error into a failure. Returns `status` or

@@ -87,6 +87,7 @@ struct cc_args {
     char *dep_file;             /* where it goes (-MF, -Wp,-MD,FILE, or the default) */
     int dep_via_wp;             /* asked for with -Wp,-MD,FILE / -Wp,-MMD,FILE */
     int dep_targets_given;      /* -MT or -MQ given */
+    int dep_file_given;         /* -MF given (else dep_file is the compiler's default) */
     int dep_phony;              /* -MP */
 
     int debug;                  /* debug information requested (-g, not -g0) */
@@ -260,7 +261,8 @@ int cc_call_run(const struct cc_settings *set, const char *self_path, int argc, 
                 const struct cc_farm_ops *farm);
 
 /* udcs-compile --project DIR --targets LIST [--parallel N] [-- BUILD ARGS]
- * (compile_project.c); argv[0] is "--project". Returns an exit status. */
+ * (compile_project.c): argv holds the command's arguments, --project among them, in any
+ * order up to "--". Returns an exit status. */
 int cc_project_main(const struct cc_settings *set, int argc, char **argv);
 
 /* Where the counters of a cache live. Caller frees. */

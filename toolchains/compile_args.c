@@ -5,6 +5,7 @@
  * The rule throughout: when in doubt, not cacheable. A call we do not understand runs the
  * real compiler unchanged, which is always right. */
 #include "toolchains/compile.h"
+#include "toolchains/compile_internal.h"
 #include "common/buf.h"
 #include "common/fs.h"
 
@@ -268,51 +269,63 @@ static int expand_arg(struct cc_args *a, char *arg, struct strv *out, int depth)
 
 /* `path` relative to `cwd` when both are absolute and `path` lies under `basedir`. NULL
  * when it does not apply (or out of memory: the path is then hashed as it is). */
-static char *relative_to_cwd(const char *path, const char *cwd, const char *basedir)
+char *cc_relative_to_cwd(const char *path, const char *cwd, const char *basedir)
 {
     size_t blen = basedir ? strlen(basedir) : 0;
     while (blen > 1 && basedir[blen - 1] == '/')
         blen--;
-    if (!blen || path[0] != '/' || strncmp(path, basedir, blen) != 0 ||
+    if (!blen || path[0] != '/' || cwd[0] != '/' || strncmp(path, basedir, blen) != 0 ||
         (path[blen] != '/' && path[blen] != '\0'))
         return NULL;
-    /* the longest common directory prefix of path and cwd */
-    size_t common = 0;
-    for (size_t i = 0; path[i] && path[i] == cwd[i]; i++)
+    /* the longest common prefix of whole directory names */
+    size_t common = 0, i = 0;
+    for (; path[i] && path[i] == cwd[i]; i++)
         if (path[i] == '/')
             common = i;
-    if (path[strlen(cwd)] == '/' && strncmp(path, cwd, strlen(cwd)) == 0)
-        common = strlen(cwd);
-    else if (cwd[common] == '\0' && path[common] == '\0')
-        common = strlen(cwd);
+    if ((path[i] == '\0' || path[i] == '/') && cwd[i] == '\0')
+        common = i;             /* cwd is path itself or one of its parents */
+    else if (path[i] == '\0' && cwd[i] == '/')
+        common = i;             /* path is a parent of cwd */
     struct udcs_buf b = UDCS_BUF_INIT(8192);
     for (const char *c = cwd + common; *c; c++)
-        if (*c == '/' )
-            udcs_buf_append_str(&b, "../");
+        if (*c == '/' && c[1] != '\0')
+            udcs_buf_append_str(&b, b.len ? "/.." : "..");
     const char *rest = path + common;
     while (*rest == '/')
         rest++;
-    udcs_buf_append_str(&b, *rest ? rest : ".");
+    if (*rest)
+        udcs_buf_appendf(&b, "%s%s", b.len ? "/" : "", rest);
     if (b.len == 0)
         udcs_buf_append_str(&b, ".");
     return udcs_buf_detach(&b, NULL);
 }
 
-/* An argument as it goes into the key: absolute paths under the base directory, alone or
- * after an option's name ("-I/home/a/src/include"), made relative. */
-static char *key_form(struct cc_args *a, char *arg, const char *cwd, const char *basedir)
+/* Options whose joined value is a path ("-I/x", "--sysroot=/x"). -D values are not paths
+ * even when they look like one: they are text in the program. */
+static const char *const path_options[] = {
+    "-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-isysroot",
+    "--sysroot=", "-iprefix", "-iwithprefixbefore", "-iwithprefix", "-B", "-L", NULL
+};
+
+/* An argument as it goes into the key: an absolute path under the base directory, alone,
+ * after a path option ("-I/home/a/src/include"), or as the value of one (`prev` is the
+ * option before it), made relative to the working directory. */
+static char *key_form(struct cc_args *a, char *arg, const char *prev, const char *cwd,
+                      const char *basedir)
 {
     if (!basedir || !*basedir)
         return arg;
-    const char *slash = strchr(arg, '/');
-    if (!slash)
-        return arg;
-    size_t prefix = (size_t)(slash - arg);
-    if (prefix && arg[prefix - 1] == '=')
-        ;   /* --sysroot=/x, -fdebug-prefix-map=/x */
-    else if (prefix && arg[0] != '-')
-        return arg;
-    char *rel = relative_to_cwd(slash, cwd, basedir);
+    size_t prefix = 0;
+    if (arg[0] == '/') {
+        if (prev && prev[0] == '-' && !in_list(path_options, prev) && in_list(takes_value, prev))
+            return arg;         /* the value of -D, -MT, ... */
+    } else {
+        const char *opt = prefix_in_list(path_options, arg);
+        if (!opt || arg[strlen(opt)] != '/')
+            return arg;
+        prefix = strlen(opt);
+    }
+    char *rel = cc_relative_to_cwd(arg + prefix, cwd, basedir);
     if (!rel)
         return arg;
     char *out = NULL;
@@ -352,7 +365,7 @@ static char *default_depfile(const struct cc_args *a)
         const char *base = strrchr(a->output, '/');
         base = base ? base + 1 : a->output;
         const char *dot = strrchr(base, '.');
-        size_t keep = dot && dot != base ? (size_t)(dot - a->output) : strlen(a->output);
+        size_t keep = dot ? (size_t)(dot - a->output) : strlen(a->output);
         char *out = NULL;
         return asprintf(&out, "%.*s.d", (int)keep, a->output) < 0 ? NULL : out;
     }
@@ -449,7 +462,7 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
             a->source_index = i;
             a->source = arg;
             a->lang = l;
-            rc |= strv_push(&st.key, key_form(a, arg, cwd, basedir));
+            rc |= strv_push(&st.key, key_form(a, arg, NULL, cwd, basedir));
             rc |= strv_push(&st.cpp, arg);
             continue;
         }
@@ -519,7 +532,7 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
         }
         if (starts_with(arg, "-Wp,")) {
             if (take_wp(a, arg)) {
-                rc |= strv_push(&st.key, a->dep == CC_DEP_MMD ? "-MMD" : "-MD");
+                rc |= strv_push(&st.key, a->dep == CC_DEP_MMD ? "-Wp,-MMD" : "-Wp,-MD");
                 rc |= strv_push(&st.dep, arg);
                 continue;
             }
@@ -550,7 +563,7 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
             st.no_column_info = 1;
         else if (strcmp(arg, "-gcolumn-info") == 0)
             st.no_column_info = 0;
-        if (strcmp(arg, "-g3") == 0 || strcmp(arg, "-ggdb3") == 0 || strcmp(arg, "-gdwarf-3") == 0)
+        if (strcmp(arg, "-g3") == 0 || strcmp(arg, "-ggdb3") == 0)
             st.debug_macros = 1;
         if (strcmp(arg, "-march=native") == 0 || strcmp(arg, "-mcpu=native") == 0 ||
             strcmp(arg, "-mtune=native") == 0)
@@ -573,13 +586,13 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
                        preprocessor_joined(arg) || starts_with(arg, "-Wp,") ||
                        starts_with(arg, "-fmacro-prefix-map=");
         int mode_flag = strcmp(arg, "-c") == 0 || strcmp(arg, "-S") == 0;
-        rc |= strv_push(&st.key, key_form(a, arg, cwd, basedir));
+        rc |= strv_push(&st.key, key_form(a, arg, NULL, cwd, basedir));
         if (!mode_flag)
             rc |= strv_push(&st.cpp, arg);
         if (!cpp_only && !mode_flag)
             rc |= strv_push(&st.remote, arg);
         if (separate) {
-            rc |= strv_push(&st.key, key_form(a, val, cwd, basedir));
+            rc |= strv_push(&st.key, key_form(a, val, arg, cwd, basedir));
             rc |= strv_push(&st.cpp, val);
             if (!cpp_only)
                 rc |= strv_push(&st.remote, val);
@@ -620,6 +633,7 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
     if (a->source && !a->output && a->reason == CC_OK)
         a->output = default_output(a->source, a->assemble_only ? ".s" : ".o");
     if (st.dep_file_given) {
+        a->dep_file_given = 1;
         free(a->dep_file);
         a->dep_file = strdup(st.dep_file_given);
     }

@@ -124,7 +124,7 @@ int cc_preprocess(struct cc_call *call, int with_depfile, struct udcs_buf *out)
 {
     const struct cc_args *a = &call->args;
     /* cpp_args ends with "-E"; dependency options go before it */
-    size_t n = a->n_cpp_args + a->n_dep_args + 4;
+    size_t n = a->n_cpp_args + a->n_dep_args + 6;
     char **v = calloc(n, sizeof(*v));
     if (!v)
         return -ENOMEM;
@@ -134,12 +134,17 @@ int cc_preprocess(struct cc_call *call, int with_depfile, struct udcs_buf *out)
     if (with_depfile) {
         for (size_t i = 0; i < a->n_dep_args; i++)
             v[k++] = a->dep_args[i];
-        /* the driver names the object as the target when compiling, not when only
-         * preprocessing: say it, so the file is the one a compile would write */
+        /* when compiling, the driver derives the file's name and its target from -o;
+         * when only preprocessing it does not: say both, so the file is the one the
+         * compile would write */
         if (a->dep != CC_DEP_NONE && !a->dep_via_wp && !a->dep_targets_given &&
             a->explicit_output) {
             v[k++] = "-MQ";
             v[k++] = a->output;
+        }
+        if (a->dep != CC_DEP_NONE && !a->dep_via_wp && !a->dep_file_given) {
+            v[k++] = "-MF";
+            v[k++] = a->dep_file;
         }
     }
     v[k++] = "-E";
@@ -169,9 +174,124 @@ static const struct cas_output *find_output(const struct cas_action_result *r, c
     return NULL;
 }
 
-static int get_stream(struct cas_store *cs, const struct cas_digest *d, struct udcs_buf *b)
+/* ---- base directory: the checkout's path out of stored text ----------------------------
+ *
+ * With UDCS_BASEDIR, two checkouts share results, but what the compiler writes names files
+ * by the paths it was given: a dependency file or a warning in checkout one says
+ * /src/one/include/a.h where checkout two's compiler would say /src/two/include/a.h. So
+ * stored text has the checkout's root (the directory right under the base directory that
+ * holds the working directory) replaced by a marker, and a replay puts the current one
+ * back: exactly what the compiler would have written there. */
+#define ROOT_MARKER '\x01'
+
+/* The checkout root for the working directory, or 0 when UDCS_BASEDIR does not apply. */
+static int checkout_root(const struct cc_call *call, char *root, size_t len)
 {
-    return d->size ? cas_store_get_bytes(cs, d, b) : 0;
+    const char *base = call->set->basedir;
+    size_t blen = base ? strlen(base) : 0;
+    while (blen > 1 && base[blen - 1] == '/')
+        blen--;
+    if (!blen || strncmp(call->cwd, base, blen) != 0 ||
+        (call->cwd[blen] != '/' && call->cwd[blen] != '\0'))
+        return 0;
+    const char *rest = call->cwd + blen;
+    size_t comp = rest[0] == '/' ? 1 + strcspn(rest + 1, "/") : 0;
+    snprintf(root, len, "%.*s", (int)(blen + comp), call->cwd);
+    return 1;
+}
+
+static int is_path_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-' || c == '/' || c == '+' || c == '~';
+}
+
+/* Copy `in` to `out`, replacing each path that starts with `from` (followed by '/') by
+ * `to`. With `from` NULL, each marker is replaced by `to`. */
+static int rewrite_root(const struct udcs_buf *in, const char *from, const char *to,
+                        struct udcs_buf *out)
+{
+    const char *p = in->data ? in->data : "", *end = p + in->len;
+    size_t flen = from ? strlen(from) : 0;
+    int rc = 0;
+    while (p < end && rc == 0) {
+        int at_start = p == in->data || !is_path_char(p[-1]);
+        if (from && at_start && (size_t)(end - p) > flen && memcmp(p, from, flen) == 0 &&
+            p[flen] == '/') {
+            rc = udcs_buf_append_str(out, to);
+            p += flen;
+        } else if (!from && *p == ROOT_MARKER) {
+            rc = udcs_buf_append_str(out, to);
+            p++;
+        } else {
+            rc = udcs_buf_append(out, p, 1);
+            p++;
+        }
+    }
+    if (rc == 0 && !out->data)
+        rc = udcs_buf_append(out, "", 0);
+    return rc;
+}
+
+/* Stored form of compiler text (in place). */
+static int text_to_store(const struct cc_call *call, struct udcs_buf *b)
+{
+    char root[PATH_MAX];
+    if (!b->len || !checkout_root(call, root, sizeof(root)))
+        return 0;
+    struct udcs_buf t = UDCS_BUF_INIT(b->max);
+    char marker[2] = { ROOT_MARKER, '\0' };
+    int rc = rewrite_root(b, root, marker, &t);
+    if (rc == 0) {
+        udcs_buf_release(b);
+        *b = t;
+    } else {
+        udcs_buf_release(&t);
+    }
+    return rc;
+}
+
+/* Compiler text as it is written here (in place). */
+static int text_from_store(const struct cc_call *call, struct udcs_buf *b)
+{
+    char root[PATH_MAX];
+    if (!b->len || !memchr(b->data, ROOT_MARKER, b->len))
+        return 0;
+    if (!checkout_root(call, root, sizeof(root)))
+        return UDCS_ECORRUPT;   /* stored under a base directory this call does not use */
+    struct udcs_buf t = UDCS_BUF_INIT(b->max);
+    int rc = rewrite_root(b, NULL, root, &t);
+    if (rc == 0) {
+        udcs_buf_release(b);
+        *b = t;
+    } else {
+        udcs_buf_release(&t);
+    }
+    return rc;
+}
+
+static int get_stream(const struct cc_call *call, const struct cas_digest *d, struct udcs_buf *b)
+{
+    int rc = d->size ? cas_store_get_bytes(call->store, d, b) : 0;
+    return rc == 0 ? text_from_store(call, b) : rc;
+}
+
+/* The dependency file of a hit: as stored, or rewritten for this checkout. */
+static int write_depfile(struct cc_call *call, const struct cas_digest *d, const char *path)
+{
+    if (!call->set->basedir || !*call->set->basedir)
+        return cas_store_get_to_file(call->store, d, path, 0666);
+    struct udcs_buf text = UDCS_BUF_INIT(256u * 1024 * 1024);
+    int rc = get_stream(call, d, &text);
+    struct udcs_afile af;
+    if (rc == 0)
+        rc = udcs_afile_open(&af, path, 0, 0666);
+    if (rc == 0) {
+        rc = udcs_write_full(af.fd, text.data ? text.data : "", text.len);
+        rc = rc == 0 ? udcs_afile_commit(&af) : (udcs_afile_abort(&af), rc);
+    }
+    udcs_buf_release(&text);
+    return rc;
 }
 
 /* Write a stored result out as the compiler would have: object, dependency file, stdout,
@@ -185,13 +305,13 @@ int cc_replay(struct cc_call *call, const struct cas_action_result *res)
     if (!obj || (a->dep != CC_DEP_NONE && !dep))
         return UDCS_ECORRUPT;
     struct udcs_buf out = UDCS_BUF_INIT(STREAM_MAX_BYTES), err = UDCS_BUF_INIT(STREAM_MAX_BYTES);
-    int rc = get_stream(call->store, &res->stdout_digest, &out);
+    int rc = get_stream(call, &res->stdout_digest, &out);
     if (rc == 0)
-        rc = get_stream(call->store, &res->stderr_digest, &err);
+        rc = get_stream(call, &res->stderr_digest, &err);
     if (rc == 0)
         rc = cas_store_get_to_file(call->store, &obj->digest, a->output, 0666);
     if (rc == 0 && a->dep != CC_DEP_NONE)
-        rc = cas_store_get_to_file(call->store, &dep->digest, a->dep_file, 0666);
+        rc = write_depfile(call, &dep->digest, a->dep_file);
     if (rc == 0) {
         cc_write_stream(STDOUT_FILENO, &out);
         cc_write_stream(STDERR_FILENO, &err);
@@ -252,20 +372,35 @@ int cc_store_result(struct cc_call *call, const struct cas_digest *key, const st
     const struct cc_args *a = &call->args;
     struct cas_action_result r = { 0 };
     struct cas_digest d;
+    struct udcs_buf dep = UDCS_BUF_INIT(256u * 1024 * 1024), out = UDCS_BUF_INIT(STREAM_MAX_BYTES),
+                    err = UDCS_BUF_INIT(STREAM_MAX_BYTES);
     int rc = cas_store_put_file(call->store, a->output, &d);
     if (rc == 0)
         rc = cas_action_result_add_output(&r, CC_OBJECT_OUTPUT, &d, 0);
     if (rc == 0 && a->dep != CC_DEP_NONE) {
-        rc = cas_store_put_file(call->store, a->dep_file, &d);
+        rc = udcs_read_file(a->dep_file, &dep);
+        if (rc == 0)
+            rc = text_to_store(call, &dep);
+        if (rc == 0)
+            rc = cas_store_put_bytes(call->store, dep.data ? dep.data : "", dep.len, &d);
         if (rc == 0)
             rc = cas_action_result_add_output(&r, CC_DEPFILE_OUTPUT, &d, 0);
     }
     if (rc == 0)
-        rc = cas_store_put_bytes(call->store, rv->out->data ? rv->out->data : "", rv->out->len,
-                                 &r.stdout_digest);
+        rc = udcs_buf_append(&out, rv->out->data ? rv->out->data : "", rv->out->len);
     if (rc == 0)
-        rc = cas_store_put_bytes(call->store, rv->err->data ? rv->err->data : "", rv->err->len,
-                                 &r.stderr_digest);
+        rc = udcs_buf_append(&err, rv->err->data ? rv->err->data : "", rv->err->len);
+    if (rc == 0)
+        rc = text_to_store(call, &out);
+    if (rc == 0)
+        rc = text_to_store(call, &err);
+    if (rc == 0)
+        rc = cas_store_put_bytes(call->store, out.data ? out.data : "", out.len, &r.stdout_digest);
+    if (rc == 0)
+        rc = cas_store_put_bytes(call->store, err.data ? err.data : "", err.len, &r.stderr_digest);
+    udcs_buf_release(&dep);
+    udcs_buf_release(&out);
+    udcs_buf_release(&err);
     r.exit_code = 0;
     r.executor = (char *)executor;
     r.duration_ms = duration_ms;
@@ -342,7 +477,11 @@ int cc_digest_inputs(struct cc_call *call, char **names, size_t n_names,
             verdict = CC_UNC_TIME_MACROS;
         else if (flags & CC_FILE_TOO_NEW)
             verdict = CC_UNC_HEADER_CHANGED;
-        f[k].path = strdup(names[i]);
+        /* under UDCS_BASEDIR, recorded relative to the working directory, so another
+         * checkout checks its own copy of the file */
+        char *rel = set->basedir && *set->basedir
+                        ? cc_relative_to_cwd(names[i], call->cwd, set->basedir) : NULL;
+        f[k].path = rel ? rel : strdup(names[i]);
         if (!f[k++].path)
             verdict = -ENOMEM;
     }

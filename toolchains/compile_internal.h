@@ -46,6 +46,9 @@ struct run_out_view {
 };
 
 void cc_count(struct cc_call *call, int stat);
+/* `path` relative to `cwd` when it is absolute and lies under `basedir` (malloc()ed);
+ * NULL when that does not apply. */
+char *cc_relative_to_cwd(const char *path, const char *cwd, const char *basedir);
 int cc_write_stream(int fd, const struct udcs_buf *b);
 
 /* Preprocess the source to `out` (with_depfile: also write the dependency file the user

@@ -59,6 +59,11 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "  -z, --zero-stats             set the counters to zero\n"
             "  -C, --clear                  remove every cached object and result\n"
             "  -M, --max-size SIZE          keep at most SIZE in this store (5G, 500M)\n"
+            "  --project DIR --targets LIST [--parallel N] [--build-dir DIR] [--json] [-- ARGS]\n"
+            "                               build a Make, CMake, Meson or autotools project once\n"
+            "                               per target (x86_64-linux, aarch64-linux, arm-linux,\n"
+            "                               riscv64-linux, x86_64-windows, i686-windows) through\n"
+            "                               the cache, and print a summary per target\n"
             "  -V, --version                the version\n"
             "  -h, --help                   this help\n"
             "  --print-config               every setting, its value and where it came from\n"
@@ -336,7 +341,7 @@ static int cache_command(struct udcs_config *cfg, int argc, char **argv)
 {
     struct udcs_cli cli = { .program = "udcs-compile", .usage = usage };
     /* -V and -h as ccache users type them */
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-V") == 0)
             argv[i] = "--version";
         else if (strcmp(argv[i], "-h") == 0)
@@ -355,10 +360,16 @@ static int cache_command(struct udcs_config *cfg, int argc, char **argv)
     }
     int as_json = 0, done = 0;
     status = UDCS_EXIT_OK;
-    for (int i = 0; i < cli.n_rest && status == UDCS_EXIT_OK; i++) {
+    for (int i = 0; i < cli.n_rest && strcmp(cli.rest[i], "--") != 0; i++) {
         const char *a = cli.rest[i];
         if (strcmp(a, "--json") == 0)
             as_json = 1;
+        if (strcmp(a, "--project") == 0 || strncmp(a, "--project=", 10) == 0) {
+            /* a build of a whole project: its own options, in any order */
+            status = cc_project_main(&set, cli.n_rest, cli.rest);
+            free(cli.rest);
+            return status;
+        }
     }
     for (int i = 0; i < cli.n_rest && status == UDCS_EXIT_OK; i++) {
         const char *a = cli.rest[i];
@@ -387,9 +398,6 @@ static int cache_command(struct udcs_config *cfg, int argc, char **argv)
             } else {
                 status = set_max_size(&set, v);
             }
-        } else if (strcmp(a, "--project") == 0) {
-            status = cc_project_main(&set, cli.n_rest - i, cli.rest + i);
-            i = cli.n_rest;
         } else if (strcmp(a, "--json") == 0) {
             continue;
         } else {

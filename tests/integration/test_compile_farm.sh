@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# tests/integration/test_compile_farm.sh - udcs-compile with a farm on loopback: misses
+# compiled on two agents give the objects a local gcc writes; a second machine (a fresh
+# local cache) gets every object from the farm's cache; compiles whose objects would
+# differ (debug information with columns) stay local but still share the cache; killing
+# the master mid-build falls back to local compiles and the build succeeds.
+. "$(dirname "$0")/lib.sh"
+UCC="$UDCS_BIN/udcs-compile"
+
+start_farm "$T/farm" --lease-ttl-ms 3000 --heartbeat-ms 300 \
+    || { not_ok "master starts"; done_testing; exit 1; }
+ok "master starts"
+start_agent a1 --slots 2
+start_agent a2 --slots 2
+check "two agents register" wait_until 20 agents_idle 2
+
+# ---- a project of 16 C files with shared headers -------------------------------------------
+P="$T/proj"
+mkdir -p "$P/include"
+cat >"$P/include/common.h" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+#define SCALE 3
+static inline int scaled(int x) { return x * SCALE; }
+EOF
+for i in $(seq 1 16); do
+    cat >"$P/f$i.c" <<EOF
+#include "common.h"
+int f$i(const char *s) { char b[64]; snprintf(b, sizeof b, "%s-$i", s); return scaled((int)strlen(b)) + $i; }
+EOF
+done
+cat >"$P/Makefile" <<'EOF'
+SRCS := $(wildcard f*.c)
+OBJS := $(SRCS:%.c=$(OUT)/%.o)
+all: $(OBJS)
+$(OUT)/%.o: %.c include/common.h
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS) -Iinclude -MMD -MP -c $< -o $@
+EOF
+# the reference: plain gcc
+make -s -C "$P" OUT=ref CC=gcc CFLAGS="-O2 -Wall" >/dev/null
+make -s -C "$P" OUT=refg CC=gcc CFLAGS="-O2 -g" >/dev/null
+
+same_objects() {   # same_objects DIR REF: every object and depfile equal to the reference's
+    local f ok=0
+    for f in "$2"/*.o; do
+        cmp -s "$f" "$1/$(basename "$f")" || { echo "differs: $(basename "$f")"; ok=1; }
+    done
+    return $ok
+}
+stat_of() { UDCS_CACHE_DIR=$1 "$UCC" -s --json | jq -r ".$2"; }
+
+# ---- misses on agents ----------------------------------------------------------------------
+export UDCS_CACHE_DIR="$T/cache1" UDCS_REMOTE_ONLY=1
+check "a build with every miss sent to the farm succeeds" \
+    make -s -j8 -C "$P" OUT=build CC="$UCC gcc" CFLAGS="-O2 -Wall"
+check "its objects are byte-identical to a local gcc's" same_objects "$P/build" "$P/ref"
+check "the depfiles too" bash -c "cd '$P/build' && for d in *.d; do sed 's#^build/#OUT/#' \$d | cmp -s - <(sed 's#^ref/#OUT/#' '$P/ref/'\$d) || exit 1; done"
+check "misses were compiled on agents" test "$(stat_of "$T/cache1" remote_compiles)" -ge 8
+agents_used() {   # the names of the agents that ran the farm's units, one per line
+    local id
+    for id in $(curl -sf "$FARM_URL/api/jobs?limit=1000" | jq -r '.jobs[].id'); do
+        curl -sf "$FARM_URL/api/jobs/$id" | jq -r '.unit_list[0].agent_name // empty'
+    done | sort -u
+}
+check "both agents compiled some" test "$(agents_used | wc -l)" -eq 2
+check "every call was counted once" test "$(stat_of "$T/cache1" calls)" -eq 16
+
+# ---- another machine: an empty local cache, the same farm -----------------------------------
+# (it builds in the same relative directory, as a checkout of the project would)
+export UDCS_CACHE_DIR="$T/cache2"
+rm -rf "$P/build"
+check "a second machine's build succeeds" \
+    make -s -j8 -C "$P" OUT=build CC="$UCC gcc" CFLAGS="-O2 -Wall"
+check "its objects are identical" same_objects "$P/build" "$P/ref"
+check "every object came from the farm's cache" test "$(stat_of "$T/cache2" remote_hits)" -eq 16
+check "nothing was compiled again" test "$(stat_of "$T/cache2" misses)" -eq 0
+rm -rf "$P/build"
+check "a rebuild there is answered by the local cache" \
+    make -s -j8 -C "$P" OUT=build CC="$UCC gcc" CFLAGS="-O2 -Wall"
+check "with direct hits" test "$(stat_of "$T/cache2" direct_hits)" -eq 16
+
+# ---- debug information with columns: compiled here, shared through the farm -----------------
+export UDCS_CACHE_DIR="$T/cache3"
+check "a -g build succeeds" make -s -j8 -C "$P" OUT=buildg CC="$UCC gcc" CFLAGS="-O2 -g"
+check "its objects are identical to a local gcc's" same_objects "$P/buildg" "$P/refg"
+check "no -g compile went to an agent" test "$(stat_of "$T/cache3" remote_compiles)" -eq 0
+export UDCS_CACHE_DIR="$T/cache4"
+rm -rf "$P/buildg"
+check "another machine's -g build succeeds" make -s -j8 -C "$P" OUT=buildg CC="$UCC gcc" CFLAGS="-O2 -g"
+check "from the farm's cache" test "$(stat_of "$T/cache4" remote_hits)" -eq 16
+
+# ---- compile errors come back exactly as gcc prints them ------------------------------------
+export UDCS_CACHE_DIR="$T/cache5"
+printf 'int broken(void) { return undefined_name; }\n' >"$P/bad.c"
+(cd "$P" && gcc -O2 -c bad.c -o "$T/bad-ref.o" >"$T/bad-ref.out" 2>"$T/bad-ref.err"; echo $? >"$T/bad-ref.rc")
+(cd "$P" && "$UCC" gcc -O2 -c bad.c -o "$T/bad.o" >"$T/bad.out" 2>"$T/bad.err"; echo $? >"$T/bad.rc")
+check "a failing remote-eligible compile exits as gcc does" cmp "$T/bad.rc" "$T/bad-ref.rc"
+check "with gcc's exact stderr" cmp "$T/bad.err" "$T/bad-ref.err"
+rm -f "$P/bad.c"
+
+# ---- the master dies mid-build: local compiles finish it -----------------------------------
+export UDCS_CACHE_DIR="$T/cache6"
+for i in $(seq 17 40); do
+    printf '#include "common.h"\nint g%d(int x) { for (int k = 0; k < %d; k++) x = scaled(x) ^ k; return x; }\n' "$i" "$i" >"$P/f$i.c"
+done
+make -s -C "$P" OUT="$T/ref6" CC=gcc CFLAGS="-O1" >/dev/null
+( sleep 0.7; kill -9 "$FARM_PID" ) &
+killer=$!
+check "a build survives the master being killed" \
+    make -s -j8 -C "$P" OUT="$T/out6" CC="$UCC gcc" CFLAGS="-O1"
+wait "$killer"
+check "its objects are identical" same_objects "$T/out6" "$T/ref6"
+check "no call was lost" test "$(stat_of "$T/cache6" calls)" -eq 40
+
+# ---- no farm at all: a dead address costs a fallback, not a hang ---------------------------
+export UDCS_CACHE_DIR="$T/cache7" UDCS_FARM="http://127.0.0.1:1"
+rm -rf "$T/out7"
+start=$SECONDS
+check "a build with an unreachable farm succeeds" \
+    make -s -j8 -C "$P" OUT="$T/out7" CC="$UCC gcc" CFLAGS="-O1"
+check "quickly (no long waits on the dead farm)" test $((SECONDS - start)) -lt 60
+check "with identical objects" same_objects "$T/out7" "$T/ref6"
+
+done_testing
