@@ -24,7 +24,7 @@ static const char *const uncacheable_names[CC_UNC_COUNT] = {
     [CC_UNC_NO_SOURCE] = "no source file",
     [CC_UNC_MULTIPLE_SOURCES] = "several source files",
     [CC_UNC_LANGUAGE] = "unsupported language",
-    [CC_UNC_STDIN] = "standard input or output",
+    [CC_UNC_STDIN] = "stdin, stdout or a device",
     [CC_UNC_RESPONSE_FILE] = "unreadable response file",
     [CC_UNC_PROFILE] = "profiling or coverage",
     [CC_UNC_EXTRA_OUTPUT] = "extra outputs",
@@ -491,6 +491,8 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
         }
         if (strcmp(arg, "-x") == 0 || (starts_with(arg, "-x") && !separate)) {
             st.x_lang = lang_of_x(separate ? val : arg + 2);
+            if (st.x_lang == CC_LANG_OTHER)
+                set_reason(a, CC_UNC_LANGUAGE, separate ? val : arg + 2);
             rc |= strv_push(&st.key, arg);
             rc |= strv_push(&st.cpp, arg);
             if (separate) {
@@ -641,6 +643,8 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
         a->dep_file = default_depfile(a);
     if (a->reason == CC_OK && (!a->output || (a->dep != CC_DEP_NONE && !a->dep_file)))
         return -ENOMEM;
+    if (a->reason == CC_OK && a->dep == CC_DEP_NONE && st.dep_file_given)
+        set_reason(a, CC_UNC_UNSUPPORTED, "-MF without -MD");
     /* Compiling preprocessed text elsewhere gives the same object when no debug
      * information records what preprocessing changes: columns move when macros expand,
      * and -g3 records the macros themselves. gcc keeps the working directory in a line
@@ -648,8 +652,6 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
     a->remote_ok = a->reason == CC_OK && a->family == CC_FAMILY_GCC && !a->native_cpu &&
                    (a->lang == CC_LANG_C || a->lang == CC_LANG_CXX) &&
                    (!a->debug || (st.no_column_info && !st.debug_macros));
-    if (a->reason == CC_OK && a->dep == CC_DEP_NONE && st.dep_file_given)
-        set_reason(a, CC_UNC_UNSUPPORTED, "-MF without -MD");
     return 0;
 }
 

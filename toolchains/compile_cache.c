@@ -468,7 +468,7 @@ int cc_digest_inputs(struct cc_call *call, char **names, size_t n_names,
         unsigned flags = 0;
         int rc = cc_file_digest(names[i], scan, newer, &f[k].digest, &flags);
         if (rc < 0) {
-            udcs_log_debug("compile: cannot read %s, an input of %s: %s", names[i],
+            udcs_log_info("compile: cannot read %s, an input of %s: %s", names[i],
                            call->args.source, udcs_strerror(rc));
             verdict = CC_UNC_HEADER_CHANGED;
             break;
@@ -477,6 +477,10 @@ int cc_digest_inputs(struct cc_call *call, char **names, size_t n_names,
             verdict = CC_UNC_TIME_MACROS;
         else if (flags & CC_FILE_TOO_NEW)
             verdict = CC_UNC_HEADER_CHANGED;
+        if (verdict)
+            udcs_log_info("compile: %s not cached: %s %s", call->args.source, names[i],
+                          verdict == CC_UNC_TIME_MACROS ? "uses __DATE__ or __TIME__"
+                                                        : "changed during the compile");
         /* under UDCS_BASEDIR, recorded relative to the working directory, so another
          * checkout checks its own copy of the file */
         char *rel = set->basedir && *set->basedir
@@ -633,6 +637,14 @@ static void hand_over_to_farm(const char *self_path, int argc, char **argv)
     free(v);
 }
 
+/* Whether `path` exists and is not a regular file (/dev/null, a pipe): such a file is
+ * never replaced by a cached one. */
+static int is_special(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 static uint64_t wall_ns(void)
 {
     struct timespec ts;
@@ -682,6 +694,10 @@ int cc_call_run(const struct cc_settings *set, const char *self_path, int argc, 
     }
     if (call.args.reason == CC_OK && stat(call.args.source, &st) < 0)
         call.args.reason = CC_UNC_SOURCE_MISSING;
+    else if (call.args.reason == CC_OK &&
+             (!S_ISREG(st.st_mode) || is_special(call.args.output) ||
+              (call.args.dep != CC_DEP_NONE && is_special(call.args.dep_file))))
+        call.args.reason = CC_UNC_STDIN;   /* compiler checks: gcc -c /dev/null -o /dev/null */
     if (call.args.reason != CC_OK) {
         udcs_log_debug("compile: not cacheable (%s%s%s): %s",
                        cc_uncacheable_name(call.args.reason), call.args.detail ? ": " : "",

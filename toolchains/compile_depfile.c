@@ -101,8 +101,9 @@ static int next_word(const char **p, const char *end, struct udcs_buf *w, int *c
             s += 2;
             continue;
         }
-        if (c == '\\' && s + 1 < end && (s[1] == '\n' || s[1] == '\r'))
-            break;
+        if (c == '\\' && s + 1 < end &&
+            (s[1] == '\n' || (s[1] == '\r' && s + 2 < end && s[2] == '\n')))
+            break;   /* a continuation: the next call skips it */
         if (c == '$' && s + 1 < end && s[1] == '$') {
             rc = udcs_buf_append(w, "$", 1);
             s += 2;
@@ -129,6 +130,10 @@ int cc_depfile_parse(const char *text, size_t len, char ***deps, size_t *n)
     int rc = 0, seen_colon = 0, any_rule = 0;
     *deps = NULL;
     *n = 0;
+    if (memchr(text, '\0', len)) {
+        udcs_buf_release(&w);
+        return UDCS_EPROTO;   /* not text: no compiler writes this */
+    }
     /* the first rule is the object's; -MP adds "header:" rules with no prerequisites */
     while (p < end && rc >= 0) {
         int colon = 0;
@@ -207,7 +212,7 @@ int cc_linemarker_files(const char *text, size_t len, char ***files, size_t *n)
                 rc = udcs_buf_append(&name, s++, 1);
             }
         }
-        if (rc < 0 || !closed || name.len == 0)
+        if (rc < 0 || !closed || name.len == 0 || memchr(name.data, '\0', name.len))
             continue;
         if (name.data[0] == '<')            /* <built-in>, <command-line> */
             continue;

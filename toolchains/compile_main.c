@@ -220,8 +220,7 @@ static int show_stats(const struct cc_settings *set, int as_json)
                     s.v[CC_STAT_REMOTE_HITS];
     uint64_t uncacheable = 0;
     for (int u = 1; u < CC_UNC_COUNT; u++)
-        if (u != CC_UNC_COMPILE_FAILED && u != CC_UNC_TIME_MACROS && u != CC_UNC_HEADER_CHANGED)
-            uncacheable += s.v[CC_STAT_UNCACHEABLE(u)];
+        uncacheable += s.v[CC_STAT_UNCACHEABLE(u)];
     uint64_t cacheable = hits + s.v[CC_STAT_MISSES];
     if (as_json) {
         json_t *o = json_object(), *unc = json_object();
