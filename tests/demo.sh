@@ -2,7 +2,9 @@
 # tests/demo.sh - what `make demo` runs: a farm master and two agents on loopback, a real
 # job through them (a small C program compiled file by file on the agents, then linked),
 # what happened (devices, units, where they ran), the same job again served entirely from
-# the action cache, a command run remotely with `udcs run`, and everything stopped.
+# the action cache, a command run remotely with `udcs run`, the same files built by make
+# with udcs-compile as CC (misses on the agents, then a second machine served from the
+# farm's cache), and everything stopped.
 set -euo pipefail
 : "${UDCS_BIN:?set UDCS_BIN to the directory holding the UDCS binaries}"
 W=${DEMO_DIR:-$(pwd)/build/demo}
@@ -92,6 +94,29 @@ took "$start"
 say "A single command on an agent (udcs run): the file goes, the output and exit status come back"
 cp "$W/src/part_0.c" "$W/run.c"
 (cd "$W" && "$UDCS" run --output run.o -- gcc -O2 -c run.c -o run.o && ls -l run.o)
+
+say "udcs-compile as CC: make -j8 of the same files, misses compiled on the agents"
+cat >"$W/src/Makefile" <<'MK'
+OBJS := $(patsubst %.c,obj/%.o,$(wildcard *.c))
+prog: $(OBJS)
+	$(CC) $(OBJS) -o $@
+obj/%.o: %.c
+	@mkdir -p obj
+	$(CC) -O2 -MMD -MP -c $< -o $@
+MK
+export UDCS_CACHE_DIR="$W/compile-cache-1"
+start=$(date +%s%N)
+make -s -C "$W/src" -j8 CC="$UDCS_BIN/udcs-compile gcc" UDCS_REMOTE_ONLY=1
+took "$start"
+"$W/src/prog"
+"$UDCS_BIN/udcs-compile" -s | grep -E "Calls|Misses|agents|Uncacheable|linking"
+say "Another machine (an empty local cache) builds the same: every object comes from the farm's cache"
+export UDCS_CACHE_DIR="$W/compile-cache-2"
+rm -rf "$W/src/obj" "$W/src/prog"
+start=$(date +%s%N)
+make -s -C "$W/src" -j8 CC="$UDCS_BIN/udcs-compile gcc"
+took "$start"
+"$UDCS_BIN/udcs-compile" -s | grep -E "Calls|Hits|farm's cache|Misses"
 
 say "The farm's metrics"
 curl -sf "$UDCS_FARM/metrics" | grep -E '^udcs_(units|agents|cache_hits_total|leases_granted_total)' |
