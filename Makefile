@@ -17,7 +17,7 @@ CC := gcc
 endif
 
 # Libraries come from pkg-config only. Evaluated lazily: `make deps` may install them.
-PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih sqlite3
+PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih sqlite3 libarchive
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 TEST_PKG_CFLAGS = $(shell pkg-config --cflags cmocka)
@@ -73,7 +73,14 @@ all: $(BINARIES)
 DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
         libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl jq procps \
-        ocl-icd-libopencl1 pocl-opencl-icd
+        ocl-icd-libopencl1 pocl-opencl-icd libarchive-dev bubblewrap \
+        cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
+        linux-source-6.1 flex bison bc ccache sccache distcc
+# cmake, meson, ninja-build, gcc-aarch64-linux-gnu and qemu-user: udcs-compile --project
+# builds real projects for two targets and runs the aarch64 one; linux-source-6.1 (with
+# flex, bison, bc to configure it): a real project nobody here wrote, built in the tests and
+# the benchmark; ccache, sccache and distcc: what the compile benchmark compares against.
+
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
     done)

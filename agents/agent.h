@@ -70,4 +70,15 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
                    const struct cas_action *a, int64_t unit, uint64_t epoch,
                    struct cas_action_result *r, char *why, size_t why_len);
 
+/* Shipped toolchains (toolchain.c). Unpack the archive `tc` once into
+ * WORK_DIR/toolchains/HEX (its path into `root`); 0, or an error with `why`. */
+int agent_toolchain_prepare(struct agent_daemon *d, struct cas *c, const struct cas_digest *tc,
+                            char *root, size_t root_len, char *why, size_t why_len);
+/* The bubblewrap command that runs `argv` with the unpacked toolchain as its whole root
+ * and the unit's directory as /work (`cwd_rel` below it, or NULL). Free with
+ * agent_toolchain_argv_free(); NULL when out of memory. */
+char **agent_toolchain_argv(const char *toolchain_root, const char *unit_root, const char *cwd_rel,
+                            char *const *argv);
+void agent_toolchain_argv_free(char **v);
+
 #endif

@@ -1,6 +1,6 @@
 # agents/agent.mk - udcs-agent: the daemon (registration, heartbeats, slots) and its
 # executors, on top of the detection library of agents/module.mk.
-AGENT_SRCS := agents/agent_loop.c agents/exec.c
+AGENT_SRCS := agents/agent_loop.c agents/exec.c agents/toolchain.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(O)/%.o)
 AGENT_LIB := $(O)/libudcs_agent.a
 AGENT_MAIN_OBJS := $(O)/agents/agent_main.o

@@ -62,6 +62,8 @@ static const struct tc_probe tc_probes[] = {
     { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
     { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
     { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    /* bubblewrap runs shipped toolchains in an isolated root (agents/toolchain.c) */
+    { "bwrap", TC_BANNER, "--version", "bubblewrap ", 0, TC_PROBE_TIMEOUT_MS },
     /* POV-Ray 3.7 prints "POV-Ray 3.7.0.10.unofficial" and its licence on stderr. */
     { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS },
     { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS },

@@ -136,9 +136,18 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
     if (rc == 0 && !env)
         rc = -ENOMEM;
 
+    /* a shipped toolchain: the command runs inside it, isolated (toolchain.c) */
+    char tc_root[PATH_MAX];
+    char **tc_argv = NULL;
+    if (rc == 0 && a->has_toolchain &&
+        (rc = agent_toolchain_prepare(d, c, &a->toolchain, tc_root, sizeof(tc_root), why,
+                                      why_len)) == 0 &&
+        !(tc_argv = agent_toolchain_argv(tc_root, root, a->cwd, a->argv)))
+        rc = -ENOMEM;
+
     struct udcs_proc p = UDCS_PROC_INIT;
     if (rc == 0) {
-        p.argv = a->argv;
+        p.argv = tc_argv ? tc_argv : a->argv;
         p.env = env;
         p.cwd = cwd;
         p.timeout_ms = a->timeout_ms;
@@ -199,6 +208,7 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
         snprintf(why, why_len, "uploading to the master failed: %s", cas_last_remote_error(c));
     }
     free_env(env);
+    agent_toolchain_argv_free(tc_argv);
     if (!d->cfg.keep_units) {   /* outputs are in the store: leave nothing large behind */
         udcs_empty_dir(root);
         udcs_empty_dir(tmp);

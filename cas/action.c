@@ -60,6 +60,8 @@ static json_t *action_json(const struct cas_action *a)
         return NULL;
     if (a->has_input_root)
         json_object_set_new(j, "input_root", digest_text(&a->input_root));
+    if (a->has_toolchain)
+        json_object_set_new(j, "toolchain", digest_text(&a->toolchain));
     if (a->cwd)
         json_object_set_new(j, "cwd", json_string(a->cwd));
     if (a->stdin_path)
@@ -258,6 +260,15 @@ static int parse_action(const json_t *j, struct cas_action *a, char *why, size_t
             return bad(why, why_len, "field '%s' must be a digest written HEX/SIZE",
                        "input_root");
         a->has_input_root = 1;
+    }
+    json_t *tc = json_object_get(j, "toolchain");
+    if (tc) {
+        int sized;
+        if (!json_is_string(tc) ||
+            cas_digest_parse(json_string_value(tc), &a->toolchain, &sized) < 0 || !sized)
+            return bad(why, why_len, "field '%s' must be a digest written HEX/SIZE",
+                       "toolchain");
+        a->has_toolchain = 1;
     }
     return 0;
 }

@@ -175,7 +175,7 @@ void cas_action_result_release(struct cas_action_result *r);
  *   {"argv":[...],"cwd":"sub","env":{"K":"V"},"input_root":"HEX/SIZE","kind":"exec",
  *    "limits":{"cpu_s":0,"fsize_bytes":0,"mem_bytes":0,"nproc":0},"outputs":["a.o"],
  *    "platform":{"architecture":"x86_64","os":"linux"},"stdin":"payload","timeout_ms":0,
- *    "version":1}
+ *    "toolchain":"HEX/SIZE","version":1}       (toolchain only when one is shipped)
  * input_root names a tree manifest (see trees below); stdin and every output are paths
  * relative to the working directory cwd, itself relative to the input root. */
 struct cas_action_limits {
@@ -193,6 +193,10 @@ struct cas_action {
     size_t n_env;
     struct cas_digest input_root;     /* tree manifest; size 0 digest of "" when none */
     int has_input_root;
+    struct cas_digest toolchain;      /* a shipped toolchain (a tar blob holding the
+                                       * programs at their absolute paths) the agent runs
+                                       * argv inside, in an isolated root; see agents/ */
+    int has_toolchain;
     char **outputs;                   /* expected output files */
     size_t n_outputs;
     char *cwd;                        /* NULL: the input root */

@@ -4,6 +4,7 @@
  *   {"argv":[...], "env":{...}, "inputs":{"path":{"digest":"HEX/SIZE","executable":false}
  *                                      | {"unit":K,"output":"path","executable":false}},
  *    "outputs":[...], "cwd":..., "stdin":..., "timeout_ms":N, "limits":{...},
+ *    "toolchain":"HEX/SIZE" (a shipped toolchain archive: see agents/toolchain.c),
  *    "platform":{...}, "requirements":{...}}
  * where {"unit":K,...} takes an output of the job's unit K (which must come before). */
 #include "farm/farm_internal.h"
@@ -151,6 +152,13 @@ static int check_action_fields(const json_t *u, int index, char *why, size_t why
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return bad(why, why_len, "unit %d: limit %s must be a whole number", index, k);
     }
+    json_t *tc = json_object_get(u, "toolchain");
+    struct cas_digest tcd;
+    int sized = 0;
+    if (tc && (!json_is_string(tc) || cas_digest_parse(json_string_value(tc), &tcd, &sized) < 0 ||
+               !sized))
+        return bad(why, why_len, "unit %d: toolchain must be the digest (HEX/SIZE) of a "
+                   "toolchain archive in the store", index);
     json_t *platform = json_object_get(u, "platform");
     if (platform && (!json_is_object(platform) ||
                      (json_object_get(platform, "architecture") &&
@@ -190,7 +198,7 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
     }
     static const char *const known[] = { "argv", "env", "inputs", "outputs", "cwd", "stdin",
                                          "timeout_ms", "limits", "platform", "requirements",
-                                         NULL };
+                                         "toolchain", NULL };
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)u, k, v) {
@@ -199,7 +207,7 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
             ok |= strcmp(k, known[i]) == 0;
         if (!ok) {
             bad(why, why_len, "unit %d: unknown field '%s'; known: argv, env, inputs, outputs, "
-                "cwd, stdin, timeout_ms, limits, platform, requirements", index, k);
+                "cwd, stdin, timeout_ms, limits, platform, requirements, toolchain", index, k);
             return NULL;
         }
     }
@@ -223,6 +231,15 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
         json_object_set_new(norm, k, n);
     }
     json_object_set_new(spec, "inputs", norm);
+    json_t *tc = json_object_get(u, "toolchain");
+    struct cas_digest tcd;
+    if (tc && (cas_digest_parse(json_string_value(tc), &tcd, NULL) < 0 ||
+               !cas_store_has(f->cs, &tcd))) {
+        bad(why, why_len, "unit %d: toolchain %s is not in the master's store; upload it "
+            "first (PUT /cas/HEX)", index, json_string_value(tc));
+        json_decref(spec);
+        return NULL;
+    }
     json_object_set_new(spec, "requirements", merged_requirements(job_req, u));
     int class_id;
     if (farm_class_for(f, json_object_get(spec, "requirements"), &class_id, why, why_len) < 0) {
@@ -558,8 +575,8 @@ int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_le
     json_t *j = json_pack("{s:i, s:s, s:O}", "version", 1, "kind", "exec", "argv",
                           json_object_get(spec, "argv"));
     const char *copied[] = { "env", "outputs", "cwd", "stdin", "timeout_ms", "limits",
-                             "platform" };
-    for (int i = 0; i < 7; i++)
+                             "platform", "toolchain" };
+    for (int i = 0; i < 8; i++)
         if (json_object_get(spec, copied[i]))
             json_object_set(j, copied[i], json_object_get(spec, copied[i]));
     struct udcs_buf text = UDCS_BUF_INIT(CAS_ACTION_MAX_BYTES);

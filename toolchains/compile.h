@@ -222,6 +222,8 @@ struct cc_settings {
     unsigned local_slots;        /* compiles at once on this machine (default: cores) */
     uint64_t remote_timeout_ms;  /* longest wait for an agent's compile */
     const char *job_stats;       /* UDCS_JOB_STATS: a second counters file (project mode) */
+    enum cc_ship { CC_SHIP_AUTO = 0, CC_SHIP_ALWAYS, CC_SHIP_NEVER } ship;
+                                 /* UDCS_SHIP_TOOLCHAIN: send this compiler to agents */
 };
 
 /* What one call knows; shared by the cache and the farm code. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,16 +148,60 @@ static void cancel_job(long long id)
     udcs_http_client_call(ctx.http, &hc);
 }
 
-/* The EXEC job that compiles `input` (the preprocessed text's blob) on a matching agent. */
-static json_t *compile_job(const struct cc_call *call, const struct cas_digest *input)
+/* Where a remote compile can go: an agent with this very compiler, or (shipping the
+ * compiler) any agent of this architecture that can run it isolated. */
+enum route { ROUTE_NONE = 0, ROUTE_NATIVE, ROUTE_SHIP };
+
+static int has_tool(const json_t *dev, const char *name, const char *fingerprint)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(dev, "toolchains"), i, t) {
+        const char *n = json_string_value(json_object_get(t, "name"));
+        const char *fp = json_string_value(json_object_get(t, "fingerprint"));
+        if (n && strcmp(n, name) == 0 && (!fingerprint || (fp && strcmp(fp, fingerprint) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+static enum route choose_route(const struct cc_call *call, const char *arch)
+{
+    json_t *j = get_json("/api/devices");
+    enum route best = ROUTE_NONE;
+    size_t i;
+    json_t *dev;
+    json_array_foreach(json_object_get(j, "devices"), i, dev) {
+        const char *state = json_string_value(json_object_get(dev, "status"));
+        if (!state || strcmp(state, "lost") == 0 || strcmp(state, "draining") == 0)
+            continue;
+        if (call->set->ship != CC_SHIP_ALWAYS &&
+            has_tool(dev, call->compiler.name, call->compiler.driver_hex)) {
+            best = ROUTE_NATIVE;
+            break;
+        }
+        const char *a = json_string_value(json_object_get(dev, "architecture"));
+        if (call->set->ship != CC_SHIP_NEVER && a && strcmp(a, arch) == 0 &&
+            has_tool(dev, "bwrap", NULL))
+            best = ROUTE_SHIP;
+    }
+    json_decref(j);
+    return best;
+}
+
+/* The EXEC job that compiles `input` (the preprocessed text's blob) on a matching agent,
+ * or with the shipped toolchain `tc` (NULL: the agent's own compiler). */
+static json_t *compile_job(const struct cc_call *call, const struct cas_digest *input,
+                           const struct cas_digest *tc, const char *arch)
 {
     const struct cc_args *a = &call->args;
-    char hex[CAS_HEX_LEN + 1], dig[CAS_HEX_LEN + 32], tc[256];
+    char hex[CAS_HEX_LEN + 1], dig[CAS_HEX_LEN + 32], name_fp[256];
     snprintf(dig, sizeof(dig), "%s/%llu", cas_digest_hex(input, hex),
              (unsigned long long)input->size);
-    snprintf(tc, sizeof(tc), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+    snprintf(name_fp, sizeof(name_fp), "%s@%s", call->compiler.name, call->compiler.driver_hex);
     json_t *argv = json_array();
-    json_array_append_new(argv, json_string(call->compiler.name));
+    /* a shipped compiler runs by its path inside the toolchain's root */
+    json_array_append_new(argv, json_string(tc ? call->compiler.path : call->compiler.name));
     for (size_t i = 0; i < a->n_remote_args; i++)
         json_array_append_new(argv, json_string(a->remote_args[i]));
     json_array_append_new(argv, json_string("-x"));
@@ -170,17 +215,25 @@ static json_t *compile_job(const struct cc_call *call, const struct cas_digest *
                              REMOTE_INPUT, "digest", dig, "executable", 0, "outputs",
                              REMOTE_OUTPUT, "timeout_ms",
                              (json_int_t)call->set->remote_timeout_ms);
-    return json_pack("{s:s, s:i, s:b, s:i, s:{s:[s], s:s}, s:[o]}", "type", "EXEC",
+    if (tc) {
+        char tch[CAS_HEX_LEN + 1], tct[CAS_HEX_LEN + 32];
+        snprintf(tct, sizeof(tct), "%s/%llu", cas_digest_hex(tc, tch),
+                 (unsigned long long)tc->size);
+        json_object_set_new(unit, "toolchain", json_string(tct));
+    }
+    return json_pack("{s:s, s:i, s:b, s:i, s:{s:[s], s:s, s:s}, s:[o]}", "type", "EXEC",
                      "priority", 5, "retry_failed_commands", 0, "max_attempts", 2,
-                     "requirements", "toolchains", tc, "os", "linux", "units", unit);
+                     "requirements", "toolchains", tc ? "bwrap" : name_fp, "os", "linux",
+                     "architecture", arch, "units", unit);
 }
 
 /* Submit, wait, and fetch the result of the unit. 1 with `out` filled, 0 when it did not
  * run there (the reason is logged). */
 static int run_remote(struct cc_call *call, const struct cas_digest *input,
+                      const struct cas_digest *tc, const char *arch,
                       struct cas_action_result *out)
 {
-    json_t *job = compile_job(call, input);
+    json_t *job = compile_job(call, input, tc, arch);
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     json_decref(job);
     if (!text)
@@ -293,8 +346,20 @@ static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
         udcs_buf_release(&pp);
         return -1;
     }
+    struct utsname un;
+    const char *arch = uname(&un) == 0 ? un.machine : "unknown";
+    enum route route = choose_route(call, arch);
+    struct cas_digest tc;
+    if (route == ROUTE_SHIP && cc_toolchain_package(call, ctx.cas, &tc) < 0)
+        route = ROUTE_NONE;
+    if (route == ROUTE_NONE) {
+        udcs_log_info("compile: no agent can compile %s with %s (none has it, and none can "
+                      "run it shipped); compiling here", a->source, call->compiler.path);
+        udcs_buf_release(&pp);
+        return -1;
+    }
     uint64_t t0 = udcs_mono_ms();
-    if (run_remote(call, &input, &res) == 1) {
+    if (run_remote(call, &input, route == ROUTE_SHIP ? &tc : NULL, arch, &res) == 1) {
         const struct cas_output *obj = output_named(&res, REMOTE_OUTPUT);
         struct udcs_buf out = UDCS_BUF_INIT(64u << 20);
         if (res.exit_code == 0 && res.stderr_digest.size == 0 && obj &&

@@ -70,6 +70,10 @@ int cc_compile_here(struct cc_call *call, char **argv, int argc, const struct cc
  * -EAGAIN when all are taken and `wait` is 0. Close it to give it back. */
 int cc_slot_acquire(struct cc_call *call, int wait);
 
+/* udcs-compile-farm: the archive of this compiler for agents without it, built once per
+ * compiler identity and put into `cas` (both levels). 0 or an error (logged). */
+int cc_toolchain_package(struct cc_call *call, struct cas *cas, struct cas_digest *out);
+
 /* The action-cache record that holds a manifest blob: one output named "manifest". */
 #define CC_MANIFEST_OUTPUT "manifest"
 #define CC_OBJECT_OUTPUT "object"

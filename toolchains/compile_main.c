@@ -40,6 +40,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(local_only,     NULL,          "UDCS_LOCAL_ONLY",    "compile.local_only",   "false",           BOOL,   "never compile on agents (the farm's cache is still used)"),
     UDCS_SETTING(local_slots,    NULL,          "UDCS_LOCAL_SLOTS",   "compile.local_slots",  NULL,              UINT,   "compiles at once on this machine before misses go to agents (default: cores)"),
     UDCS_SETTING(remote_timeout, NULL,          "UDCS_REMOTE_TIMEOUT","compile.remote_timeout", DEFAULT_REMOTE_TIMEOUT_S, UINT, "seconds a remote compile may take before it is done here"),
+    UDCS_SETTING(ship_toolchain, NULL,          "UDCS_SHIP_TOOLCHAIN","compile.ship_toolchain", "auto",          STRING, "auto (to agents without this compiler), always, or never"),
     UDCS_SETTING(job_stats,      NULL,          "UDCS_JOB_STATS",     NULL,                   NULL,              PATH,   "a second counters file (udcs-compile --project uses it per target)"),
 };
 
@@ -72,7 +73,8 @@ static void usage(FILE *out, const struct udcs_config *cfg)
     udcs_config_print_flags(cfg, out);
     fprintf(out, "  UDCS_CACHE_DIR, UDCS_MAXSIZE, UDCS_FARM, UDCS_TOKEN_FILE, UDCS_BASEDIR,\n"
                  "  UDCS_LOGFILE, UDCS_SLOPPINESS, UDCS_MODE, UDCS_DISABLE, UDCS_REMOTE_ONLY,\n"
-                 "  UDCS_LOCAL_ONLY, UDCS_LOCAL_SLOTS, UDCS_REMOTE_TIMEOUT: see docs/COMPILE.md\n");
+                 "  UDCS_LOCAL_ONLY, UDCS_LOCAL_SLOTS, UDCS_REMOTE_TIMEOUT, UDCS_SHIP_TOOLCHAIN:\n"
+                 "  see docs/COMPILE.md\n");
 }
 
 int cc_sloppiness_parse(const char *text, unsigned *out)
@@ -151,6 +153,18 @@ static int settings_from(const struct udcs_config *cfg, struct cc_settings *set)
         set->mode = CC_MODE_PREPROCESSOR;
     } else {
         fprintf(stderr, "udcs-compile: error: UDCS_MODE is '%s'; use direct or preprocessor\n", mode);
+        rc = UDCS_EUSAGE;
+    }
+    const char *ship = udcs_config_str(cfg, "ship_toolchain");
+    if (strcmp(ship, "auto") == 0) {
+        set->ship = CC_SHIP_AUTO;
+    } else if (strcmp(ship, "always") == 0) {
+        set->ship = CC_SHIP_ALWAYS;
+    } else if (strcmp(ship, "never") == 0) {
+        set->ship = CC_SHIP_NEVER;
+    } else {
+        fprintf(stderr, "udcs-compile: error: UDCS_SHIP_TOOLCHAIN is '%s'; use auto, always "
+                "or never\n", ship);
         rc = UDCS_EUSAGE;
     }
     rc |= udcs_config_bool(cfg, "disable", &set->disable);

@@ -13,14 +13,23 @@ COMPILE_OBJS := $(COMPILE_SRCS:%.c=$(O)/%.o)
 COMPILE_LIB := $(O)/libudcs_compile.a
 COMPILE_MAIN_OBJS := $(O)/toolchains/compile_main.o
 DEPFILES += $(COMPILE_OBJS:.o=.d) $(COMPILE_MAIN_OBJS:.o=.d) \
-            $(O)/toolchains/compile_nofarm.d $(O)/toolchains/compile_farm.d
+            $(O)/toolchains/compile_nofarm.d $(O)/toolchains/compile_farm.d \
+            $(O)/toolchains/compile_package.d
 
 $(COMPILE_LIB): $(COMPILE_OBJS)
 	@rm -f $@
 	$(QUIET_AR)$(AR) rcs $@ $^
 
+# Linked statically: each shared library costs a hit its loading and relocation (about
+# 0.1-0.2 ms apiece here); the four are small, permissively licensed, and Debian ships
+# their archives in the same -dev packages. Sanitizer builds stay dynamic.
 COMPILE_PKGS := libzstd libxxhash jansson inih
+ifeq ($(SAN),)
+COMPILE_LIBS = -Wl,-Bstatic $(shell pkg-config --libs-only-l $(COMPILE_PKGS)) -Wl,-Bdynamic \
+               $(shell pkg-config --libs-only-L $(COMPILE_PKGS))
+else
 COMPILE_LIBS = $(shell pkg-config --libs $(COMPILE_PKGS))
+endif
 
 BINARIES += $(BIN)/udcs-compile $(BIN)/udcs-compile-farm
 $(BIN)/udcs-compile: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_nofarm.o $(COMPILE_LIB) \
@@ -28,7 +37,8 @@ $(BIN)/udcs-compile: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_nofarm.o $(COM
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -Wl,--as-needed $^ $(COMPILE_LIBS) -o $@
 
-$(BIN)/udcs-compile-farm: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_farm.o $(COMPILE_LIB) \
+$(BIN)/udcs-compile-farm: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_farm.o \
+                          $(O)/toolchains/compile_package.o $(COMPILE_LIB) \
                           $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@

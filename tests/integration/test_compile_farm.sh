@@ -3,7 +3,8 @@
 # compiled on two agents give the objects a local gcc writes; a second machine (a fresh
 # local cache) gets every object from the farm's cache; compiles whose objects would
 # differ (debug information with columns) stay local but still share the cache; killing
-# the master mid-build falls back to local compiles and the build succeeds.
+# the master mid-build falls back to local compiles and the build succeeds; an agent with no
+# compiler at all compiles with this machine's gcc, shipped to it and run isolated.
 . "$(dirname "$0")/lib.sh"
 UCC="$UDCS_BIN/udcs-compile"
 
@@ -98,6 +99,43 @@ printf 'int broken(void) { return undefined_name; }\n' >"$P/bad.c"
 check "a failing remote-eligible compile exits as gcc does" cmp "$T/bad.rc" "$T/bad-ref.rc"
 check "with gcc's exact stderr" cmp "$T/bad.err" "$T/bad-ref.err"
 rm -f "$P/bad.c"
+
+# ---- toolchain shipping: an agent without gcc runs this machine's gcc, isolated ------------
+if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then
+    kill "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}"
+    wait "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}" 2>/dev/null
+    mkdir -p "$T/onlybwrap"
+    ln -s "$(command -v bwrap)" "$T/onlybwrap/bwrap"
+    env PATH="$T/onlybwrap" "$AGENT" --farm "$FARM_URL" --token-file "$FARM_TOKEN_FILE" \
+        --name bare --work-dir "$T/agents/bare" --log-file "$T/agents/bare.log" \
+        --lease-wait-ms 2000 --slots 2 &
+    _pids+=($!)
+    bare_has() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name == "bare" and .status == "idle")] | length == 1' >/dev/null; }
+    check "an agent with no compiler on its PATH registers" wait_until 20 bare_has
+    check "it offers no gcc, only bubblewrap" bash -c "curl -sf '$FARM_URL/api/devices' | jq -e '[.devices[] | select(.name == \"bare\") | .toolchains[].name] | (index(\"gcc\") == null and index(\"bwrap\") != null)'"
+    export UDCS_CACHE_DIR="$T/cache-ship"
+    for i in 1 2 3 4; do
+        printf '#include "common.h"\nint s%d(int x) { return scaled(x) + %d; }\n' "$i" "$i" >"$P/s$i.c"
+        (cd "$P" && gcc -O2 -Iinclude -c "s$i.c" -o "$T/s$i.ref.o")
+    done
+    for i in 1 2 3 4; do
+        (cd "$P" && "$UCC" gcc -O2 -Iinclude -c "s$i.c" -o "$T/s$i.o") || echo "s$i failed" >>"$T/ship.err"
+    done
+    check "compiles with a shipped gcc succeed" test ! -s "$T/ship.err"
+    check "they ran on the agent without gcc" test "$(stat_of "$T/cache-ship" remote_compiles)" -eq 4
+    check "their objects are byte-identical to a local gcc's" \
+        bash -c "for i in 1 2 3 4; do cmp '$T/s'\$i.o '$T/s'\$i.ref.o || exit 1; done"
+    check "the agent unpacked the toolchain once" test "$(ls -d "$T/agents/bare/toolchains"/*/ | wc -l)" -eq 1
+    printf '#include "common.h"\nint s5(int x) { return scaled(x) + 5; }\n' >"$P/s5.c"
+    export UDCS_SHIP_TOOLCHAIN=never
+    check "with shipping off, a compile no agent can take is done here" \
+        bash -c "cd '$P' && '$UCC' gcc -O2 -Iinclude -c s5.c -o '$T/s5.o'"
+    check "counted as a local fallback" test "$(stat_of "$T/cache-ship" local_fallbacks)" -eq 1
+    unset UDCS_SHIP_TOOLCHAIN
+    rm -f "$P"/s?.c
+else
+    echo "# skipped toolchain shipping: bubblewrap cannot create a sandbox here"
+fi
 
 # ---- the master dies mid-build: local compiles finish it -----------------------------------
 export UDCS_CACHE_DIR="$T/cache6"

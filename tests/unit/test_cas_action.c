@@ -37,6 +37,10 @@ static void same_action_written_differently_has_one_digest(void **state)
     digest_of("{\"version\":1,\"kind\":\"exec\",\"argv\":[\"cc\",\"-c\",\"x.c\"],"
               "\"env\":{\"A\":\"1\",\"B\":\"3\"},\"outputs\":[\"x.o\"]}", &c);
     assert_false(cas_digest_equal(&a, &c));   /* one variable changed: another action */
+    digest_of("{\"version\":1,\"kind\":\"exec\",\"argv\":[\"cc\",\"-c\",\"x.c\"],"
+              "\"env\":{\"B\":\"2\",\"A\":\"1\"},\"outputs\":[\"x.o\"],"
+              "\"toolchain\":\"0123456789abcdef0123456789abcdef/10\"}", &c);
+    assert_false(cas_digest_equal(&a, &c));   /* a shipped toolchain: another action */
 }
 
 static void canonical_form_round_trips(void **state)
@@ -46,7 +50,8 @@ static void canonical_form_round_trips(void **state)
                      "\"env\":{\"PATH\":\"/bin\"},\"outputs\":[\"out/a.txt\"],\"cwd\":\"src\","
                      "\"stdin\":\"payload\",\"timeout_ms\":5000,\"limits\":{\"mem_bytes\":1048576},"
                      "\"platform\":{\"architecture\":\"x86_64\",\"os\":\"linux\"},"
-                     "\"input_root\":\"6bba86c7e069f56d5a10b435f1c8e49c/6\"}";
+                     "\"input_root\":\"6bba86c7e069f56d5a10b435f1c8e49c/6\","
+                     "\"toolchain\":\"0123456789abcdef0123456789abcdef/80166912\"}";
     struct cas_action a, b;
     char why[256];
     struct udcs_buf x = UDCS_BUF_INIT(SIZE_MAX), y = UDCS_BUF_INIT(SIZE_MAX);
@@ -56,7 +61,10 @@ static void canonical_form_round_trips(void **state)
     assert_string_equal(a.cwd, "src");
     assert_int_equal(a.limits.mem_bytes, 1048576);
     assert_true(a.has_input_root);
+    assert_true(a.has_toolchain);
+    assert_int_equal(a.toolchain.size, 80166912);
     assert_int_equal(cas_action_to_json(&a, &x), 0);
+    assert_non_null(strstr(x.data, "\"toolchain\":\"0123456789abcdef0123456789abcdef/80166912\""));
     assert_int_equal(cas_action_from_json(x.data, x.len, &b, why, sizeof(why)), 0);
     assert_int_equal(cas_action_to_json(&b, &y), 0);
     assert_string_equal(x.data, y.data);
@@ -82,6 +90,7 @@ static void unsafe_or_malformed_actions_are_refused(void **state)
         { "{\"version\":1,\"kind\":\"exec\",\"argv\":[\"x\"],\"env\":{\"A\":1}}", "must be a string" },
         { "{\"version\":1,\"kind\":\"exec\",\"argv\":[\"x\"],\"timeout_ms\":-5}", "whole number" },
         { "{\"version\":1,\"kind\":\"exec\",\"argv\":[\"x\"],\"input_root\":\"abc\"}", "HEX/SIZE" },
+        { "{\"version\":1,\"kind\":\"exec\",\"argv\":[\"x\"],\"toolchain\":\"0123456789abcdef0123456789abcdef\"}", "toolchain" },
         { "{\"version\":1,\"kind\":\"exec\",\"argv\":[1]}", "array of strings" },
         { "[]", "JSON object" },
     };
