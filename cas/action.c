@@ -186,6 +186,20 @@ static int take_path(const json_t *v, const char *field, char **out, char *why, 
     return *out ? 0 : -ENOMEM;
 }
 
+/* An optional field holding a digest written HEX/SIZE; *present says if it was there. */
+static int take_digest(const json_t *obj, const char *key, struct cas_digest *out, int *present,
+                       char *why, size_t why_len)
+{
+    json_t *v = json_object_get(obj, key);
+    int sized = 0;
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || cas_digest_parse(json_string_value(v), out, &sized) < 0 || !sized)
+        return bad(why, why_len, "field '%s' must be a digest written HEX/SIZE", key);
+    *present = 1;
+    return 0;
+}
+
 static int take_uint(const json_t *obj, const char *key, uint64_t *out, char *why,
                      size_t why_len)
 {
@@ -252,24 +266,10 @@ static int parse_action(const json_t *j, struct cas_action *a, char *why, size_t
                    (rc = take_uint(limits, "fsize_bytes", &a->limits.fsize_bytes, why, why_len)) < 0 ||
                    (rc = take_uint(limits, "nproc", &a->limits.nproc, why, why_len)) < 0))
         return rc;
-    json_t *root = json_object_get(j, "input_root");
-    if (root) {
-        int sized;
-        if (!json_is_string(root) ||
-            cas_digest_parse(json_string_value(root), &a->input_root, &sized) < 0 || !sized)
-            return bad(why, why_len, "field '%s' must be a digest written HEX/SIZE",
-                       "input_root");
-        a->has_input_root = 1;
-    }
-    json_t *tc = json_object_get(j, "toolchain");
-    if (tc) {
-        int sized;
-        if (!json_is_string(tc) ||
-            cas_digest_parse(json_string_value(tc), &a->toolchain, &sized) < 0 || !sized)
-            return bad(why, why_len, "field '%s' must be a digest written HEX/SIZE",
-                       "toolchain");
-        a->has_toolchain = 1;
-    }
+    if ((rc = take_digest(j, "input_root", &a->input_root, &a->has_input_root, why,
+                          why_len)) < 0 ||
+        (rc = take_digest(j, "toolchain", &a->toolchain, &a->has_toolchain, why, why_len)) < 0)
+        return rc;
     return 0;
 }
 
