@@ -342,10 +342,6 @@ static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
             return status;
         }
     }
-    if (cas_put_bytes(ctx.cas, pp.data ? pp.data : "", pp.len, &input) < 0 || farm_down()) {
-        udcs_buf_release(&pp);
-        return -1;
-    }
     struct utsname un;
     const char *arch = uname(&un) == 0 ? un.machine : "unknown";
     enum route route = choose_route(call, arch);
@@ -355,6 +351,10 @@ static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
     if (route == ROUTE_NONE) {
         udcs_log_info("compile: no agent can compile %s with %s (none has it, and none can "
                       "run it shipped); compiling here", a->source, call->compiler.path);
+        udcs_buf_release(&pp);
+        return -1;
+    }
+    if (cas_put_bytes(ctx.cas, pp.data ? pp.data : "", pp.len, &input) < 0 || farm_down()) {
         udcs_buf_release(&pp);
         return -1;
     }
