@@ -5,7 +5,7 @@
  * costs tens of milliseconds and four short runs of the driver, so the result is kept in
  * a small record per compiler path, trusted while every file in it has the size, mtime
  * and inode it had (a package upgrade renames new files into place). */
-#include "toolchains/compile.h"
+#include "toolchains/compile_internal.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -71,25 +71,52 @@ int cc_compiler_find(const char *name, const char *self_path, char **path_out)
     return skipped_self ? -ELOOP : -ENOENT;
 }
 
+int cc_run_output(char *const *argv, struct udcs_buf *out)
+{
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.argv = argv;
+    p.in.mode = UDCS_PROC_NULL;
+    p.out.mode = UDCS_PROC_CAPTURE;
+    p.out.buf = out;
+    p.err.mode = UDCS_PROC_NULL;
+    p.timeout_ms = PROBE_TIMEOUT_MS;
+    int rc = udcs_proc_run(&p);
+    return rc < 0 ? rc : p.exit_code == 0 ? 0 : -ECHILD;
+}
+
 /* Run `exe arg` and return the first line of its output (malloc()ed), or NULL. */
 static char *probe(const char *exe, const char *arg)
 {
     char *argv[] = { (char *)exe, (char *)arg, NULL };
     struct udcs_buf out = UDCS_BUF_INIT(64 * 1024);
-    struct udcs_proc p = UDCS_PROC_INIT;
-    p.argv = argv;
-    p.in.mode = UDCS_PROC_NULL;
-    p.out.mode = UDCS_PROC_CAPTURE;
-    p.out.buf = &out;
-    p.err.mode = UDCS_PROC_NULL;
-    p.timeout_ms = PROBE_TIMEOUT_MS;
     char *line = NULL;
-    if (udcs_proc_run(&p) == 0 && p.exit_code == 0 && out.data) {
+    if (cc_run_output(argv, &out) == 0 && out.data) {
         size_t len = strcspn(out.data, "\r\n");
         line = len ? strndup(out.data, len) : NULL;
     }
     udcs_buf_release(&out);
     return line;
+}
+
+size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out, size_t max)
+{
+    size_t n = 0;
+    if (family != CC_FAMILY_GCC)
+        return 0;   /* clang is one binary */
+    static const char *const asks[] = { "-print-prog-name=cc1", "-print-prog-name=cc1plus",
+                                        "-print-prog-name=as" };
+    for (size_t i = 0; i < 3 && n < max; i++) {
+        char *p = probe(driver, asks[i]);
+        char *path = NULL;
+        if (p && p[0] == '/' && access(p, X_OK) == 0)
+            path = strdup(p);
+        else if (p && strchr(p, '/') == NULL)
+            cc_compiler_find(p, NULL, &path);   /* "as" is looked up in PATH by the driver */
+        free(p);
+        if (path)
+            out[n++] = path;
+    }
+    return n;
 }
 
 struct program {
@@ -160,22 +187,10 @@ static int identify_fresh(const char *path, const char *file, enum cc_family fam
     struct program progs[MAX_PROGRAMS] = { { 0 } };
     size_t n = 0;
     progs[n++].path = strdup(path);
-    if (family == CC_FAMILY_GCC) {
-        static const char *const asks[] = { "-print-prog-name=cc1", "-print-prog-name=cc1plus",
-                                            "-print-prog-name=as" };
-        for (size_t i = 0; i < 3; i++) {
-            char *p = probe(path, asks[i]);
-            char *real = p && p[0] == '/' ? realpath(p, NULL) : NULL;
-            if (!real && p && strcmp(asks[i] + 17, "as") == 0) {
-                char *found = NULL;   /* "as" is looked up in PATH by the driver */
-                if (cc_compiler_find(p, NULL, &found) == 0)
-                    real = found;
-            }
-            free(p);
-            if (real)
-                progs[n++].path = real;
-        }
-    }
+    char *found[MAX_PROGRAMS - 1];
+    size_t nf = cc_compiler_programs(path, family, found, MAX_PROGRAMS - 1);
+    for (size_t i = 0; i < nf; i++)
+        progs[n++].path = found[i];
     struct cas_hasher h;
     int rc = cas_hasher_init(&h);
     if (rc < 0)

@@ -70,6 +70,13 @@ int cc_compile_here(struct cc_call *call, char **argv, int argc, const struct cc
  * -EAGAIN when all are taken and `wait` is 0. Close it to give it back. */
 int cc_slot_acquire(struct cc_call *call, int wait);
 
+/* Run argv (stdin and stderr /dev/null, a bounded time) and keep its stdout in `out`.
+ * 0 when it exited 0, -ECHILD otherwise, or -errno. */
+int cc_run_output(char *const *argv, struct udcs_buf *out);
+/* The programs a gcc driver runs to compile (cc1, cc1plus, as), as absolute paths
+ * (malloc()ed) into `out`; their number. None for clang, which is one binary. */
+size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out, size_t max);
+
 /* udcs-compile-farm: the archive of this compiler for agents without it, built once per
  * compiler identity and put into `cas` (both levels). 0 or an error (logged). */
 int cc_toolchain_package(struct cc_call *call, struct cas *cas, struct cas_digest *out);

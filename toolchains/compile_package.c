@@ -153,26 +153,12 @@ static void add_path(struct pkg *p, const char *path, int hops)
     }
 }
 
-/* Run `argv` and keep its stdout. */
-static int capture(char **argv, struct udcs_buf *out)
-{
-    struct udcs_proc pr = UDCS_PROC_INIT;
-    pr.argv = argv;
-    pr.in.mode = UDCS_PROC_NULL;
-    pr.out.mode = UDCS_PROC_CAPTURE;
-    pr.out.buf = out;
-    pr.err.mode = UDCS_PROC_NULL;
-    pr.timeout_ms = 10000;
-    int rc = udcs_proc_run(&pr);
-    return rc < 0 ? rc : pr.exit_code == 0 ? 0 : -ECHILD;
-}
-
 /* The shared libraries (and loader) `exe` loads, from ldd's answer. */
 static void add_libraries(struct pkg *p, const char *exe)
 {
     char *argv[] = { "ldd", (char *)exe, NULL };
     struct udcs_buf out = UDCS_BUF_INIT(1 << 20);
-    if (capture(argv, &out) == 0 && out.data) {
+    if (cc_run_output(argv, &out) == 0 && out.data) {
         char *save = NULL;
         for (char *line = strtok_r(out.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             char *arrow = strstr(line, "=> ");
@@ -188,30 +174,6 @@ static void add_libraries(struct pkg *p, const char *exe)
     udcs_buf_release(&out);
 }
 
-/* The programs the driver runs to compile: cc1, cc1plus and as, by its own answer. */
-static int programs_of(const struct cc_call *call, char progs[][PATH_MAX], size_t max)
-{
-    size_t n = 0;
-    snprintf(progs[n++], PATH_MAX, "%s", call->compiler.path);
-    static const char *const asks[] = { "-print-prog-name=cc1", "-print-prog-name=cc1plus",
-                                        "-print-prog-name=as" };
-    for (size_t i = 0; i < 3 && n < max; i++) {
-        char *argv[] = { call->compiler.path, (char *)asks[i], NULL };
-        struct udcs_buf out = UDCS_BUF_INIT(1 << 16);
-        if (capture(argv, &out) == 0 && out.data) {
-            out.data[strcspn(out.data, "\n")] = '\0';
-            char *found = NULL;
-            if (out.data[0] == '/')
-                snprintf(progs[n++], PATH_MAX, "%s", out.data);
-            else if (out.data[0] && cc_compiler_find(out.data, NULL, &found) == 0)
-                snprintf(progs[n++], PATH_MAX, "%s", found);
-            free(found);
-        }
-        udcs_buf_release(&out);
-    }
-    return (int)n;
-}
-
 static int build(const struct cc_call *call, const char *file, char *why, size_t why_len)
 {
     struct pkg p = { 0 };
@@ -225,15 +187,19 @@ static int build(const struct cc_call *call, const char *file, char *why, size_t
         archive_write_free(p.a);
         return UDCS_EFORMAT;
     }
-    char progs[4][PATH_MAX];
-    int n = programs_of(call, progs, 4);
-    for (int i = 0; i < n && p.rc == 0; i++) {
-        add_path(&p, progs[i], 0);
-        char *real = realpath(progs[i], NULL);
-        if (real) {
-            add_libraries(&p, real);
+    char *progs[4];
+    progs[0] = strdup(call->compiler.path);
+    size_t n = progs[0] ? 1 + cc_compiler_programs(call->compiler.path, call->args.family,
+                                                   progs + 1, 3) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p.rc == 0) {
+            add_path(&p, progs[i], 0);
+            char *real = realpath(progs[i], NULL);
+            if (real)
+                add_libraries(&p, real);
             free(real);
         }
+        free(progs[i]);
     }
     if (archive_write_close(p.a) != ARCHIVE_OK && p.rc == 0)
         p.rc = UDCS_EFORMAT;

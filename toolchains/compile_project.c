@@ -62,21 +62,10 @@ const char *const project_bs_titles[] = { "", "CMake", "Meson", "autotools (conf
 /* Whether `name` is an executable file in a PATH directory. */
 int project_is_on_path(const char *name)
 {
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    char full[PATH_MAX];
-    struct stat st;
-    for (const char *dir = path; *dir;) {
-        size_t n = strcspn(dir, ":");
-        int len = n ? snprintf(full, sizeof(full), "%.*s/%s", (int)n, dir, name)
-                    : snprintf(full, sizeof(full), "./%s", name);
-        if (len > 0 && (size_t)len < sizeof(full) && stat(full, &st) == 0 &&
-            S_ISREG(st.st_mode) && access(full, X_OK) == 0)
-            return 1;
-        dir += n + (dir[n] == ':');
-    }
-    return 0;
+    char *path = NULL;
+    int found = cc_compiler_find(name, NULL, &path) == 0;
+    free(path);
+    return found;
 }
 
 int project_file_exists(const char *dir, const char *name)
