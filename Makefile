@@ -55,6 +55,7 @@ Q := @
 QUIET_CC = @echo "  CC      $<";
 QUIET_LINK = @echo "  LINK    $@";
 QUIET_AR = @echo "  AR      $@";
+QUIET_CXX = @echo "  CXX     $<";
 endif
 
 $(O)/%.o: %.c
@@ -75,11 +76,15 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl jq procps \
         ocl-icd-libopencl1 pocl-opencl-icd libarchive-dev bubblewrap \
         cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
-        linux-source-6.1 flex bison bc ccache sccache distcc
+        linux-source-6.1 flex bison bc ccache sccache distcc \
+        libopenimageio-dev povray povray-includes povray-examples
 # cmake, meson, ninja-build, gcc-aarch64-linux-gnu and qemu-user: udcs-compile --project
 # builds real projects for two targets and runs the aarch64 one; linux-source-6.1 (with
 # flex, bison, bc to configure it): a real project nobody here wrote, built in the tests and
 # the benchmark; ccache, sccache and distcc: what the compile benchmark compares against.
+# libopenimageio-dev: image files for udcs-render; povray with its includes and examples:
+# the POV-Ray adapter, tested on Debian's own example scenes. Blender is large: .ci/run
+# installs it, and its tests say why they skip where it is missing.
 
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

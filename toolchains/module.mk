@@ -43,3 +43,29 @@ $(BIN)/udcs-compile-farm: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_farm.o \
                           $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# Images: OpenImageIO is C++, so one C++ file (image_oiio.cpp) implements the C interface
+# of image.h; programs that read or write images link IMAGE_LIB with IMAGE_LDLIBS.
+CXX ?= g++
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -I. \
+               $(shell pkg-config --cflags OpenImageIO) $(CFLAGS) $(SAN) -MMD -MP
+IMAGE_OBJS := $(O)/toolchains/image_oiio.o $(O)/toolchains/image_geometry.o
+IMAGE_LIB := $(O)/libudcs_image.a
+IMAGE_LDLIBS = $(shell pkg-config --libs OpenImageIO) -lstdc++ -lm
+DEPFILES += $(IMAGE_OBJS:.o=.d) $(O)/toolchains/image_main.d
+
+$(O)/toolchains/%.o: toolchains/%.cpp
+	@mkdir -p $(@D)
+	$(QUIET_CXX)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+$(IMAGE_LIB): $(IMAGE_OBJS)
+	@rm -f $@
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+BINARIES += $(BIN)/udcs-image
+$(BIN)/udcs-image: $(O)/toolchains/image_main.o $(IMAGE_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(IMAGE_LDLIBS) -o $@

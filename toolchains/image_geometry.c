@@ -1,0 +1,45 @@
+/* toolchains/image_geometry.c - sizes and rectangles as people and unit commands write
+ * them ("1920x1080", "0,0,480,270"). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "toolchains/image.h"
+
+#define IMAGE_MAX_SIDE 65536
+
+/* One decimal number from *p up to a character in `ends`; advances *p. */
+static int take_number(const char **p, long min, long max, char end, long *out)
+{
+    char *stop;
+    if (**p < '0' || **p > '9')
+        return -1;
+    errno = 0;
+    long v = strtol(*p, &stop, 10);
+    if (errno || stop == *p || *stop != end || v < min || v > max)
+        return -1;
+    *p = end ? stop + 1 : stop;
+    *out = v;
+    return 0;
+}
+
+int image_parse_size(const char *text, int *w, int *h)
+{
+    long a, b;
+    if (take_number(&text, 1, IMAGE_MAX_SIDE, 'x', &a) < 0 ||
+        take_number(&text, 1, IMAGE_MAX_SIDE, '\0', &b) < 0)
+        return -1;
+    *w = (int)a;
+    *h = (int)b;
+    return 0;
+}
+
+int image_parse_rect(const char *text, int rect[4])
+{
+    long v[4];
+    for (int i = 0; i < 4; i++)
+        if (take_number(&text, i < 2 ? 0 : 1, IMAGE_MAX_SIDE, i < 3 ? ',' : '\0', &v[i]) < 0)
+            return -1;
+    for (int i = 0; i < 4; i++)
+        rect[i] = (int)v[i];
+    return 0;
+}
