@@ -44,8 +44,8 @@ include common/module.mk
 include cas/module.mk
 include agents/module.mk
 include agents/agent.mk
-include farm/module.mk
 include toolchains/module.mk
+include farm/module.mk
 include tests/module.mk
 
 # Quiet by default; `make V=1` shows the commands.

@@ -68,6 +68,9 @@ static const struct tc_probe tc_probes[] = {
     { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS },
     { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS },
     { "ffmpeg", TC_BANNER, "-version", "ffmpeg version ", 0, TC_PROBE_TIMEOUT_MS },
+    /* UDCS's own: the built-in renderer and the merge program of tiled frames */
+    { "udcs-trace", TC_BANNER, "--version", "udcs-trace ", 0, TC_PROBE_TIMEOUT_MS },
+    { "udcs-image", TC_BANNER, "--version", "udcs-image ", 0, TC_PROBE_TIMEOUT_MS },
 };
 
 /* The FFmpeg libraries, by the sonames of Debian 12, which the encoder adapter is built

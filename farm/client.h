@@ -1,5 +1,5 @@
-/* farm/client.h - what the files of the udcs command share: the connection to the master
- * and the calls every command makes. */
+/* farm/client.h - what the programs that talk to the master share (udcs, udcs-render):
+ * the connection to the master and the calls every command makes (farm/client.c). */
 #ifndef UDCS_FARM_CLIENT_H
 #define UDCS_FARM_CLIENT_H
 
@@ -8,12 +8,30 @@
 #include "common/config.h"
 #include "common/http_client.h"
 
+/* The settings of every client program (a udcs_setting table's rows). */
+#define CLIENT_SETTINGS \
+    UDCS_SETTING(farm,       "--farm",       "UDCS_FARM",       "farm.url",        "http://127.0.0.1:8080", STRING, \
+                 "the master's API, http://HOST:PORT"), \
+    UDCS_SETTING(token,      "--token",      "UDCS_TOKEN",      NULL,              NULL,                    STRING, \
+                 "the client token itself"), \
+    UDCS_SETTING(token_file, "--token-file", "UDCS_TOKEN_FILE", "farm.token_file", NULL,                    PATH, \
+                 "file holding the client token (first line)"), \
+    UDCS_SETTING(cache_dir,  "--cache-dir",  "UDCS_CACHE_DIR",  "cas.dir",         "~/.cache/udcs",         PATH, \
+                 "local store for files sent and fetched"), \
+    UDCS_SETTING(log_level,  "--log-level",  "UDCS_LOG_LEVEL",  "log.level",       "warn",                  STRING, \
+                 "error, warn, info or debug")
+
 struct client {
     struct udcs_config cfg;
     char *url;                      /* the master, http://HOST:PORT */
     char *token;                    /* the client token, or NULL */
     struct udcs_http_client *http;
 };
+
+/* Connect as the settings in c->cfg say (farm, token, token_file). Returns 0, or
+ * UDCS_EUSAGE / -ENOMEM after saying what was wrong. */
+int client_open(struct client *c);
+void client_close(struct client *c);
 
 /* A JSON call to the master; *answer (may be NULL to ignore) is the parsed reply. Logs
  * and returns an error code (common/err.h) on failure. */
@@ -23,6 +41,13 @@ int client_call_json(struct client *c, const char *method, const char *path, con
 int client_status_of(int rc);
 /* POST /api/submit; the job's id goes to *id. */
 int client_submit(struct client *c, const char *text, long long *id);
+
+/* Follow a job's server-sent events until job_finished, calling fn(arg, event, data) for
+ * each (data is the event's JSON text). A stream that breaks is followed again (events
+ * are then seen again from the start of what the master keeps). Returns 0 once the job
+ * ended, what fn returned when it stopped the stream (negative), or an error code. */
+typedef int client_event_fn(void *arg, const char *event, const char *data);
+int client_follow(struct client *c, const char *id, client_event_fn *fn, void *arg);
 
 enum wait_mode { WAIT_PROGRESS, WAIT_JSON, WAIT_QUIET };
 /* Follow a job's events until it ends. Returns UDCS_EXIT_OK when it is done,

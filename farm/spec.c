@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "toolchains/render.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KNOWN_TYPES "EXEC, NATIVE_EXEC"
+#define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER"
 #define MAX_UNITS_PER_JOB 1000000
 #define DEFAULT_PRIORITY 5
 #define MAX_URL_BYTES 2048
@@ -198,7 +199,7 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
     }
     static const char *const known[] = { "argv", "env", "inputs", "outputs", "cwd", "stdin",
                                          "timeout_ms", "limits", "platform", "requirements",
-                                         "toolchain", NULL };
+                                         "toolchain", "name", NULL };
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)u, k, v) {
@@ -207,7 +208,8 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
             ok |= strcmp(k, known[i]) == 0;
         if (!ok) {
             bad(why, why_len, "unit %d: unknown field '%s'; known: argv, env, inputs, outputs, "
-                "cwd, stdin, timeout_ms, limits, platform, requirements, toolchain", index, k);
+                "cwd, stdin, timeout_ms, limits, platform, requirements, toolchain, name", index,
+                k);
             return NULL;
         }
     }
@@ -376,6 +378,81 @@ static int64_t *deps_of(const json_t *spec, const json_t *unit_ids, size_t *n)
     return deps;
 }
 
+/* The fingerprint most live agents report for toolchain `name`, or NULL when none has it. */
+static const char *common_fingerprint(struct farm *f, const char *name)
+{
+    const char *best = NULL;
+    size_t best_n = 0;
+    for (size_t i = 0; i < f->n_agents; i++) {
+        struct agent *a = f->agents[i];
+        if (!a || a->state == AGENT_LOST)
+            continue;
+        json_t *t;
+        size_t k;
+        json_array_foreach(json_object_get(a->info, "toolchains"), k, t) {
+            const char *fp = json_string_value(json_object_get(t, "fingerprint"));
+            if (!fp || strcmp(json_string_value(json_object_get(t, "name")) ?: "", name) != 0)
+                continue;
+            size_t n = 0;
+            for (size_t m = 0; m < f->n_agents; m++) {
+                json_t *o;
+                size_t q;
+                if (f->agents[m] && f->agents[m]->state != AGENT_LOST)
+                    json_array_foreach(json_object_get(f->agents[m]->info, "toolchains"), q, o)
+                        n += strcmp(json_string_value(json_object_get(o, "fingerprint")) ?: "",
+                                    fp) == 0;
+            }
+            if (n > best_n || (n == best_n && best && strcmp(fp, best) < 0)) {
+                best = fp;
+                best_n = n;
+            }
+        }
+    }
+    return best;
+}
+
+/* RENDER: the splitter in toolchains/render_split.c makes the units. The renderer and
+ * the merge program are pinned to the build most agents have (unless the job names one),
+ * so a result cached from one build of POV-Ray is never taken for another's. */
+static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t why_len)
+{
+    const char *renderer = json_string_value(json_object_get(job, "renderer"));
+    const char *tool = render_tool_of(renderer ? renderer : "builtin");
+    const char *keys[2] = { "renderer_fingerprint", "merge_fingerprint" };
+    const char *tools[2] = { tool, RENDER_MERGE_TOOL };
+    for (int i = 0; tool && i < 2; i++) {
+        if (json_object_get(job, keys[i]))
+            continue;
+        const char *fp = common_fingerprint(f, tools[i]);
+        if (!fp) {
+            bad(why, why_len, "no connected agent offers %s%s%s (toolchain '%s'); start an "
+                "agent where it is installed, or see 'udcs devices'", i ? "" : "the renderer ",
+                i ? tools[i] : (renderer ? renderer : "builtin"), i ? ", the merge program" : "",
+                tools[i]);
+            return NULL;
+        }
+        json_object_set_new(job, keys[i], json_string(fp));
+    }
+    json_t *units = render_split(job, why, why_len);
+    if (!units)
+        return NULL;
+    json_t *out = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(units, i, u) {
+        json_t *spec = normalize_unit(f, u, (int)i, json_object_get(job, "requirements"), why,
+                                      why_len);
+        if (!spec) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_array_append_new(out, spec);
+    }
+    json_decref(units);
+    return out;
+}
+
 int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_out,
                     json_t **units_out, char *why, size_t why_len)
 {
@@ -408,6 +485,8 @@ int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_o
         specs = units_of_exec(f, job, why, why_len);
     } else if (strcmp(type, "NATIVE_EXEC") == 0) {
         specs = units_of_native_exec(f, job, why, why_len);
+    } else if (strcmp(type, "RENDER") == 0) {
+        specs = units_of_render(f, job, why, why_len);
     } else {
         bad(why, why_len, "job type '%s' is not known to this master; known types: "
             KNOWN_TYPES, type);

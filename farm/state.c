@@ -205,6 +205,10 @@ void farm_unit_event(struct farm *f, struct unit *u, const char *event, json_t *
     json_t *d = extra ? extra : json_object();
     json_object_set_new(d, "unit", json_integer(u->id));
     json_object_set_new(d, "index", json_integer(u->index));
+    json_t *spec = farm_unit_spec(u);
+    if (json_object_get(spec, "name"))
+        json_object_set(d, "name", json_object_get(spec, "name"));
+    json_decref(spec);
     json_object_set_new(d, "state", json_string(farm_unit_state_names[u->state]));
     if (u->agent_id)
         json_object_set_new(d, "agent", json_integer(u->agent_id));
@@ -323,8 +327,13 @@ int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int 
     farm_db_save_unit(f, u);
     if (cached)
         farm_db_save_job(f, j);   /* the job's own row changes only for its counters */
-    farm_unit_event(f, u, "unit_finished",
-                    json_pack("{s:b, s:i}", "cached", cached, "exit_code", u->exit_code));
+    /* with the outputs, so a client can fetch them without asking for the unit */
+    json_t *result = json_loads(result_json, 0, NULL), *extra;
+    extra = json_pack("{s:b, s:i}", "cached", cached, "exit_code", u->exit_code);
+    if (extra && json_object_get(result, "outputs"))
+        json_object_set(extra, "outputs", json_object_get(result, "outputs"));
+    json_decref(result);
+    farm_unit_event(f, u, "unit_finished", extra);
     release_dependents(f, u);
     farm_job_check_end(f, j);
     return 0;

@@ -19,16 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RESPONSE_MAX (256u * 1024 * 1024)
-
-static const struct udcs_setting settings[] = {
-    /*           name         flag            env                key               default                   type    help */
-    UDCS_SETTING(farm,        "--farm",       "UDCS_FARM",       "farm.url",       "http://127.0.0.1:8080",  STRING, "the master's API, http://HOST:PORT"),
-    UDCS_SETTING(token,       "--token",      "UDCS_TOKEN",      NULL,             NULL,                     STRING, "the client token itself"),
-    UDCS_SETTING(token_file,  "--token-file", "UDCS_TOKEN_FILE", "farm.token_file", NULL,                    PATH,   "file holding the client token (first line)"),
-    UDCS_SETTING(cache_dir,   "--cache-dir",  "UDCS_CACHE_DIR",  "cas.dir",        "~/.cache/udcs",          PATH,   "local store for files sent and fetched"),
-    UDCS_SETTING(log_level,   "--log-level",  "UDCS_LOG_LEVEL",  "log.level",      "warn",                   STRING, "error, warn, info or debug"),
-};
+static const struct udcs_setting settings[] = { CLIENT_SETTINGS };
 
 static void usage(FILE *out, const struct udcs_config *cfg)
 {
@@ -53,42 +44,6 @@ static void usage(FILE *out, const struct udcs_config *cfg)
                  "\n"
                  "Settings precedence: flags, then environment, then ~/.config/udcs/config, then\n"
                  "/etc/udcs/config, then the built-in defaults.\n");
-}
-
-/* ---- talking to the master -------------------------------------------------------------- */
-
-int client_call_json(struct client *c, const char *method, const char *path, const char *body,
-                     json_t **answer)
-{
-    struct udcs_buf resp = UDCS_BUF_INIT(RESPONSE_MAX);
-    struct udcs_http_call call = UDCS_HTTP_CALL_INIT;
-    call.method = method;
-    call.path = path;
-    call.response = &resp;
-    if (body) {
-        call.body = body;
-        call.body_len = strlen(body);
-        call.content_type = "application/json";
-    }
-    int rc = udcs_http_client_call(c->http, &call);
-    if (rc < 0) {
-        udcs_log_error("%s %s: %s", method, path, call.error);
-    } else if (answer) {
-        *answer = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
-        if (!*answer) {
-            udcs_log_error("%s %s: the master's answer is not JSON", method, path);
-            rc = UDCS_EPROTO;
-        }
-    }
-    udcs_buf_release(&resp);
-    return rc;
-}
-
-int client_status_of(int rc)
-{
-    if (rc == UDCS_ENOTFOUND)
-        return UDCS_EXIT_NOT_FOUND;
-    return rc < 0 ? UDCS_EXIT_FAILED : UDCS_EXIT_OK;
 }
 
 static int print_json(json_t *j)
@@ -296,7 +251,6 @@ static int cmd_job(struct client *c, int argc, char **argv)
 /* ---- wait ------------------------------------------------------------------------------------- */
 
 struct follow {
-    struct udcs_buf line;
     char event[64];
     int tty, as_json, quiet;
     long long done, total, cached;
@@ -357,61 +311,25 @@ static void take_event(struct follow *f, const char *data)
     json_decref(d);
 }
 
-/* Server-sent events arrive in pieces: split into lines, act on "event:" and "data:". */
-static int on_events(void *arg, const void *data, size_t len)
+static int on_event(void *arg, const char *event, const char *data)
 {
     struct follow *f = arg;
-    const char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != '\n') {
-            if (udcs_buf_append(&f->line, p + i, 1) < 0)
-                return UDCS_ETOOBIG;
-            continue;
-        }
-        const char *l = f->line.data ? f->line.data : "";
-        if (strncmp(l, "event: ", 7) == 0)
-            snprintf(f->event, sizeof(f->event), "%s", l + 7);
-        else if (strncmp(l, "data: ", 6) == 0)
-            take_event(f, l + 6);
-        udcs_buf_reset(&f->line);
-    }
+    snprintf(f->event, sizeof(f->event), "%s", event);
+    take_event(f, data);
     return 0;
 }
 
 int client_wait_job(struct client *c, const char *id, enum wait_mode mode)
 {
     int as_json = mode == WAIT_JSON;
-    struct follow f = { .line = UDCS_BUF_INIT(16u << 20),
-                        .tty = mode == WAIT_PROGRESS && isatty(STDERR_FILENO),
+    struct follow f = { .tty = mode == WAIT_PROGRESS && isatty(STDERR_FILENO),
                         .quiet = mode == WAIT_QUIET, .as_json = as_json,
                         .start_ms = udcs_mono_ms() };
-    char path[256];
-    snprintf(path, sizeof(path), "/api/jobs/%s/events", id);
-    for (int attempt = 0; !f.state[0] && attempt < 30; attempt++) {
-        struct udcs_http_call call = UDCS_HTTP_CALL_INIT;
-        call.method = "GET";
-        call.path = path;
-        call.on_data = on_events;
-        call.arg = &f;
-        int rc = udcs_http_client_call(c->http, &call);
-        if (rc == UDCS_ENOTFOUND || rc == UDCS_EAUTH) {
-            udcs_log_error("wait %s: %s", id, call.error);
-            udcs_buf_release(&f.line);
-            return client_status_of(rc);
-        }
-        if (rc < 0 && !f.state[0]) {
-            /* the master may be restarting: say so, and follow again */
-            udcs_log_warn("wait %s: the event stream broke (%s); reconnecting", id, call.error);
-            usleep(1000 * 1000);
-        }
-    }
+    int rc = client_follow(c, id, on_event, &f);
     if (f.tty && !as_json)
         fputc('\n', stderr);
-    udcs_buf_release(&f.line);
-    if (!f.state[0]) {
-        udcs_log_error("wait %s: lost the master; 'udcs job %s' shows where the job is", id, id);
-        return UDCS_EXIT_FAILED;
-    }
+    if (rc < 0)
+        return client_status_of(rc);
     if (mode == WAIT_PROGRESS)
         printf("job %s %s\n", id, f.state);
     return strcmp(f.state, "done") == 0 ? UDCS_EXIT_OK : UDCS_EXIT_FAILED;
@@ -439,17 +357,6 @@ static int cmd_cancel(struct client *c, int argc, char **argv)
     printf("job %s %s\n", argv[0], json_string_value(json_object_get(j, "state")));
     json_decref(j);
     return UDCS_EXIT_OK;
-}
-
-int client_submit(struct client *c, const char *text, long long *id)
-{
-    json_t *j;
-    int rc = client_call_json(c, "POST", "/api/submit", text, &j);
-    if (rc < 0)
-        return rc;
-    *id = json_integer_value(json_object_get(j, "job_id"));
-    json_decref(j);
-    return 0;
 }
 
 static int cmd_submit(struct client *c, int argc, char **argv)
@@ -507,20 +414,7 @@ int main(int argc, char **argv)
         usage(stderr, &c.cfg);
         status = UDCS_EXIT_USAGE;
     } else {
-        const char *tf = udcs_config_str(&c.cfg, "token_file");
-        const char *token = udcs_config_str(&c.cfg, "token");
-        status = -1;
-        if (token)
-            c.token = strdup(token);
-        else if (tf && udcs_config_read_token(tf, &c.token) < 0)
-            status = UDCS_EXIT_USAGE;
-        const char *farm = udcs_config_str(&c.cfg, "farm");
-        if (status < 0 && (strncmp(farm, "http://", 7) == 0 || strncmp(farm, "https://", 8) == 0))
-            c.url = strdup(farm);
-        else if (status < 0 && asprintf(&c.url, "http://%s", farm) < 0)
-            c.url = NULL;
-        if (status < 0 && (!c.url || udcs_http_client_new(c.url, c.token, &c.http) < 0))
-            status = UDCS_EXIT_USAGE;
+        status = client_open(&c) < 0 ? UDCS_EXIT_USAGE : -1;
         for (size_t k = 0; status < 0 && k < sizeof(commands) / sizeof(commands[0]); k++)
             if (strcmp(cli.rest[0], commands[k].name) == 0)
                 status = commands[k].run(&c, cli.n_rest - 1, cli.rest + 1);
@@ -530,9 +424,7 @@ int main(int argc, char **argv)
             status = UDCS_EXIT_USAGE;
         }
     }
-    udcs_http_client_free(c.http);
-    free(c.url);
-    free(c.token);
+    client_close(&c);
     free(cli.rest);
     udcs_config_release(&c.cfg);
     return udcs_cli_finish(status);

@@ -24,6 +24,8 @@ json_t *farm_unit_json(struct farm *f, struct unit *u)
         return NULL;
     json_t *spec = farm_unit_spec(u);
     json_object_set(j, "argv", json_object_get(spec, "argv"));
+    if (json_object_get(spec, "name"))
+        json_object_set(j, "name", json_object_get(spec, "name"));
     json_decref(spec);
     if (u->has_action)
         json_object_set_new(j, "action", json_string(cas_digest_hex(&u->action_digest, hex)));

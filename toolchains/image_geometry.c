@@ -1,7 +1,10 @@
-/* toolchains/image_geometry.c - sizes and rectangles as people and unit commands write
- * them ("1920x1080", "0,0,480,270"). */
+/* toolchains/image_geometry.c - what needs no image library: file types by name, and
+ * sizes and rectangles as people and unit commands write them ("1920x1080",
+ * "0,0,480,270"). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "toolchains/image.h"
 
@@ -42,4 +45,35 @@ int image_parse_rect(const char *text, int rect[4])
     for (int i = 0; i < 4; i++)
         rect[i] = (int)v[i];
     return 0;
+}
+
+int image_format_of_path(const char *path, enum image_format *fmt)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        return -1;
+    if (strcasecmp(dot, ".png") == 0)
+        *fmt = IMAGE_PNG;
+    else if (strcasecmp(dot, ".exr") == 0)
+        *fmt = IMAGE_EXR;
+    else if (strcasecmp(dot, ".tif") == 0 || strcasecmp(dot, ".tiff") == 0)
+        *fmt = IMAGE_TIFF;
+    else
+        return -1;
+    return 0;
+}
+
+const char *image_format_name(enum image_format fmt)
+{
+    switch (fmt) {
+    case IMAGE_PNG: return "png";
+    case IMAGE_EXR: return "exr";
+    case IMAGE_TIFF: return "tiff";
+    }
+    return "?";
+}
+
+int image_format_is_display(enum image_format fmt)
+{
+    return fmt != IMAGE_EXR;
 }

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <strings.h>
 #include <unistd.h>
 #include <vector>
 
@@ -34,37 +33,6 @@ static std::string first_line(std::string text)
     if (nl != std::string::npos)
         text.resize(nl);
     return text.empty() ? std::string("unknown error") : text;
-}
-
-extern "C" int image_format_of_path(const char *path, enum image_format *fmt)
-{
-    const char *dot = strrchr(path, '.');
-    if (!dot || strchr(dot, '/'))
-        return -1;
-    if (strcasecmp(dot, ".png") == 0)
-        *fmt = IMAGE_PNG;
-    else if (strcasecmp(dot, ".exr") == 0)
-        *fmt = IMAGE_EXR;
-    else if (strcasecmp(dot, ".tif") == 0 || strcasecmp(dot, ".tiff") == 0)
-        *fmt = IMAGE_TIFF;
-    else
-        return -1;
-    return 0;
-}
-
-extern "C" const char *image_format_name(enum image_format fmt)
-{
-    switch (fmt) {
-    case IMAGE_PNG: return "png";
-    case IMAGE_EXR: return "exr";
-    case IMAGE_TIFF: return "tiff";
-    }
-    return "?";
-}
-
-extern "C" int image_format_is_display(enum image_format fmt)
-{
-    return fmt != IMAGE_EXR;
 }
 
 extern "C" int image_alloc(struct image *img, int width, int height)

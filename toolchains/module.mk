@@ -45,7 +45,9 @@ $(BIN)/udcs-compile-farm: $(COMPILE_MAIN_OBJS) $(O)/toolchains/compile_farm.o \
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # Images: OpenImageIO is C++, so one C++ file (image_oiio.cpp) implements the C interface
-# of image.h; programs that read or write images link IMAGE_LIB with IMAGE_LDLIBS.
+# of image.h; programs that read or write images link IMAGE_LIB with IMAGE_LDLIBS. The
+# plain-C part of image.h (format names, sizes) is in RENDER_LIB as well, for programs
+# that need no image library.
 CXX ?= g++
 ifeq ($(origin CXX),default)
 CXX := g++
@@ -62,6 +64,18 @@ $(O)/toolchains/%.o: toolchains/%.cpp
 	$(QUIET_CXX)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(IMAGE_LIB): $(IMAGE_OBJS)
+	@rm -f $@
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+# Render jobs as units (render_split.c): plain C over jansson, linked by the master, the
+# udcs-render client and the tests; sizes and rectangles are parsed the same way there
+# and in udcs-image.
+RENDER_OBJS := $(O)/toolchains/render_split.o $(O)/toolchains/render_povray.o \
+               $(O)/toolchains/image_geometry.o
+RENDER_LIB := $(O)/libudcs_render.a
+DEPFILES += $(RENDER_OBJS:.o=.d)
+
+$(RENDER_LIB): $(RENDER_OBJS)
 	@rm -f $@
 	$(QUIET_AR)$(AR) rcs $@ $^
 
