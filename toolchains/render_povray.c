@@ -45,10 +45,14 @@ static void read_library_paths(struct scan *s)
             if (nl)
                 *nl = '\0';
             if (strncasecmp(line, "Library_Path=", 13) == 0) {
+                char *v = line + 13, *e = v + strlen(v);   /* Library_Path="/usr/share/..." */
+                while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '"'))
+                    *--e = '\0';
+                v += *v == '"';
                 char **grown = realloc(s->library, (s->n_library + 1) * sizeof(char *));
                 if (grown) {
                     s->library = grown;
-                    s->library[s->n_library++] = strdup(line + 13);
+                    s->library[s->n_library++] = strdup(v);
                 }
             }
             line = nl ? nl + 1 : NULL;
