@@ -2,6 +2,7 @@
  * the connection from the settings, JSON calls, submitting, and following a job's
  * server-sent events. */
 #include "farm/client.h"
+#include "cas/cas.h"
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -155,4 +156,21 @@ int client_follow(struct client *c, const char *id, client_event_fn *fn, void *a
         rc = UDCS_ENET;
     }
     return s.ended ? 0 : rc;
+}
+
+int client_send_file(struct cas *cas, const char *path, char text[CLIENT_DIGEST_TEXT])
+{
+    struct cas_digest d;
+    int rc = cas_put_file(cas, path, &d);
+    if (rc == 0 && *cas_last_remote_error(cas))
+        rc = UDCS_EREMOTE;
+    if (rc < 0) {
+        udcs_log_error("sending %s to the farm failed: %s%s%s", path, udcs_strerror(rc),
+                       *cas_last_remote_error(cas) ? ": " : "", cas_last_remote_error(cas));
+        return rc;
+    }
+    char hex[CAS_HEX_LEN + 1];
+    snprintf(text, CLIENT_DIGEST_TEXT, "%s/%llu", cas_digest_hex(&d, hex),
+             (unsigned long long)d.size);
+    return 0;
 }

@@ -37,6 +37,12 @@ void client_close(struct client *c);
  * and returns an error code (common/err.h) on failure. */
 int client_call_json(struct client *c, const char *method, const char *path, const char *body,
                      json_t **answer);
+/* Put the file at `path` into the store (and so the master's) and write its digest as
+ * "HEX/SIZE" to `text`. Logs what went wrong. */
+struct cas;
+#define CLIENT_DIGEST_TEXT 64
+int client_send_file(struct cas *cas, const char *path, char text[CLIENT_DIGEST_TEXT]);
+
 /* The exit status for a call's error code. */
 int client_status_of(int rc);
 /* POST /api/submit; the job's id goes to *id. */

@@ -236,13 +236,14 @@ static int cmd_job(struct client *c, int argc, char **argv)
             continue;   /* the interesting ones: not yet done, or failed */
         if (!shown++)
             printf("%-6s %-10s %-16s %-8s %s\n", "UNIT", "STATE", "AGENT", "ATTEMPTS", "DETAIL");
-        printf("%-6lld %-10s %-16.16s %3lld/%-4lld %s\n",
+        const char *name = json_string_value(json_object_get(unit, "name"));
+        printf("%-6lld %-10s %-16.16s %3lld/%-4lld %s%s%s\n",
                (long long)json_integer_value(json_object_get(unit, "index")), state,
                json_string_value(json_object_get(unit, "agent_name"))
                    ? json_string_value(json_object_get(unit, "agent_name")) : "-",
                (long long)json_integer_value(json_object_get(unit, "attempts")),
                (long long)json_integer_value(json_object_get(unit, "max_attempts")),
-               why ? why : err ? err : "");
+               name ? name : "", name && (why || err) ? ": " : "", why ? why : err ? err : "");
     }
     json_decref(j);
     return UDCS_EXIT_OK;

@@ -105,21 +105,14 @@ static int send_input(struct cas *cas, json_t *inputs, const char *path)
     if (json_object_get(inputs, path))
         return 0;
     struct stat st;
-    struct cas_digest d;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
         udcs_log_error("run: input %s is not a readable file", path);
         return -ENOENT;
     }
-    int rc = cas_put_file(cas, path, &d);
-    if (rc == 0 && *cas_last_remote_error(cas))
-        rc = UDCS_EREMOTE;
-    if (rc < 0) {
-        udcs_log_error("run: sending %s failed: %s%s%s", path, udcs_strerror(rc),
-                       *cas_last_remote_error(cas) ? ": " : "", cas_last_remote_error(cas));
+    char text[CLIENT_DIGEST_TEXT];
+    int rc = client_send_file(cas, path, text);
+    if (rc < 0)
         return rc;
-    }
-    char hex[CAS_HEX_LEN + 1], text[CAS_HEX_LEN + 32];
-    snprintf(text, sizeof(text), "%s/%llu", cas_digest_hex(&d, hex), (unsigned long long)d.size);
     json_object_set_new(inputs, path, json_pack("{s:s, s:b}", "digest", text, "executable",
                                                 (st.st_mode & 0100) != 0));
     return 0;
