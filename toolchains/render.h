@@ -17,7 +17,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define RENDER_MAX_FRAMES 100000
+#define RENDER_MAX_FRAMES 20000          /* per job */
+#define RENDER_MAX_UNITS 40000           /* per job: frames x (tiles + merge) */
 #define RENDER_MAX_FRAME 9999999
 #define RENDER_MAX_TILES 64            /* per side */
 #define RENDER_MAX_SAMPLES 1000000
@@ -47,6 +48,13 @@ int render_tile_align(const char *renderer);
  * the array. */
 int render_povray_inputs(const char *scene, char ***files, size_t *n, char *why,
                          size_t why_len);
+
+/* The scanner under it, on one file's text: fn(arg, line, name, is_include) for each
+ * `#include "name"` and each file keyword (png, jpeg, tga, gif, iff, ppm, pgm, tiff,
+ * exr, hdr, sys, df3, ttf) followed by a string, outside comments. Stops at and returns
+ * what fn returns when negative. */
+typedef int render_povray_name_fn(void *arg, int line, const char *name, int include);
+int render_povray_names(const char *text, size_t len, render_povray_name_fn *fn, void *arg);
 
 /* Check a RENDER job and split it into unit specs (the shape of an EXEC job's units, each
  * with a "name": "frame N" for the unit whose output is the frame, "frame N tile C,R" for

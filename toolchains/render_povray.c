@@ -133,6 +133,63 @@ static int word_is(const char *p, size_t len, const char *w)
     return strlen(w) == len && memcmp(p, w, len) == 0;
 }
 
+int render_povray_names(const char *text, size_t len, render_povray_name_fn *fn, void *arg)
+{
+    const char *p = text, *end = text + len;
+    int line = 1, include_next = 0, file_next = 0, rc = 0;
+    while (p < end && rc == 0) {
+        if (*p == '\n') {
+            line++;
+            p++;
+        } else if (p + 1 < end && p[0] == '/' && p[1] == '/') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            for (p += 2; p < end && !(p + 1 < end && p[0] == '*' && p[1] == '/'); p++)
+                line += *p == '\n';
+            p = p < end ? p + 2 : end;
+        } else if (*p == '"') {
+            const char *q = ++p;
+            while (p < end && *p != '"' && *p != '\n')
+                p += (*p == '\\' && p + 1 < end && p[1] != '\n') ? 2 : 1;   /* \" */
+            if ((include_next || file_next) && p - q < 1024) {
+                char name[1024];
+                snprintf(name, sizeof(name), "%.*s", (int)(p - q), q);
+                rc = fn(arg, line, name, include_next);
+            }
+            include_next = file_next = 0;
+            if (p < end && *p == '"')
+                p++;
+        } else if (*p == '#' || is_word_char(*p)) {
+            const char *w = p++;
+            while (p < end && is_word_char(*p))
+                p++;
+            size_t n = (size_t)(p - w);
+            include_next = word_is(w, n, "#include");
+            file_next = 0;
+            for (int k = 0; file_keywords[k]; k++)
+                file_next |= word_is(w, n, file_keywords[k]);
+        } else {
+            if (*p != ' ' && *p != '\t' && *p != '\r')
+                include_next = file_next = 0;
+            p++;
+        }
+    }
+    return rc;
+}
+
+struct scan_ctx {
+    struct scan *s;
+    const char *rel;
+    int depth;
+};
+
+static int on_name(void *arg, int line, const char *name, int include)
+{
+    struct scan_ctx *c = arg;
+    return take_name(c->s, c->rel, line, name, include, c->depth);
+}
+
 static int scan_file(struct scan *s, const char *rel, int depth)
 {
     char path[2048];
@@ -148,47 +205,8 @@ static int scan_file(struct scan *s, const char *rel, int depth)
         udcs_buf_release(&text);
         return -1;
     }
-    const char *p = text.data ? text.data : "", *end = p + text.len;
-    int line = 1, include_next = 0, file_next = 0;
-    rc = 0;
-    while (p < end && rc == 0) {
-        if (*p == '\n') {
-            line++;
-            p++;
-        } else if (p + 1 < end && p[0] == '/' && p[1] == '/') {
-            while (p < end && *p != '\n')
-                p++;
-        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-            for (p += 2; p < end && !(p + 1 < end && p[0] == '*' && p[1] == '/'); p++)
-                line += *p == '\n';
-            p += 2;
-        } else if (*p == '"') {
-            const char *q = ++p;
-            while (p < end && *p != '"' && *p != '\n')
-                p += (*p == '\\' && p + 1 < end) ? 2 : 1;
-            if (include_next || file_next) {
-                char name[1024];
-                snprintf(name, sizeof(name), "%.*s", (int)(p - q), q);
-                rc = take_name(s, rel, line, name, include_next, depth);
-            }
-            include_next = file_next = 0;
-            if (p < end && *p == '"')
-                p++;
-        } else if (*p == '#' || is_word_char(*p)) {
-            const char *w = p++;
-            while (p < end && is_word_char(*p))
-                p++;
-            size_t len = (size_t)(p - w);
-            include_next = word_is(w, len, "#include");
-            file_next = 0;
-            for (int k = 0; file_keywords[k]; k++)
-                file_next |= word_is(w, len, file_keywords[k]);
-        } else {
-            if (*p != ' ' && *p != '\t' && *p != '\r')
-                include_next = file_next = 0;
-            p++;
-        }
-    }
+    struct scan_ctx c = { s, rel, depth };
+    rc = render_povray_names(text.data ? text.data : "", text.len, on_name, &c);
     udcs_buf_release(&text);
     return rc;
 }

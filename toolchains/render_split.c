@@ -555,9 +555,10 @@ json_t *render_split(const json_t *job, char *why, size_t why_len)
     json_t *units = NULL;
     if (read_job(job, &j, why, why_len) == 0) {
         size_t per_frame = (size_t)j.cols * j.rows + 1;
-        if (j.n_frames * per_frame > RENDER_MAX_FRAMES * (size_t)2) {
-            bad(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d)",
-                j.n_frames, j.cols, j.rows, RENDER_MAX_FRAMES * 2);
+        if (j.n_frames * per_frame > RENDER_MAX_UNITS) {
+            bad(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d in "
+                "one job): split the range over several jobs", j.n_frames, j.cols, j.rows,
+                RENDER_MAX_UNITS);
         } else {
             units = json_array();
             for (size_t i = 0; units && i < j.n_frames; i++)

@@ -52,7 +52,8 @@ static void frame_lists(void **state)
     frames_bad("-3", "not a list");
     frames_bad("1-2x", "not a list");
     frames_bad("99999999", "not a list");
-    frames_bad("0-200000", "more than");
+    frames_bad("0-20000", "more than");
+    frames_ok("1-20000", 20000, 1, 20000);
 }
 
 static void tile_grids_cover_the_frame(void **state)
