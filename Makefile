@@ -45,6 +45,7 @@ include cas/module.mk
 include agents/module.mk
 include agents/agent.mk
 include toolchains/module.mk
+include toolchains/trace.mk
 include farm/module.mk
 include tests/module.mk
 
