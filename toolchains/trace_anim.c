@@ -86,10 +86,10 @@ struct tvec trace_prop_default(enum trace_object_kind kind, enum trace_prop p)
         return tv(0, 1, 0);
     case TRACE_P_CORNER:
         return tv(-0.5, 0, -0.5);
-    case TRACE_P_EDGE1:
-        return tv(1, 0, 0);
-    case TRACE_P_EDGE2:
+    case TRACE_P_EDGE1:         /* with edge2, a unit square facing up, like a floor */
         return tv(0, 0, 1);
+    case TRACE_P_EDGE2:
+        return tv(1, 0, 0);
     case TRACE_P_LOOK_AT:
         return tv(0, 0, -1);
     case TRACE_P_FOV:

@@ -203,10 +203,8 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
         }
         o->has_region = 1;
     }
-    if (!o->linear && !image_format_is_display(o->format))
-        udcs_log_warn("writing sRGB-encoded values to %s; add --linear to store linear "
-                      "radiance, as %s files usually hold", o->out,
-                      image_format_name(o->format));
+    /* sRGB values in an EXR are not a mistake here: the farm renders the tiles of a PNG
+     * frame as EXR holding final values, so the merge changes nothing. */
     return 0;
 }
 
@@ -270,17 +268,18 @@ static int run(const struct udcs_config *cfg, const struct udcs_cli *cli)
         udcs_log_error("no scene given; see 'udcs-trace --help'");
         return UDCS_EXIT_USAGE;
     }
+    for (int i = 0; i < cli->n_rest; i++) {
+        const char *arg = cli->rest[i];
+        if (arg[0] == '-' && arg[1]) {
+            udcs_log_error("unknown option '%s'; see 'udcs-trace --help'", arg);
+            return UDCS_EXIT_USAGE;
+        }
+    }
     if (cli->n_rest > 1) {
-        const char *arg = cli->rest[1];
-        udcs_log_error("%s '%s'; one scene per call (see 'udcs-trace --help')",
-                       arg[0] == '-' && arg[1] ? "unknown option" : "unexpected argument", arg);
+        udcs_log_error("unexpected argument '%s': one scene per call", cli->rest[1]);
         return UDCS_EXIT_USAGE;
     }
     const char *scene = cli->rest[0];
-    if (scene[0] == '-' && scene[1]) {
-        udcs_log_error("unknown option '%s'; see 'udcs-trace --help'", scene);
-        return UDCS_EXIT_USAGE;
-    }
     int inputs = 0, check = 0;
     if (udcs_config_bool(cfg, "inputs", &inputs) < 0 || udcs_config_bool(cfg, "check", &check) < 0)
         return UDCS_EXIT_USAGE;
