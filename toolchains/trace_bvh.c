@@ -37,11 +37,13 @@ static void box_empty(struct box *b)
     }
 }
 
+/* Comparisons rather than fminf/fmaxf, which are calls; bounds are never NaN here (the
+ * frame refuses coordinates that are not finite). */
 static void box_grow(struct box *b, const float lo[3], const float hi[3])
 {
     for (int k = 0; k < 3; k++) {
-        b->lo[k] = fminf(b->lo[k], lo[k]);
-        b->hi[k] = fmaxf(b->hi[k], hi[k]);
+        b->lo[k] = lo[k] < b->lo[k] ? lo[k] : b->lo[k];
+        b->hi[k] = hi[k] > b->hi[k] ? hi[k] : b->hi[k];
     }
 }
 

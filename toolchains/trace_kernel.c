@@ -142,7 +142,10 @@ TRACE_FN struct rng rng_for_bounce(uint32_t seed, int bounce)
     return r;
 }
 
-/* A float in [0, 1): the top 24 bits, which a float holds exactly. */
+/* A float in [0, 1): the top 24 bits, which a float holds exactly. Each call is a
+ * statement of its own, never one of two calls in an expression or argument list: C leaves
+ * the order of function arguments to the compiler (gcc and clang differ), and the numbers
+ * must be drawn in the same order by every build. */
 TRACE_FN float rng_next(struct rng *r)
 {
     r->n++;
@@ -503,7 +506,9 @@ TRACE_FN struct trace_vec3 direct_light(TRACE_GLOBAL const struct trace_view *v,
                                         struct rng *rg)
 {
     struct trace_vec3 none = v3(0.0f, 0.0f, 0.0f);
-    float u0 = rng_next(rg), u1 = rng_next(rg), u2 = rng_next(rg);
+    float u0 = rng_next(rg);
+    float u1 = rng_next(rg);
+    float u2 = rng_next(rg);
     if (v->n_lights == 0)
         return none;
     int li = light_pick(v, u0);
@@ -579,7 +584,9 @@ TRACE_FN struct trace_vec3 trace_path(TRACE_GLOBAL const struct trace_view *v, i
     float sx = ((float)x + rng_next(&rg)) / (float)v->width * 2.0f - 1.0f;
     float sy = 1.0f - ((float)y + rng_next(&rg)) / (float)v->height * 2.0f;
     float lx, ly;
-    sample_disk(rng_next(&rg), rng_next(&rg), &lx, &ly);
+    float l1 = rng_next(&rg);
+    float l2 = rng_next(&rg);
+    sample_disk(l1, l2, &lx, &ly);
     struct trace_vec3 lens = v3_add(v3_scale(cam->lens_u, lx), v3_scale(cam->lens_v, ly));
     struct trace_vec3 target = v3_add(v3_add(cam->forward, v3_scale(cam->right, sx)),
                                       v3_scale(cam->up, sy));
@@ -612,7 +619,8 @@ TRACE_FN struct trace_vec3 trace_path(TRACE_GLOBAL const struct trace_view *v, i
         if (m->kind == TRACE_MAT_DIFFUSE) {
             radiance = add_light(v, radiance, v3_mul(beta, direct_light(v, &s, m->color, &rg)),
                                  bounce + 1);
-            float u1 = rng_next(&rg), u2 = rng_next(&rg);
+            float u1 = rng_next(&rg);
+            float u2 = rng_next(&rg);
             dir = sample_cosine(s.ns, u1, u2);
             float cos_s = v3_dot(dir, s.ns);
             if (!(v3_dot(dir, s.ng) > 0.0f) || !(cos_s > 0.0f))
@@ -620,7 +628,9 @@ TRACE_FN struct trace_vec3 trace_path(TRACE_GLOBAL const struct trace_view *v, i
             beta = v3_mul(beta, m->color);   /* albedo/pi * cos / (cos/pi) */
             pdf_diffuse = cos_s / TRACE_PI;
         } else if (m->kind == TRACE_MAT_METAL) {
-            struct trace_vec3 fuzz = sample_sphere(rng_next(&rg), rng_next(&rg));
+            float u1 = rng_next(&rg);
+            float u2 = rng_next(&rg);
+            struct trace_vec3 fuzz = sample_sphere(u1, u2);
             dir = v3_norm(v3_madd(v3_reflect(r.d, s.ns), fuzz, m->roughness));
             if (!(v3_dot(dir, s.ng) > 0.0f))
                 break;

@@ -4,10 +4,13 @@
  * (m.obj), all in memory. Loading either succeeds or fails with a known code and a
  * message; whatever loads is evaluated at its first and last frame and rendered at a tiny
  * size, where every pixel must be finite with alpha 1 and a one-pixel region must equal
- * the same pixel of the whole frame. */
+ * the same pixel of the whole frame. Before the first input, the golden scene of
+ * tests/unit/helpers/trace_golden.h must give its exact floats: this target is built by
+ * clang, the unit test by gcc, and a farm may mix both builds. */
 #include "toolchains/trace.h"
 #include "common/err.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/helpers/trace_golden.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,8 +44,33 @@ static void check_frame(const struct trace_scene *s, int frame)
     trace_view_free(v);
 }
 
+static void check_golden_pixels(void)
+{
+    char why[512];
+    struct trace_scene *s = NULL;
+    struct trace_view *v = NULL;
+    FUZZ_CHECK(trace_scene_parse("golden.scn", trace_golden_scene, strlen(trace_golden_scene),
+                                 NULL, &s, why, sizeof(why)) == 0, "golden scene: %s", why);
+    FUZZ_CHECK(trace_view_build(s, TRACE_GOLDEN_FRAME, 0, 0, 0, &v, why, sizeof(why)) == 0,
+               "golden view: %s", why);
+    for (size_t i = 0; i < sizeof(trace_golden_pixels) / sizeof(trace_golden_pixels[0]); i++) {
+        float px[4];
+        trace_render_region(v, trace_golden_pixels[i].x, trace_golden_pixels[i].y, 1, 1, 1, px);
+        FUZZ_CHECK(memcmp(px, trace_golden_pixels[i].rgb, 3 * sizeof(float)) == 0,
+                   "golden pixel %d,%d is %a %a %a in this build", trace_golden_pixels[i].x,
+                   trace_golden_pixels[i].y, px[0], px[1], px[2]);
+    }
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int golden_checked;
+    if (!golden_checked) {
+        check_golden_pixels();
+        golden_checked = 1;
+    }
     const char *text = (const char *)data, *end = text + size;
     const char *part[3] = { text, NULL, NULL };
     size_t len[3] = { size, 0, 0 };

@@ -13,6 +13,7 @@
 #include "toolchains/trace.h"
 #include "common/err.h"
 #include "helpers/testutil.h"
+#include "helpers/trace_golden.h"
 
 #include <errno.h>
 #include <math.h>
@@ -707,6 +708,26 @@ static void regions_and_threads_give_the_pixels_of_the_whole_frame(void **state)
     trace_scene_free(s);
 }
 
+static void a_fixed_scene_renders_to_the_same_floats_in_every_build(void **state)
+{
+    (void)state;
+    struct trace_scene *s = parse_ok(trace_golden_scene);
+    struct trace_view *v = view_of(s, TRACE_GOLDEN_FRAME, 0, 0, 0);
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof(trace_golden_pixels) / sizeof(trace_golden_pixels[0]); i++) {
+        float px[4];
+        pixel_of(v, trace_golden_pixels[i].x, trace_golden_pixels[i].y, px);
+        if (memcmp(px, trace_golden_pixels[i].rgb, sizeof(trace_golden_pixels[i].rgb)) != 0) {
+            fprintf(stderr, "# { %d, %d, { %af, %af, %af } },\n", trace_golden_pixels[i].x,
+                    trace_golden_pixels[i].y, px[0], px[1], px[2]);
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
 static void render_region_refuses_rectangles_outside_the_frame(void **state)
 {
     (void)state;
@@ -752,6 +773,7 @@ int main(void)
         cmocka_unit_test(a_light_seen_head_on_gives_its_emission_and_its_back_is_black),
         cmocka_unit_test(a_white_floor_under_a_white_sky_reflects_it),
         cmocka_unit_test(regions_and_threads_give_the_pixels_of_the_whole_frame),
+        cmocka_unit_test(a_fixed_scene_renders_to_the_same_floats_in_every_build),
         cmocka_unit_test(render_region_refuses_rectangles_outside_the_frame),
         cmocka_unit_test(srgb_encoding_clamps_and_follows_the_standard_curve),
     };
