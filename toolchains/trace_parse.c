@@ -601,8 +601,8 @@ static int parse_material(struct parser *p)
     struct trace_material m = { .kind = kind, .roughness = 0.0f, .ior = 1.5f };
     struct tvec color = { 0.8, 0.8, 0.8 };
     double strength = 1, roughness = 0, ior = 1.5;
-    if (kind == TRACE_MAT_EMISSIVE)
-        color = (struct tvec){ 1, 1, 1 };
+    if (kind == TRACE_MAT_EMISSIVE || kind == TRACE_MAT_GLASS)
+        color = (struct tvec){ 1, 1, 1 };   /* white light; clear glass */
     if ((rc = next(p)) < 0 || (rc = expect_punct(p, '{', "after the material's kind")) < 0)
         return rc;
     while (!trace_tok_is(&p->lx->tok, '}')) {
