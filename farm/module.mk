@@ -22,3 +22,11 @@ $(BIN)/udcs: $(UDCS_CLI_OBJS) $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# udcs-render reads built-in scenes itself (toolchains/trace.h) to refuse a broken scene
+# with its line and column before anything is sent, and to find the files it needs.
+RENDER_CLI_OBJS := $(O)/farm/render_main.o $(O)/farm/client.o
+DEPFILES += $(O)/farm/render_main.d
+BINARIES += $(BIN)/udcs-render
+$(BIN)/udcs-render: $(RENDER_CLI_OBJS) $(RENDER_LIB) $(TRACE_LIB) $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@

@@ -4,7 +4,8 @@
  *
  * An image here is always float RGBA, rows top to bottom. Writing converts to the file's
  * type the same way every time (PNG: 8 bits, TIFF: 16 bits, clamped to [0, 1] and
- * rounded; OpenEXR: 32-bit float, lossless ZIP), so equal pixels give equal files: a
+ * rounded; OpenEXR: 32-bit float, lossless ZIP; no time of writing in the file: EXR and
+ * TIFF carry a fixed DateTime), so equal pixels give equal files: a
  * frame stitched from tiles is byte for byte the frame rendered whole. Values are
  * written as they are given; colour encoding (sRGB for PNG and TIFF, linear for EXR) is
  * the renderer's business. */

@@ -113,10 +113,11 @@ extern "C" int image_write(const char *path, const struct image *img, char *why,
         TypeDesc type = fmt == IMAGE_PNG ? TypeDesc::UINT8
                         : fmt == IMAGE_TIFF ? TypeDesc::UINT16 : TypeDesc::FLOAT;
         ImageSpec spec(img->width, img->height, img->channels, type);
-        if (fmt == IMAGE_EXR)
-            spec.attribute("compression", "zip");
-        else if (fmt == IMAGE_TIFF)
-            spec.attribute("compression", "zip");
+        spec.attribute("compression", "zip");   // EXR and TIFF; PNG ignores it
+        // OpenImageIO stamps EXR and TIFF files with the time of writing unless told a
+        // time; a fixed one keeps equal pixels in equal files (and one cache entry).
+        if (fmt != IMAGE_PNG)
+            spec.attribute("DateTime", "2000:01:01 00:00:00");
         if (!out->open(tmp, spec))
             return fail(why, why_len, std::string(path) + ": " + first_line(out->geterror()));
         // Strides take the first `channels` floats of every 4.

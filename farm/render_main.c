@@ -1,0 +1,622 @@
+/* farm/render_main.c - udcs-render: render a frame range on the farm, each frame (or each
+ * tile of a frame) a cached unit, and write the frames here as they complete.
+ *
+ *   udcs-render SCENE --frames 1-240[,300] [--tiles 4x4] [--renderer NAME] [--samples N]
+ *               [--size WxH] -o out/frame_####.png
+ *
+ * The scene and the files it needs go to the master's store; the master splits the job
+ * (toolchains/render_split.c). Interrupting cancels the job: finished units stay in the
+ * action cache, so the same command again renders only what was not finished. */
+#include "farm/client.h"
+#include "cas/cas.h"
+#include "common/cli.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "toolchains/image.h"
+#include "toolchains/render.h"
+#include "toolchains/trace.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct udcs_setting settings[] = { CLIENT_SETTINGS };
+
+static void usage(FILE *out, const struct udcs_config *cfg)
+{
+    fprintf(out,
+            "usage: udcs-render SCENE --frames LIST -o OUT [OPTIONS]\n"
+            "\n"
+            "Render frames of SCENE on the farm; every frame (or tile) is a cached unit.\n"
+            "\n"
+            "  --frames LIST      frames and ranges: 1-240,300,310-320\n"
+            "  -o, --output PAT   where frames go: out/frame_####.png (#### is the frame\n"
+            "                     number, zero-padded); .png, .exr or .tif\n"
+            "  --tiles CxR        split each frame into C x R tiles (default 1x1)\n"
+            "  --renderer NAME    builtin (.scn), povray (.pov), blender (.blend); default\n"
+            "                     by the scene's extension\n"
+            "  --samples N        paths per pixel (builtin, Cycles); POV-Ray: anti-aliasing\n"
+            "                     depth 1-9\n"
+            "  --size WxH         image size (default: the scene's; POV-Ray 640x480)\n"
+            "  --threads N        threads per unit (default 1: agents run a unit per core)\n"
+            "  --animation A-B    the frames the scene's clock spans (POV-Ray +KFI/+KFF;\n"
+            "                     default: the frames asked for)\n"
+            "  --input FILE       another file the scene needs (repeatable)\n"
+            "  --priority N       1-10 (default 5)\n"
+            "  --json             one JSON event per line instead of the progress bar\n"
+            "  --detach           submit, print the job id and return\n"
+            "\n"
+            "options (also settable by environment and config file):\n");
+    udcs_config_print_flags(cfg, out);
+}
+
+struct opts {
+    const char *scene, *frames, *output, *tiles, *renderer, *size, *animation;
+    long samples, threads, priority;
+    const char **inputs;
+    size_t n_inputs;
+    int json, detach;
+};
+
+static int number(const char *flag, const char *v, long min, long max, long *out)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < min || n > max) {
+        udcs_log_error("%s needs a whole number from %ld to %ld", flag, min, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **s = NULL;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--detach") == 0) {
+            o->detach = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o->scene) {
+                udcs_log_error("one scene per job: '%s' and '%s'", o->scene, a);
+                return -1;
+            }
+            o->scene = a;
+            continue;
+        }
+        if (strcmp(a, "--frames") == 0)
+            s = &o->frames;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
+            s = &o->output;
+        else if (strcmp(a, "--tiles") == 0)
+            s = &o->tiles;
+        else if (strcmp(a, "--renderer") == 0)
+            s = &o->renderer;
+        else if (strcmp(a, "--size") == 0)
+            s = &o->size;
+        else if (strcmp(a, "--animation") == 0)
+            s = &o->animation;
+        if (s) {
+            if (!v) {
+                udcs_log_error("%s needs a value (see 'udcs-render --help')", a);
+                return -1;
+            }
+            *s = v;
+        } else if (strcmp(a, "--samples") == 0) {
+            if (number(a, v, 1, RENDER_MAX_SAMPLES, &o->samples) < 0)
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (number(a, v, 1, RENDER_MAX_THREADS, &o->threads) < 0)
+                return -1;
+        } else if (strcmp(a, "--priority") == 0) {
+            if (number(a, v, 1, 10, &o->priority) < 0)
+                return -1;
+        } else if (strcmp(a, "--input") == 0 && v) {
+            const char **grown = realloc(o->inputs, (o->n_inputs + 1) * sizeof(*grown));
+            if (!grown)
+                return -1;
+            o->inputs = grown;
+            o->inputs[o->n_inputs++] = v;
+        } else {
+            udcs_log_error("unknown option '%s' (see 'udcs-render --help')", a);
+            return -1;
+        }
+        i++;
+    }
+    if (!o->scene || !o->frames || !o->output) {
+        udcs_log_error("usage: udcs-render SCENE --frames LIST -o OUT [OPTIONS] (missing %s)",
+                       !o->scene ? "the scene" : !o->frames ? "--frames" : "-o");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the output pattern ------------------------------------------------------------------ */
+
+struct pattern {
+    char head[PATH_MAX], tail[PATH_MAX];
+    int digits;                  /* the run of '#'; 0: no frame number in the name */
+};
+
+static int parse_pattern(const char *text, size_t n_frames, struct pattern *p)
+{
+    const char *hash = strchr(text, '#');
+    enum image_format fmt;
+    if (image_format_of_path(text, &fmt) < 0) {
+        udcs_log_error("-o %s: name the frames .png, .exr or .tif (for example "
+                       "out/frame_####.png)", text);
+        return -1;
+    }
+    if (!hash && n_frames > 1) {
+        udcs_log_error("-o %s: several frames need #### in the name where the frame number "
+                       "goes (out/frame_####.png)", text);
+        return -1;
+    }
+    if (strlen(text) >= PATH_MAX) {
+        udcs_log_error("-o: the name is too long");
+        return -1;
+    }
+    size_t at = hash ? (size_t)(hash - text) : strlen(text);
+    snprintf(p->head, sizeof(p->head), "%.*s", (int)at, text);
+    p->digits = (int)strspn(text + at, "#");
+    snprintf(p->tail, sizeof(p->tail), "%s", text + at + p->digits);
+    if (strchr(p->tail, '#')) {
+        udcs_log_error("-o %s: one run of # only", text);
+        return -1;
+    }
+    return 0;
+}
+
+static void frame_path(const struct pattern *p, int frame, char *out, size_t len)
+{
+    if (p->digits)
+        snprintf(out, len, "%s%0*d%s", p->head, p->digits, frame, p->tail);
+    else
+        snprintf(out, len, "%s%s", p->head, p->tail);
+}
+
+/* ---- what goes to the store -------------------------------------------------------------- */
+
+static const char *renderer_of_scene(const char *scene)
+{
+    const char *dot = strrchr(scene, '.');
+    if (dot && strcmp(dot, ".pov") == 0)
+        return "povray";
+    if (dot && strcmp(dot, ".blend") == 0)
+        return "blender";
+    return "builtin";
+}
+
+static int send_file(struct cas *cas, json_t *inputs, const char *dir, const char *rel)
+{
+    char path[PATH_MAX], text[CLIENT_DIGEST_TEXT];
+    snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", rel);
+    int rc = client_send_file(cas, path, text);
+    if (rc == 0)
+        json_object_set_new(inputs, rel, json_string(text));
+    return rc;
+}
+
+/* The scene's own checks, before anything is sent: a scene that does not parse, or needs
+ * a file that is not there, is refused here with the file, line and column. */
+static int scene_files(const struct opts *o, const char *renderer, char ***files, size_t *n,
+                       int *width, int *height)
+{
+    char why[1024];
+    *files = NULL;
+    *n = 0;
+    if (strcmp(renderer, "builtin") == 0) {
+        struct trace_scene *s;
+        if (trace_scene_load(o->scene, &s, why, sizeof(why)) < 0) {
+            udcs_log_error("%s", why);
+            return -1;
+        }
+        const char *const *paths;
+        int k = trace_scene_inputs(s, &paths);
+        struct trace_scene_info info;
+        trace_scene_describe(s, &info);
+        *width = info.width;
+        *height = info.height;
+        *files = calloc((size_t)k + 1, sizeof(char *));
+        for (int i = 0; *files && i < k; i++)
+            (*files)[(*n)++] = strdup(paths[i]);
+        trace_scene_free(s);
+        return *files ? 0 : -1;
+    }
+    if (strcmp(renderer, "povray") == 0 &&
+        render_povray_inputs(o->scene, files, n, why, sizeof(why)) < 0) {
+        udcs_log_error("%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *build_job(const struct opts *o, struct cas *cas, const char *renderer,
+                         const char *format)
+{
+    char **files = NULL;
+    size_t n = 0;
+    int width = 0, height = 0, rc = 0;
+    struct stat st;
+    if (stat(o->scene, &st) < 0 || !S_ISREG(st.st_mode)) {
+        udcs_log_error("scene %s: %s", o->scene, errno ? strerror(errno) : "not a file");
+        return NULL;
+    }
+    if (scene_files(o, renderer, &files, &n, &width, &height) < 0)
+        return NULL;
+    const char *slash = strrchr(o->scene, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->scene) : 0, o->scene);
+    const char *base = slash ? slash + 1 : o->scene;
+    json_t *inputs = json_object();
+    rc = send_file(cas, inputs, dir, base);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = send_file(cas, inputs, dir, files[i]);
+        free(files[i]);
+    }
+    free(files);
+    for (size_t i = 0; rc == 0 && i < o->n_inputs; i++) {
+        /* extra files go by their path relative to the scene's directory */
+        const char *rel = o->inputs[i];
+        size_t dl = strlen(dir);
+        if (dl && strncmp(rel, dir, dl) == 0 && rel[dl] == '/')
+            rel += dl + 1;
+        if (!udcs_path_is_contained(rel)) {
+            udcs_log_error("--input %s: name files inside the scene's directory (%s)",
+                           o->inputs[i], *dir ? dir : ".");
+            rc = -1;
+        } else {
+            rc = send_file(cas, inputs, dir, rel);
+        }
+    }
+    if (rc < 0) {
+        json_decref(inputs);
+        return NULL;
+    }
+    json_t *job = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I}", "type", "RENDER",
+                            "renderer", renderer, "scene", base, "inputs", inputs, "frames",
+                            o->frames, "tiles", o->tiles ? o->tiles : "1x1", "format", format,
+                            "priority", (json_int_t)(o->priority ? o->priority : 5));
+    char size[64];
+    if (o->size)
+        snprintf(size, sizeof(size), "%s", o->size);
+    else if (width)
+        snprintf(size, sizeof(size), "%dx%d", width, height);
+    else
+        size[0] = '\0';
+    if (size[0])
+        json_object_set_new(job, "size", json_string(size));
+    if (o->samples)
+        json_object_set_new(job, "samples", json_integer(o->samples));
+    if (o->threads)
+        json_object_set_new(job, "threads", json_integer(o->threads));
+    if (o->animation)
+        json_object_set_new(job, "animation", json_string(o->animation));
+    return job;
+}
+
+/* ---- following the job ------------------------------------------------------------------- */
+
+struct run {
+    struct client *c;
+    struct cas *cas;
+    const struct pattern *pat;
+    long long id;
+    int *frames;                 /* the frames asked for, ascending */
+    size_t n_frames;
+    unsigned char *written;      /* per frame */
+    size_t n_written, n_cached, units_done, units_total;
+    int json, tty, failed;
+    char state[32], error[1024];
+    uint64_t start_ms;
+    volatile int finished;
+};
+
+static long frame_index(const struct run *r, int frame)
+{
+    size_t lo = 0, hi = r->n_frames;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->frames[mid] < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n_frames && r->frames[lo] == frame ? (long)lo : -1;
+}
+
+static void progress(struct run *r)
+{
+    if (r->json || !r->tty)
+        return;
+    int width = 30, filled = (int)(width * r->n_written / (r->n_frames ? r->n_frames : 1));
+    char bar[64];
+    memset(bar, '#', (size_t)filled);
+    memset(bar + filled, '.', (size_t)(width - filled));
+    bar[width] = '\0';
+    double elapsed = (double)(udcs_mono_ms() - r->start_ms) / 1000;
+    size_t rendered = r->units_done;
+    double eta = rendered ? elapsed * (double)(r->units_total - r->units_done) / (double)rendered
+                          : 0;
+    fprintf(stderr, "\r[%s] %zu/%zu frames, %zu cached, units %zu/%zu, %.0fs, ETA %.0fs   ",
+            bar, r->n_written, r->n_frames, r->n_cached, r->units_done, r->units_total,
+            elapsed, eta);
+}
+
+/* "frame N" is the unit whose output is frame N; write it unless it is there already. */
+static int write_frame(struct run *r, const char *name, json_t *outputs, int cached)
+{
+    int frame;
+    char tail;
+    if (!name || sscanf(name, "frame %d%c", &frame, &tail) != 1)
+        return 0;
+    long i = frame_index(r, frame);
+    if (i < 0 || r->written[i])
+        return 0;
+    const char *digest = json_string_value(json_object_get(json_array_get(outputs, 0),
+                                                           "digest"));
+    struct cas_digest d, have;
+    char path[PATH_MAX];
+    frame_path(r->pat, frame, path, sizeof(path));
+    if (!digest || cas_digest_parse(digest, &d, NULL) < 0) {
+        udcs_log_error("frame %d: the unit reported no image", frame);
+        return -1;
+    }
+    if (cas_digest_of_file(path, &have) < 0 || !cas_digest_equal(&have, &d)) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            udcs_mkdir_p(dir, 0755);
+        }
+        int rc = cas_get_to_file(r->cas, &d, path, 0644);
+        if (rc < 0) {
+            udcs_log_error("frame %d: fetching %s failed: %s", frame, path, udcs_strerror(rc));
+            return rc;
+        }
+    }
+    r->written[i] = 1;
+    r->n_written++;
+    r->n_cached += cached;
+    if (r->json)
+        printf("{\"event\":\"frame\",\"frame\":%d,\"path\":\"%s\",\"cached\":%s,"
+               "\"frames_done\":%zu,\"frames\":%zu}\n", frame, path, cached ? "true" : "false",
+               r->n_written, r->n_frames);
+    else if (!r->tty)
+        printf("frame %d: %s%s\n", frame, path, cached ? " (cached)" : "");
+    fflush(stdout);
+    return 0;
+}
+
+static int on_event(void *arg, const char *event, const char *data)
+{
+    struct run *r = arg;
+    json_t *d = json_loads(data, 0, NULL);
+    if (!d)
+        return 0;
+    if (json_object_get(d, "done"))
+        r->units_done = (size_t)json_integer_value(json_object_get(d, "done"));
+    if (json_object_get(d, "total"))
+        r->units_total = (size_t)json_integer_value(json_object_get(d, "total"));
+    int rc = 0;
+    if (strcmp(event, "unit_finished") == 0) {
+        rc = write_frame(r, json_string_value(json_object_get(d, "name")),
+                         json_object_get(d, "outputs"), json_is_true(json_object_get(d, "cached")));
+    } else if (strcmp(event, "unit_failed") == 0 || strcmp(event, "unit_retry") == 0) {
+        const char *err = json_string_value(json_object_get(d, "error"));
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (r->json) {
+            json_object_set_new(d, "event", json_string(event));
+            char *t = json_dumps(d, JSON_COMPACT);
+            printf("%s\n", t ? t : "{}");
+            free(t);
+        } else {
+            fprintf(stderr, "%s%s %s: %s\n", r->tty ? "\n" : "", name ? name : "unit",
+                    strcmp(event, "unit_failed") == 0 ? "failed" : "will be retried",
+                    err ? err : "");
+        }
+    } else if (strcmp(event, "job_finished") == 0) {
+        const char *st = json_string_value(json_object_get(d, "state"));
+        const char *err = json_string_value(json_object_get(d, "error"));
+        snprintf(r->state, sizeof(r->state), "%s", st ? st : "?");
+        snprintf(r->error, sizeof(r->error), "%s", err ? err : "");
+    }
+    progress(r);
+    json_decref(d);
+    return rc;
+}
+
+/* After the job: every frame unit's output, page by page, for frames whose event was not
+ * seen (the master keeps the latest events only). */
+static int sweep(struct run *r)
+{
+    for (size_t offset = 0;; offset += 1000) {
+        char path[128];
+        json_t *j;
+        snprintf(path, sizeof(path), "/api/jobs/%lld?limit=1000&offset=%zu", r->id, offset);
+        int rc = client_call_json(r->c, "GET", path, NULL, &j);
+        if (rc < 0)
+            return rc;
+        json_t *list = json_object_get(j, "unit_list"), *u;
+        size_t i;
+        json_array_foreach(list, i, u) {
+            json_t *result = json_object_get(u, "result");
+            if (result && json_integer_value(json_object_get(result, "exit_code")) == 0 &&
+                write_frame(r, json_string_value(json_object_get(u, "name")),
+                            json_object_get(result, "outputs"),
+                            json_is_true(json_object_get(u, "cached"))) < 0)
+                rc = -1;
+        }
+        size_t got = json_array_size(list);
+        json_decref(j);
+        if (rc < 0)
+            return rc;
+        if (got < 1000)
+            return 0;
+    }
+}
+
+static void *follow_thread(void *arg)
+{
+    struct run *r = arg;
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", r->id);
+    if (client_follow(r->c, id, on_event, r) < 0)
+        r->failed = 1;
+    r->finished = 1;
+    return NULL;
+}
+
+/* Follow the job in a thread; here, wait for it or for ^C, which cancels the job. */
+static int follow(struct run *r, struct client *c)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, follow_thread, r) != 0)
+        return -1;
+    int interrupted = 0;
+    while (!r->finished) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig < 0)
+            continue;
+        if (interrupted++) {
+            fprintf(stderr, "\nudcs-render: job %lld is being cancelled; finished frames are "
+                    "cached\n", r->id);
+            _exit(130);
+        }
+        struct client other = { .cfg = c->cfg };
+        char path[64];
+        snprintf(path, sizeof(path), "/api/jobs/%lld", r->id);
+        if (client_open(&other) == 0)
+            client_call_json(&other, "DELETE", path, NULL, NULL);
+        client_close(&other);
+        fprintf(stderr, "\nudcs-render: cancelled job %lld; finished frames and tiles are "
+                "cached: the same command renders only the rest\n", r->id);
+    }
+    pthread_join(t, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    return interrupted ? 130 : 0;
+}
+
+static int render(struct client *c, const struct opts *o)
+{
+    struct pattern pat;
+    int *frames = NULL;
+    size_t n_frames = 0;
+    char why[512];
+    const char *renderer = o->renderer ? o->renderer : renderer_of_scene(o->scene);
+    enum image_format fmt;
+    if (!render_tool_of(renderer)) {
+        udcs_log_error("--renderer %s: renderers are builtin, povray, blender", renderer);
+        return UDCS_EXIT_USAGE;
+    }
+    if (render_frames_parse(o->frames, &frames, &n_frames, why, sizeof(why)) < 0) {
+        udcs_log_error("--frames: %s", why);
+        return UDCS_EXIT_USAGE;
+    }
+    if (parse_pattern(o->output, n_frames, &pat) < 0) {
+        free(frames);
+        return UDCS_EXIT_USAGE;
+    }
+    image_format_of_path(o->output, &fmt);
+    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
+                                         .max_size = 5ull << 30,
+                                         .encode = { .level = 3, .workers = 1 } },
+                              .remote_url = c->url, .remote_token = c->token };
+    struct cas *cas = NULL;
+    int status = UDCS_EXIT_FAILED, rc = cas_open(&co, &cas);
+    if (rc < 0)
+        udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
+    json_t *job = rc == 0 ? build_job(o, cas, renderer, image_format_name(fmt)) : NULL;
+    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    struct run r = { .c = c, .cas = cas, .pat = &pat, .frames = frames, .n_frames = n_frames,
+                     .json = o->json, .tty = !o->json && isatty(STDERR_FILENO),
+                     .start_ms = udcs_mono_ms() };
+    if (text && client_submit(c, text, &r.id) == 0) {
+        if (o->json)
+            printf("{\"event\":\"job_submitted\",\"job\":%lld,\"frames\":%zu}\n", r.id,
+                   n_frames);
+        else
+            fprintf(stderr, "udcs-render: job %lld: %zu frame%s of %s with %s\n", r.id,
+                    n_frames, n_frames == 1 ? "" : "s", o->scene, renderer);
+        fflush(stdout);
+        if (o->detach) {
+            printf("%lld\n", r.id);
+            status = UDCS_EXIT_OK;
+        } else if ((r.written = calloc(n_frames, 1))) {
+            int interrupted = follow(&r, c);
+            if (r.tty)
+                fputc('\n', stderr);
+            if (!interrupted && !r.failed)
+                sweep(&r);
+            if (interrupted) {
+                status = interrupted;
+            } else if (strcmp(r.state, "done") == 0 && r.n_written == n_frames) {
+                status = UDCS_EXIT_OK;
+            } else {
+                udcs_log_error("job %lld %s after %zu of %zu frames%s%s", r.id,
+                               r.state[0] ? r.state : "was lost", r.n_written, n_frames,
+                               r.error[0] ? ": " : "", r.error);
+            }
+            if (o->json)
+                printf("{\"event\":\"job_finished\",\"job\":%lld,\"state\":\"%s\","
+                       "\"frames_written\":%zu,\"frames\":%zu,\"cached\":%zu}\n", r.id,
+                       r.state, r.n_written, n_frames, r.n_cached);
+            else if (status == UDCS_EXIT_OK)
+                fprintf(stderr, "udcs-render: %zu frames written (%zu from the cache) in "
+                        "%.1fs\n", r.n_written, r.n_cached,
+                        (double)(udcs_mono_ms() - r.start_ms) / 1000);
+        }
+    }
+    free(r.written);
+    free(text);
+    json_decref(job);
+    cas_close(cas);
+    free(frames);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    udcs_log_init("udcs-render", UDCS_LOG_WARN, UDCS_LOG_STYLE_CLI);
+    struct client c = { 0 };
+    if (udcs_config_init(&c.cfg, settings, sizeof(settings) / sizeof(settings[0])) < 0)
+        return UDCS_EXIT_FAILED;
+    struct udcs_cli cli = { .program = "udcs-render", .usage = usage };
+    struct opts o = { 0 };
+    int status = udcs_cli_parse(&cli, &c.cfg, argc, argv);
+    if (status <= 0)
+        status = status == 0 ? UDCS_EXIT_OK : UDCS_EXIT_USAGE;
+    else if (parse_opts(cli.n_rest, cli.rest, &o) < 0 || client_open(&c) < 0)
+        status = UDCS_EXIT_USAGE;
+    else
+        status = render(&c, &o);
+    client_close(&c);
+    free(o.inputs);
+    free(cli.rest);
+    udcs_config_release(&c.cfg);
+    return udcs_cli_finish(status);
+}
