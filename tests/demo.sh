@@ -4,12 +4,15 @@
 # what happened (devices, units, where they ran), the same job again served entirely from
 # the action cache, a command run remotely with `udcs run`, the same files built by make
 # with udcs-compile as CC (misses on the agents, then a second machine served from the
-# farm's cache), and everything stopped.
+# farm's cache), a render of tiles and frames with udcs-render (then again, all from the
+# cache), and everything stopped.
 set -euo pipefail
 : "${UDCS_BIN:?set UDCS_BIN to the directory holding the UDCS binaries}"
 W=${DEMO_DIR:-$(pwd)/build/demo}
 UDCS="$UDCS_BIN/udcs"
 N=${DEMO_FILES:-24}
+SCENES=$(cd "$(dirname "$0")/../scenes" && pwd)
+export PATH="$UDCS_BIN:$PATH"   # agents find udcs-trace and udcs-image there
 
 say() { printf '\n== %s\n' "$*"; }
 took() { local ms=$((($(date +%s%N) - $1) / 1000000)); printf 'took %d.%03d s\n' $((ms / 1000)) $((ms % 1000)); }
@@ -117,6 +120,23 @@ start=$(date +%s%N)
 make -s -C "$W/src" -j8 CC="$UDCS_BIN/udcs-compile gcc"
 took "$start"
 "$UDCS_BIN/udcs-compile" -s | grep -E "Calls|Hits|farm's cache|Misses"
+
+say "udcs-render: the Cornell box as 2x2 tiles (merged on an agent), and 12 frames of an animation"
+mkdir -p "$W/render"
+start=$(date +%s%N)
+"$UDCS_BIN/udcs-render" "$SCENES/cornell.scn" --frames 1 --tiles 2x2 --size 320x240 \
+    --samples 32 -o "$W/render/cornell.png"
+"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-12 --size 160x90 --samples 8 \
+    -o "$W/render/orbit_####.png"
+took "$start"
+"$UDCS_BIN/udcs-trace" "$SCENES/cornell.scn" --frame 1 --size 320x240 --samples 32 \
+    -o "$W/render/cornell-one-machine.png"
+cmp "$W/render/cornell.png" "$W/render/cornell-one-machine.png" &&
+    echo "the tiled frame is byte for byte the frame rendered on one machine"
+say "The same frames again: nothing is rendered, every frame comes from the action cache"
+"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-12 --size 160x90 --samples 8 \
+    -o "$W/render/orbit_####.png"
+ls "$W/render" | head -4; echo "... ($(ls "$W/render" | wc -l) images in $W/render)"
 
 say "The farm's metrics"
 curl -sf "$UDCS_FARM/metrics" | grep -E '^udcs_(units|agents|cache_hits_total|leases_granted_total)' |

@@ -193,6 +193,9 @@ check "udcs-render renders it as 3x3 tiles" \
     timeout 300 "$RENDER" pov/biscuit.pov --frames 1 --tiles 3x3 "${POV[@]}" -o pov_out/tiled.png
 check "tiled == povray run directly, pixel for pixel (tiles on POV-Ray's 32-pixel blocks)" \
     same_pixels pov_direct.png pov_out/tiled.png
+"$IMAGE" convert pov_direct.png pov_direct_rewritten.png
+check "and byte for byte, once both are written by the same PNG writer" \
+    cmp pov_direct_rewritten.png pov_out/tiled.png
 check "a POV-Ray animation: frames 1-3 of 5 (+KFI1 +KFF5)" \
     timeout 300 "$RENDER" pov/biscuit.pov --frames 1-3 --animation 1-5 --size 64x48 \
     -o pov_out/a_#.png
