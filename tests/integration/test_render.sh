@@ -78,6 +78,11 @@ check "3x2 tiles on the farm give the same frames, byte for byte" \
     timeout 300 "$RENDER" "$ORBIT" --frames 1-6 --tiles 3x2 "${OPTS[@]}" -o tiled/f_####.png
 check "tiled frames == direct frames" all_same tiled
 
+"$TRACE" "$ORBIT" --frame 2 "${OPTS[@]}" --linear -o "$T/direct/orbit_2.exr"
+check "EXR frames as 2x2 tiles on the farm" \
+    timeout 300 "$RENDER" "$ORBIT" --frames 2 --tiles 2x2 "${OPTS[@]}" -o exr/f_#.exr
+check "== the linear EXR rendered on one machine, byte for byte" cmp "$T/direct/orbit_2.exr" exr/f_2.exr
+
 # json_field FILE KEY: KEY of the job_finished line of udcs-render --json
 job_field() { grep '"event":"job_finished"' "$1" | sed -n "s/.*\"$2\":\([0-9a-z\"]*\).*/\1/p"; }
 timeout 120 "$RENDER" "$ORBIT" --frames 1-6 "${OPTS[@]}" -o out/f_####.png --json >again.json
@@ -196,6 +201,10 @@ check "tiled == povray run directly, pixel for pixel (tiles on POV-Ray's 32-pixe
 "$IMAGE" convert pov_direct.png pov_direct_rewritten.png
 check "and byte for byte, once both are written by the same PNG writer" \
     cmp pov_direct_rewritten.png pov_out/tiled.png
+check "a POV-Ray frame as a 16-bit TIFF (rendered +FN16, converted by a merge unit)" \
+    timeout 300 "$RENDER" pov/biscuit.pov --frames 1 "${POV[@]}" -o pov_out/whole.tif
+check "the same picture as the 8-bit PNG, within 8-bit rounding" \
+    "$IMAGE" compare --tolerance 0.0025 pov_direct.png pov_out/whole.tif
 check "a POV-Ray animation: frames 1-3 of 5 (+KFI1 +KFF5)" \
     timeout 300 "$RENDER" pov/biscuit.pov --frames 1-3 --animation 1-5 --size 64x48 \
     -o pov_out/a_#.png
