@@ -77,7 +77,8 @@ run_both() {
 same_run() { same_files "$1/.plain" "$1/.udcs" || { sed 's/^/stderr: /' "$1/.udcs/stderr"; return 1; }; }
 
 # =========================================================================================
-# 1. this project, built through udcs-compile into the same build directory as plain gcc
+# 1. this project (C, and its one C++ file), built through udcs-compile into the same
+#    build directory as plain gcc and g++
 # =========================================================================================
 use_cache project
 SRC="$T/src"
@@ -93,14 +94,14 @@ N_OBJ=$(find "$T/proj-plain" -name '*.o' | wc -l)
 check "project: the plain build has objects and depfiles" test "$N_OBJ" -gt 20
 rm -rf "$B"
 snap
-check "project: builds through udcs-compile (cold cache)" pmake CC="$UC gcc" all
+check "project: builds through udcs-compile (cold cache)" pmake CC="$UC gcc" CXX="$UC g++" all
 save_objects "$B" "$T/proj-udcs"
 check "project: every .o and .d is byte-identical to plain gcc's (cold)" same_files "$T/proj-plain" "$T/proj-udcs"
 want_delta "project: cold build: one miss per object, no hits, no errors" \
     misses="$N_OBJ" direct_hits=0 preprocessed_hits=0 errors=0
 rm -rf "$B"
 snap
-check "project: builds again through udcs-compile (warm cache)" pmake CC="$UC gcc" all
+check "project: builds again through udcs-compile (warm cache)" pmake CC="$UC gcc" CXX="$UC g++" all
 save_objects "$B" "$T/proj-udcs"
 check "project: every .o and .d is byte-identical to plain gcc's (warm)" same_files "$T/proj-plain" "$T/proj-udcs"
 want_delta "project: warm build: every cacheable call a direct hit, misses unchanged" \
@@ -119,11 +120,11 @@ check "project: $H is a prerequisite of some objects but not all" \
     test "$N_DEP" -ge 1 -a "$N_DEP" -lt "$N_OBJ"
 touch "$SRC/$H"
 snap
-check "project: a touched header rebuilds" pmake CC="$UC gcc" all
+check "project: a touched header rebuilds" pmake CC="$UC gcc" CXX="$UC g++" all
 want_delta "project: a touched but unchanged header gives hits only" misses=0 direct_hits="$N_DEP"
 echo '/* changed by test_compile.sh */' >>"$SRC/$H"
 snap
-check "project: a changed header rebuilds" pmake CC="$UC gcc" all
+check "project: a changed header rebuilds" pmake CC="$UC gcc" CXX="$UC g++" all
 want_delta "project: exactly the $N_DEP objects whose .d lists $H recompile (misses)" \
     misses="$N_DEP" direct_hits=0 errors=0
 # the recompiled objects are what plain gcc makes of the changed tree
