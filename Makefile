@@ -78,12 +78,13 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         ocl-icd-libopencl1 pocl-opencl-icd libarchive-dev bubblewrap \
         cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
         linux-source-6.1 flex bison bc ccache sccache distcc \
-        libopenimageio-dev povray povray-includes povray-examples
+        libopenimageio-dev libtiff-dev povray povray-includes povray-examples
 # cmake, meson, ninja-build, gcc-aarch64-linux-gnu and qemu-user: udcs-compile --project
 # builds real projects for two targets and runs the aarch64 one; linux-source-6.1 (with
 # flex, bison, bc to configure it): a real project nobody here wrote, built in the tests and
 # the benchmark; ccache, sccache and distcc: what the compile benchmark compares against.
-# libopenimageio-dev: image files for udcs-render; povray with its includes and examples:
+# libopenimageio-dev: image files for udcs-render (libtiff-dev: its tiles, written without
+# loading OpenImageIO); povray with its includes and examples:
 # the POV-Ray adapter, tested on Debian's own example scenes. Blender is large: .ci/run
 # installs it, and its tests say why they skip where it is missing.
 
@@ -138,8 +139,9 @@ demo: deps-if-missing
 # ---- install, clean, help ------------------------------------------------------------------
 .PHONY: install clean help
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/udcs
 	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(IMAGE_DL) $(DESTDIR)$(PREFIX)/lib/udcs/
 
 clean:
 	rm -rf build

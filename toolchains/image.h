@@ -1,6 +1,8 @@
 /* toolchains/image.h - reading and writing images (PNG, OpenEXR, TIFF) through
  * OpenImageIO, which is C++: toolchains/image_oiio.cpp is the one file that speaks to it,
- * behind this C interface.
+ * behind this C interface. Programs link it (IMAGE_LIB), or load it when they first
+ * write (image_dl.c, libudcs-image.so: udcs-trace); the rest is plain C
+ * (image_geometry.c, image_tiff.c).
  *
  * An image here is always float RGBA, rows top to bottom. Writing converts to the file's
  * type the same way every time (PNG: 8 bits, TIFF: 16 bits, clamped to [0, 1] and
@@ -43,6 +45,12 @@ int image_read(const char *path, struct image *img, char *why, size_t why_len);
 /* Write atomically (a temporary file renamed over `path`) in the format of its
  * extension. */
 int image_write(const char *path, const struct image *img, char *why, size_t why_len);
+
+/* The farm's tile format: 32-bit float TIFF, every value kept exactly, written
+ * atomically with libtiff (image_tiff.c), so a tile's process does not load
+ * OpenImageIO. image_read reads it back. */
+int image_write_float_tiff(const char *path, const struct image *img, char *why,
+                           size_t why_len);
 
 /* Copy the w x h block at (sx, sy) of `src` to (dx, dy) of `dst`; rectangles must lie
  * inside both. */

@@ -1,7 +1,8 @@
-/* toolchains/image_geometry.c - what needs no image library: file types by name, and
- * sizes and rectangles as people and unit commands write them ("1920x1080",
- * "0,0,480,270"). */
+/* toolchains/image_geometry.c - what needs no image library: file types by name, sizes
+ * and rectangles as people and unit commands write them ("1920x1080", "0,0,480,270"),
+ * and images in memory. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,4 +77,35 @@ const char *image_format_name(enum image_format fmt)
 int image_format_is_display(enum image_format fmt)
 {
     return fmt != IMAGE_EXR;
+}
+
+int image_alloc(struct image *img, int width, int height)
+{
+    img->width = img->height = 0;
+    img->channels = 3;
+    img->pixels = NULL;
+    if (width <= 0 || height <= 0 || (size_t)width > SIZE_MAX / 16 / (size_t)height)
+        return -EINVAL;
+    img->pixels = calloc((size_t)width * (size_t)height * 4, sizeof(float));
+    if (!img->pixels)
+        return -ENOMEM;
+    img->width = width;
+    img->height = height;
+    return 0;
+}
+
+void image_release(struct image *img)
+{
+    free(img->pixels);
+    img->pixels = NULL;
+    img->width = img->height = 0;
+}
+
+void image_copy_rect(struct image *dst, int dx, int dy, const struct image *src, int sx, int sy,
+                     int w, int h)
+{
+    for (int row = 0; row < h; row++)
+        memcpy(&dst->pixels[((size_t)(dy + row) * dst->width + dx) * 4],
+               &src->pixels[((size_t)(sy + row) * src->width + sx) * 4],
+               (size_t)w * 4 * sizeof(float));
 }

@@ -35,28 +35,6 @@ static std::string first_line(std::string text)
     return text.empty() ? std::string("unknown error") : text;
 }
 
-extern "C" int image_alloc(struct image *img, int width, int height)
-{
-    img->width = img->height = 0;
-    img->channels = 3;
-    img->pixels = NULL;
-    if (width <= 0 || height <= 0 || (size_t)width > SIZE_MAX / 16 / (size_t)height)
-        return -EINVAL;
-    img->pixels = (float *)calloc((size_t)width * (size_t)height * 4, sizeof(float));
-    if (!img->pixels)
-        return -ENOMEM;
-    img->width = width;
-    img->height = height;
-    return 0;
-}
-
-extern "C" void image_release(struct image *img)
-{
-    free(img->pixels);
-    img->pixels = NULL;
-    img->width = img->height = 0;
-}
-
 extern "C" int image_read(const char *path, struct image *img, char *why, size_t why_len)
 {
     img->pixels = NULL;
@@ -138,13 +116,4 @@ extern "C" int image_write(const char *path, const struct image *img, char *why,
         unlink(tmp.c_str());
         return fail(why, why_len, std::string(path) + ": " + e.what());
     }
-}
-
-extern "C" void image_copy_rect(struct image *dst, int dx, int dy, const struct image *src,
-                                int sx, int sy, int w, int h)
-{
-    for (int row = 0; row < h; row++)
-        memcpy(&dst->pixels[((size_t)(dy + row) * dst->width + dx) * 4],
-               &src->pixels[((size_t)(sy + row) * src->width + sx) * 4],
-               (size_t)w * 4 * sizeof(float));
 }

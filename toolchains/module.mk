@@ -67,6 +67,25 @@ $(IMAGE_LIB): $(IMAGE_OBJS)
 	@rm -f $@
 	$(QUIET_AR)$(AR) rcs $@ $^
 
+# The same as a shared library that programs load when they first write an image
+# (toolchains/image_dl.c), from lib/udcs/ beside bin/.
+LIBDIR := $(BUILD)/lib/udcs
+IMAGE_DL := $(LIBDIR)/libudcs-image.so
+IMAGE_PIC_OBJS := $(IMAGE_OBJS:.o=.pic.o)
+DEPFILES += $(IMAGE_PIC_OBJS:.o=.d)
+
+$(O)/toolchains/%.pic.o: toolchains/%.cpp
+	@mkdir -p $(@D)
+	$(QUIET_CXX)$(CXX) $(ALL_CXXFLAGS) -fPIC -c $< -o $@
+
+$(O)/toolchains/%.pic.o: toolchains/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+
+$(IMAGE_DL): $(IMAGE_PIC_OBJS)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CXX) -shared $(ALL_LDFLAGS) $^ $(IMAGE_LDLIBS) -o $@
+
 # Render jobs as units (render_split.c): plain C over jansson, linked by the master, the
 # udcs-render client and the tests; sizes and rectangles are parsed the same way there
 # and in udcs-image.

@@ -367,6 +367,8 @@ static void builtin_argv(const struct job *j, json_t *argv, int f, const int *re
     }
     if (strcmp(j->format, "exr") == 0)
         add(argv, "--linear");
+    if (strncmp(out, "tile", 4) == 0)
+        add(argv, "--float-tiff");   /* exact floats, and no OpenImageIO to load */
     add(argv, "-o");
     add(argv, "%s", out);
 }
@@ -485,7 +487,7 @@ static json_t *render_unit(const struct job *j, int f, const int *rect, int col,
         snprintf(name, sizeof(name), "frame %d", f);
     snprintf(stem, sizeof(stem), "%s", direct ? "frame" : "tile");
     if (strcmp(j->renderer, "builtin") == 0) {
-        snprintf(out, out_len, "%s.%s", stem, direct ? extension(j->format) : "exr");
+        snprintf(out, out_len, "%s.%s", stem, direct ? extension(j->format) : "tif");
         builtin_argv(j, argv, f, rect, out);
     } else if (strcmp(j->renderer, "povray") == 0) {
         povray_argv(j, argv, f, rect, stem, out, out_len);

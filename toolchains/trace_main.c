@@ -2,7 +2,7 @@
  * a .scn scene to PNG, OpenEXR or TIFF, list the files a scene needs, or check a scene.
  *
  *   udcs-trace SCENE --frame N [--size WxH] [--samples N] [--region X,Y,W,H]
- *              [--threads N] [--linear] -o OUT.png|.exr|.tif
+ *              [--threads N] [--linear] [--float-tiff] -o OUT.png|.exr|.tif
  *   udcs-trace SCENE --inputs
  *   udcs-trace SCENE --check [--frames A-B]
  *
@@ -31,6 +31,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(threads,   "--threads",   NULL,             NULL,        "0",     UINT,   "render threads (0: one per CPU)"),
     UDCS_SETTING(linear,    "--linear",    NULL,             NULL,        "false", BOOL,   "write linear radiance (for EXR) instead of sRGB"),
     UDCS_SETTING(output,    "-o",          NULL,             NULL,        NULL,    STRING, "the image to write: .png, .exr or .tif"),
+    UDCS_SETTING(float_tiff, "--float-tiff", NULL,           NULL,        "false", BOOL,   "write 32-bit float TIFF whatever the name (the farm's tile files)"),
     UDCS_SETTING(inputs,    "--inputs",    NULL,             NULL,        "false", BOOL,   "print the files the scene needs besides itself"),
     UDCS_SETTING(check,     "--check",     NULL,             NULL,        "false", BOOL,   "parse the scene and print a one-line summary"),
     UDCS_SETTING(frames,    "--frames",    NULL,             NULL,        NULL,    STRING, "A-B: with --check, evaluate these frames too"),
@@ -41,7 +42,7 @@ static void usage(FILE *out, const struct udcs_config *cfg)
 {
     fprintf(out,
             "usage: udcs-trace SCENE --frame N [--size WxH] [--samples N] [--region X,Y,W,H]\n"
-            "                  [--threads N] [--linear] -o OUT.png|.exr|.tif\n"
+            "                  [--threads N] [--linear] [--float-tiff] -o OUT.png|.exr|.tif\n"
             "       udcs-trace SCENE --inputs\n"
             "       udcs-trace SCENE --check [--frames A-B]\n"
             "       udcs-trace --version\n"
@@ -149,7 +150,7 @@ static int cmd_check(const char *path, const char *frames)
 /* What a render needs from the command line, checked before the scene is read. */
 struct render_opts {
     const char *scene, *out;
-    int frame, width, height, samples, threads, linear;
+    int frame, width, height, samples, threads, linear, float_tiff;
     int has_region, rect[4];
     enum image_format format;
 };
@@ -193,7 +194,8 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
     }
     if (udcs_config_uint(cfg, "threads", &v) == 0)
         o->threads = v > INT_MAX ? INT_MAX : (int)v;
-    if (udcs_config_bool(cfg, "linear", &o->linear) < 0)
+    if (udcs_config_bool(cfg, "linear", &o->linear) < 0 ||
+        udcs_config_bool(cfg, "float_tiff", &o->float_tiff) < 0)
         return UDCS_EUSAGE;
     if (region) {
         if (image_parse_rect(region, o->rect) < 0) {
@@ -203,8 +205,9 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
         }
         o->has_region = 1;
     }
-    /* sRGB values in an EXR are not a mistake here: the farm renders the tiles of a PNG
-     * frame as EXR holding final values, so the merge changes nothing. */
+    /* sRGB values in a float file are not a mistake here: the farm renders the tiles of a
+     * PNG frame as float TIFF (--float-tiff) holding final values, so the merge changes
+     * nothing. */
     return 0;
 }
 
@@ -245,7 +248,8 @@ static int cmd_render(const struct render_opts *o)
     if (!o->linear)
         trace_encode_srgb(img.pixels, (size_t)rect[2] * (size_t)rect[3]);
     uint64_t rendered_ms = udcs_mono_ms();
-    if (image_write(o->out, &img, why, sizeof(why)) < 0) {
+    if ((o->float_tiff ? image_write_float_tiff(o->out, &img, why, sizeof(why))
+                       : image_write(o->out, &img, why, sizeof(why))) < 0) {
         udcs_log_error("%s", why);
         status = UDCS_EXIT_FAILED;
         goto out;

@@ -142,14 +142,14 @@ static void builtin_frames_and_tiles(void **state)
     json_t *tile = json_array_get(u, 1), *merge = json_array_get(u, 4);
     assert_string_equal(json_string_value(json_object_get(tile, "name")), "frame 2 tile 1,0");
     assert_true(has_arg(tile, "--region") && has_arg(tile, "45,0,45,35") &&
-                has_arg(tile, "--linear"));
+                has_arg(tile, "--linear") && has_arg(tile, "--float-tiff"));
     assert_null(json_object_get(tile, "cwd"));
     assert_string_equal(json_string_value(json_object_get(merge, "name")), "frame 2");
     assert_string_equal(arg(merge, 0), "udcs-image");
-    assert_true(has_arg(merge, "frame.exr") && has_arg(merge, "tile_1_0.exr@45,0,45,35"));
-    json_t *in = json_object_get(json_object_get(merge, "inputs"), "tile_1_0.exr");
+    assert_true(has_arg(merge, "frame.exr") && has_arg(merge, "tile_1_0.tif@45,0,45,35"));
+    json_t *in = json_object_get(json_object_get(merge, "inputs"), "tile_1_0.tif");
     assert_int_equal(json_integer_value(json_object_get(in, "unit")), 1);
-    assert_string_equal(json_string_value(json_object_get(in, "output")), "tile.exr");
+    assert_string_equal(json_string_value(json_object_get(in, "output")), "tile.tif");
     assert_string_equal(json_string_value(json_object_get(json_array_get(u, 9), "name")),
                         "frame 4");
     json_decref(u);
