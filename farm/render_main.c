@@ -326,8 +326,12 @@ struct run {
     int json, tty, failed;
     char state[32], error[1024];
     uint64_t start_ms;
+    volatile uint64_t last_event_ms;   /* of the latest unit or job event */
     volatile int finished;
 };
+
+/* Say why nothing happens after this long without an event. */
+#define QUIET_WARN_MS 30000
 
 static long frame_index(const struct run *r, int frame)
 {
@@ -412,6 +416,7 @@ static int on_event(void *arg, const char *event, const char *data)
     json_t *d = json_loads(data, 0, NULL);
     if (!d)
         return 0;
+    r->last_event_ms = udcs_mono_ms();
     if (json_object_get(d, "done"))
         r->units_done = (size_t)json_integer_value(json_object_get(d, "done"));
     if (json_object_get(d, "total"))
@@ -485,6 +490,27 @@ static void *follow_thread(void *arg)
     return NULL;
 }
 
+/* Nothing has happened for a while: say what the first unit that is not done waits for
+ * (the master's own words: "no agent with toolchain povray is connected", ...). */
+static void say_why_waiting(struct run *r, struct client *c)
+{
+    struct client other = { .cfg = c->cfg };
+    char path[128];
+    json_t *j = NULL;
+    snprintf(path, sizeof(path), "/api/jobs/%lld?state=queued&limit=1", r->id);
+    if (client_open(&other) == 0 && client_call_json(&other, "GET", path, NULL, &j) == 0) {
+        json_t *u = json_array_get(json_object_get(j, "unit_list"), 0);
+        const char *why = json_string_value(json_object_get(u, "why"));
+        const char *name = json_string_value(json_object_get(u, "name"));
+        if (why)
+            fprintf(stderr, "%sudcs-render: no progress for %d s; %s waits: %s ('udcs job "
+                    "%lld' shows every unit)\n", r->tty ? "\n" : "", QUIET_WARN_MS / 1000,
+                    name ? name : "a unit", why, r->id);
+    }
+    json_decref(j);
+    client_close(&other);
+}
+
 /* Follow the job in a thread; here, wait for it or for ^C, which cancels the job. */
 static int follow(struct run *r, struct client *c)
 {
@@ -497,11 +523,17 @@ static int follow(struct run *r, struct client *c)
     if (pthread_create(&t, NULL, follow_thread, r) != 0)
         return -1;
     int interrupted = 0;
+    r->last_event_ms = udcs_mono_ms();
     while (!r->finished) {
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         int sig = sigtimedwait(&sigs, NULL, &ts);
-        if (sig < 0)
+        if (sig < 0) {
+            if (!r->json && !interrupted && udcs_mono_ms() - r->last_event_ms > QUIET_WARN_MS) {
+                say_why_waiting(r, c);
+                r->last_event_ms = udcs_mono_ms();
+            }
             continue;
+        }
         if (interrupted++) {
             fprintf(stderr, "\nudcs-render: job %lld is being cancelled; finished frames are "
                     "cached\n", r->id);
