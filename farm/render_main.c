@@ -618,8 +618,8 @@ static int render(struct client *c, const struct opts *o)
                        "\"frames_written\":%zu,\"frames\":%zu,\"cached\":%zu}\n", r.id,
                        r.state, r.n_written, n_frames, r.n_cached);
             else if (status == UDCS_EXIT_OK)
-                fprintf(stderr, "udcs-render: %zu frames written (%zu from the cache) in "
-                        "%.1fs\n", r.n_written, r.n_cached,
+                fprintf(stderr, "udcs-render: %zu frame%s written (%zu from the cache) in "
+                        "%.1fs\n", r.n_written, r.n_written == 1 ? "" : "s", r.n_cached,
                         (double)(udcs_mono_ms() - r.start_ms) / 1000);
         }
     }
