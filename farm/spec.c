@@ -256,17 +256,10 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
 
 /* ---- job types ------------------------------------------------------------------------------ */
 
-static json_t *units_of_exec(struct farm *f, json_t *job, char *why, size_t why_len)
+/* Every unit of `units` normalized, or NULL with why. */
+static json_t *normalize_units(struct farm *f, const json_t *units, const json_t *job, char *why,
+                               size_t why_len)
 {
-    json_t *units = json_object_get(job, "units");
-    if (!json_is_array(units) || json_array_size(units) == 0) {
-        bad(why, why_len, "an EXEC job needs 'units': a non-empty array of commands");
-        return NULL;
-    }
-    if (json_array_size(units) > MAX_UNITS_PER_JOB) {
-        bad(why, why_len, "a job may have at most %d units", MAX_UNITS_PER_JOB);
-        return NULL;
-    }
     json_t *out = json_array();
     size_t i;
     json_t *u;
@@ -280,6 +273,20 @@ static json_t *units_of_exec(struct farm *f, json_t *job, char *why, size_t why_
         json_array_append_new(out, spec);
     }
     return out;
+}
+
+static json_t *units_of_exec(struct farm *f, json_t *job, char *why, size_t why_len)
+{
+    json_t *units = json_object_get(job, "units");
+    if (!json_is_array(units) || json_array_size(units) == 0) {
+        bad(why, why_len, "an EXEC job needs 'units': a non-empty array of commands");
+        return NULL;
+    }
+    if (json_array_size(units) > MAX_UNITS_PER_JOB) {
+        bad(why, why_len, "a job may have at most %d units", MAX_UNITS_PER_JOB);
+        return NULL;
+    }
+    return normalize_units(f, units, job, why, why_len);
 }
 
 /* Store a base64 field of the submission as a blob; returns its digest text. */
@@ -378,36 +385,46 @@ static int64_t *deps_of(const json_t *spec, const json_t *unit_ids, size_t *n)
     return deps;
 }
 
-/* The fingerprint most live agents report for toolchain `name`, or NULL when none has it. */
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The fingerprint most live agents report for toolchain `name` (the smallest among
+ * equals), or NULL when none has it. Points into an agent's detection JSON. */
 static const char *common_fingerprint(struct farm *f, const char *name)
 {
-    const char *best = NULL;
-    size_t best_n = 0;
-    for (size_t i = 0; i < f->n_agents; i++) {
+    const char **fps = calloc(f->n_agents + 1, sizeof(*fps));
+    size_t n = 0;
+    for (size_t i = 0; fps && i < f->n_agents; i++) {
         struct agent *a = f->agents[i];
-        if (!a || a->state == AGENT_LOST)
-            continue;
         json_t *t;
         size_t k;
+        if (!a || a->state == AGENT_LOST)
+            continue;
         json_array_foreach(json_object_get(a->info, "toolchains"), k, t) {
             const char *fp = json_string_value(json_object_get(t, "fingerprint"));
-            if (!fp || strcmp(json_string_value(json_object_get(t, "name")) ?: "", name) != 0)
-                continue;
-            size_t n = 0;
-            for (size_t m = 0; m < f->n_agents; m++) {
-                json_t *o;
-                size_t q;
-                if (f->agents[m] && f->agents[m]->state != AGENT_LOST)
-                    json_array_foreach(json_object_get(f->agents[m]->info, "toolchains"), q, o)
-                        n += strcmp(json_string_value(json_object_get(o, "fingerprint")) ?: "",
-                                    fp) == 0;
-            }
-            if (n > best_n || (n == best_n && best && strcmp(fp, best) < 0)) {
-                best = fp;
-                best_n = n;
+            const char *tn = json_string_value(json_object_get(t, "name"));
+            if (fp && tn && strcmp(tn, name) == 0) {
+                fps[n++] = fp;
+                break;
             }
         }
     }
+    const char *best = NULL;
+    if (n)
+        qsort(fps, n, sizeof(*fps), cmp_text);
+    for (size_t i = 0, best_run = 0; i < n;) {
+        size_t j = i;
+        while (j < n && strcmp(fps[j], fps[i]) == 0)
+            j++;
+        if (j - i > best_run) {
+            best = fps[i];
+            best_run = j - i;
+        }
+        i = j;
+    }
+    free(fps);
     return best;
 }
 
@@ -434,21 +451,7 @@ static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t wh
         json_object_set_new(job, keys[i], json_string(fp));
     }
     json_t *units = render_split(job, why, why_len);
-    if (!units)
-        return NULL;
-    json_t *out = json_array();
-    size_t i;
-    json_t *u;
-    json_array_foreach(units, i, u) {
-        json_t *spec = normalize_unit(f, u, (int)i, json_object_get(job, "requirements"), why,
-                                      why_len);
-        if (!spec) {
-            json_decref(out);
-            out = NULL;
-            break;
-        }
-        json_array_append_new(out, spec);
-    }
+    json_t *out = units ? normalize_units(f, units, job, why, why_len) : NULL;
     json_decref(units);
     return out;
 }
