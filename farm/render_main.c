@@ -254,8 +254,12 @@ static json_t *build_job(const struct opts *o, struct cas *cas, const char *rend
     size_t n = 0;
     int width = 0, height = 0, rc = 0;
     struct stat st;
-    if (stat(o->scene, &st) < 0 || !S_ISREG(st.st_mode)) {
-        udcs_log_error("scene %s: %s", o->scene, errno ? strerror(errno) : "not a file");
+    if (stat(o->scene, &st) < 0) {
+        udcs_log_error("scene %s: %s", o->scene, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        udcs_log_error("scene %s: not a file", o->scene);
         return NULL;
     }
     if (scene_files(o, renderer, &files, &n, &width, &height) < 0)
