@@ -2,7 +2,7 @@
  * OpenImageIO, which is C++: toolchains/image_oiio.cpp is the one file that speaks to it,
  * behind this C interface. Programs link it (IMAGE_LIB), or load it when they first
  * write (image_dl.c, libudcs-image.so: udcs-trace); the rest is plain C
- * (image_geometry.c, image_tiff.c).
+ * (image_core.c, image_tiff.c).
  *
  * An image here is always float RGBA, rows top to bottom. Writing converts to the file's
  * type the same way every time (PNG: 8 bits, TIFF: 16 bits, clamped to [0, 1] and

@@ -54,7 +54,7 @@ CXX := g++
 endif
 ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -I. \
                $(shell pkg-config --cflags OpenImageIO) $(CFLAGS) $(SAN) -MMD -MP
-IMAGE_OBJS := $(O)/toolchains/image_oiio.o $(O)/toolchains/image_geometry.o
+IMAGE_OBJS := $(O)/toolchains/image_oiio.o $(O)/toolchains/image_core.o
 IMAGE_LIB := $(O)/libudcs_image.a
 IMAGE_LDLIBS = $(shell pkg-config --libs OpenImageIO) -lstdc++ -lm
 DEPFILES += $(IMAGE_OBJS:.o=.d) $(O)/toolchains/image_main.d
@@ -90,7 +90,7 @@ $(IMAGE_DL): $(IMAGE_PIC_OBJS)
 # udcs-render client and the tests; sizes and rectangles are parsed the same way there
 # and in udcs-image.
 RENDER_OBJS := $(O)/toolchains/render_split.o $(O)/toolchains/render_povray.o \
-               $(O)/toolchains/image_geometry.o
+               $(O)/toolchains/image_core.o
 RENDER_LIB := $(O)/libudcs_render.a
 DEPFILES += $(RENDER_OBJS:.o=.d)
 

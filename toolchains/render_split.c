@@ -462,30 +462,28 @@ static void blender_argv(const struct job *j, json_t *argv, int f, const int *re
     snprintf(out, out_len, "%s_%04d.%s", stem, f, extension(j->format));
 }
 
-static json_t *unit_of(const struct job *j, const char *name, json_t *argv, json_t *inputs,
-                       const char *out, const char *req, const char *env_name)
+/* A unit running `argv` that writes `out`, needing program `req` (also named in the
+ * environment as `env_name`, so the program's build is part of the action). */
+static json_t *unit_of(const char *name, json_t *argv, json_t *inputs, const char *out,
+                       const char *req, const char *env_name)
 {
-    json_t *u = json_pack("{s:s, s:o, s:o, s:[s], s:{s:[s]}, s:{s:s}}", "name", name, "argv",
-                          argv, "inputs", inputs, "outputs", out, "requirements",
-                          "toolchains", req, "env", env_name, req);
-    if (u && j->dir[0])
-        json_object_set_new(u, "cwd", json_string(j->dir));
-    if (u && strcmp(j->renderer, "povray") == 0)   /* no user's povray.ini in the result */
-        json_object_set_new(json_object_get(u, "env"), "HOME", json_string("/nonexistent"));
-    return u;
+    return json_pack("{s:s, s:o, s:o, s:[s], s:{s:[s]}, s:{s:s}}", "name", name, "argv", argv,
+                     "inputs", inputs, "outputs", out, "requirements", "toolchains", req,
+                     "env", env_name, req);
 }
 
-/* One render unit: frame f, whole (rect NULL) or one tile; its output file goes to out. */
+/* One render unit: frame f, whole (rect NULL) or one tile; its output file goes to out.
+ * `direct`: the unit writes the frame as asked; otherwise a merge unit takes its file. */
 static json_t *render_unit(const struct job *j, int f, const int *rect, int col, int row,
                            int direct, char *out, size_t out_len)
 {
-    char name[64], stem[64];
+    char name[64];
+    const char *stem = direct ? "frame" : "tile";
     json_t *argv = json_array();
     if (rect)
         snprintf(name, sizeof(name), "frame %d tile %d,%d", f, col, row);
     else
-        snprintf(name, sizeof(name), "frame %d", f);
-    snprintf(stem, sizeof(stem), "%s", direct ? "frame" : "tile");
+        snprintf(name, sizeof(name), direct ? "frame %d" : "frame %d render", f);
     if (strcmp(j->renderer, "builtin") == 0) {
         snprintf(out, out_len, "%s.%s", stem, direct ? extension(j->format) : "tif");
         builtin_argv(j, argv, f, rect, out);
@@ -494,10 +492,13 @@ static json_t *render_unit(const struct job *j, int f, const int *rect, int col,
     } else {
         blender_argv(j, argv, f, rect, stem, out, out_len);
     }
-    if (!direct && !rect)
-        snprintf(name, sizeof(name), "frame %d render", f);
-    return unit_of(j, name, argv, json_deep_copy(j->inputs), out, j->tool_req,
-                   "UDCS_RENDERER");
+    json_t *u = unit_of(name, argv, json_deep_copy(j->inputs), out, j->tool_req,
+                        "UDCS_RENDERER");
+    if (u && j->dir[0])   /* the renderer runs beside the scene: its relative paths hold */
+        json_object_set_new(u, "cwd", json_string(j->dir));
+    if (u && strcmp(j->renderer, "povray") == 0)   /* no user's povray.ini in the result */
+        json_object_set_new(json_object_get(u, "env"), "HOME", json_string("/nonexistent"));
+    return u;
 }
 
 /* Whether a whole frame from the renderer is already the file asked for. */
@@ -531,8 +532,11 @@ static int split_frame(const struct job *j, int f, json_t *units, char *why, siz
             render_tile_rect(j->width, j->height, j->cols, j->rows, render_tile_align(j->renderer),
                              col, row, rect);
             json_t *u = render_unit(j, f, tiled ? rect : NULL, col, row, 0, out, sizeof(out));
-            if (!u)
-                break;
+            if (!u) {
+                json_decref(argv);
+                json_decref(inputs);
+                return bad(why, why_len, "out of memory");
+            }
             char *dot = strrchr(out, '.');
             char as[300];
             snprintf(as, sizeof(as), "tile_%d_%d%s", col, row, dot ? dot : "");
@@ -543,9 +547,8 @@ static int split_frame(const struct job *j, int f, json_t *units, char *why, siz
             json_array_append_new(units, u);
         }
     }
-    json_t *merge = unit_of(j, name, argv, inputs, final, j->merge_req, "UDCS_MERGE");
-    if (merge)
-        json_object_del(merge, "cwd");   /* the tiles are placed at the top */
+    /* at the top of its directory: the tiles are placed there */
+    json_t *merge = unit_of(name, argv, inputs, final, j->merge_req, "UDCS_MERGE");
     return merge && json_array_append_new(units, merge) == 0 ? 0
                                                               : bad(why, why_len, "out of memory");
 }

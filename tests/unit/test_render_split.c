@@ -153,6 +153,16 @@ static void builtin_frames_and_tiles(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(u, 9), "name")),
                         "frame 4");
     json_decref(u);
+
+    /* tiles run beside the scene; the merge at the top, where its inputs are placed */
+    u = split("{\"scene\":\"s/a.scn\",\"inputs\":{\"s/a.scn\":\"x\"},\"frames\":\"1\","
+              "\"size\":\"8x8\",\"tiles\":\"2x1\"}", why, sizeof(why));
+    assert_non_null(u);
+    assert_int_equal(json_array_size(u), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "cwd")), "s");
+    assert_null(json_object_get(json_array_get(u, 2), "cwd"));
+    assert_null(json_object_get(json_object_get(json_array_get(u, 2), "env"), "HOME"));
+    json_decref(u);
 }
 
 static void povray_and_blender_command_lines(void **state)

@@ -1,4 +1,4 @@
-/* toolchains/image_geometry.c - what needs no image library: file types by name, sizes
+/* toolchains/image_core.c - what needs no image library: file types by name, sizes
  * and rectangles as people and unit commands write them ("1920x1080", "0,0,480,270"),
  * and images in memory. */
 #include <errno.h>
