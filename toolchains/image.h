@@ -31,8 +31,6 @@ struct image {
 /* The format a path's extension names (.png, .exr, .tif or .tiff, any case); -1 if none. */
 int image_format_of_path(const char *path, enum image_format *fmt);
 const char *image_format_name(enum image_format fmt);     /* "png", "exr", "tiff" */
-/* Whether the format stores display values (sRGB): PNG and TIFF yes, EXR no (linear). */
-int image_format_is_display(enum image_format fmt);
 
 /* Allocate a width x height image of zeros (alpha 0), to be written as RGB. */
 int image_alloc(struct image *img, int width, int height);

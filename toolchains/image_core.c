@@ -74,11 +74,6 @@ const char *image_format_name(enum image_format fmt)
     return "?";
 }
 
-int image_format_is_display(enum image_format fmt)
-{
-    return fmt != IMAGE_EXR;
-}
-
 int image_alloc(struct image *img, int width, int height)
 {
     img->width = img->height = 0;
