@@ -36,3 +36,17 @@ $(BUILD)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 .PHONY: tests fuzz-targets
 tests: $(TEST_PROGRAMS)
 fuzz-targets: $(FUZZ_TARGETS)
+
+# make-test-video: synthetic video inputs for the video tests, from libav* alone. `tests`
+# names it too: its rule above took TEST_PROGRAMS' value when make read it.
+TEST_PROGRAMS += $(TESTBIN)/make-test-video
+DEPFILES += $(O)/tests/tools/make_test_video.d
+tests: $(TESTBIN)/make-test-video
+
+$(O)/tests/tools/make_test_video.o: tests/tools/make_test_video.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(ALL_CFLAGS) $(VIDEO_CFLAGS) -c $< -o $@
+
+$(TESTBIN)/make-test-video: $(O)/tests/tools/make_test_video.o
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(VIDEO_LDLIBS) -o $@
