@@ -46,6 +46,7 @@ include agents/module.mk
 include agents/agent.mk
 include toolchains/module.mk
 include toolchains/trace.mk
+include toolchains/video.mk
 include farm/module.mk
 include tests/module.mk
 

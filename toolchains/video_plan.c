@@ -1,0 +1,165 @@
+/* toolchains/video_plan.c - where to cut a video stream: keyframes near every multiple of
+ * the segment length, from the packets' timestamps and flags alone (no FFmpeg here, so
+ * the planner is fuzzed on its own: tests/fuzz/fuzz_video_plan.c).
+ *
+ * A keyframe K at decode position c with pts P is a cut when no packet before c is shown
+ * at or after P, and the pictures after c shown before P (the leading pictures of an open
+ * GOP) end within VIDEO_MAX_LEADING packets. The segment before the cut then copies
+ * packets up to the last one shown before P (K included when leading pictures need it)
+ * and keeps the frames shown before P; the segment from the cut keeps frames from P on. */
+#include "toolchains/video.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int bad(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The last decode position after c whose picture is shown before pts p, or c - 1 when
+ * there is none; -2 when that lies more than VIDEO_MAX_LEADING packets on. suffix_min[i]
+ * is the least pts from decode position i on. */
+static long last_leading(const struct video_packet *pkts, const int64_t *suffix_min, size_t n,
+                         size_t c, int64_t p)
+{
+    size_t stop = c + 1 + VIDEO_MAX_LEADING;
+    if (stop < n && suffix_min[stop] < p)
+        return -2;
+    long last = (long)c - 1;
+    for (size_t i = c + 1; i < n && i < stop; i++)
+        if (pkts[i].pts < p)
+            last = (long)i;
+    return last;
+}
+
+static size_t frames_in(const struct video_packet *pkts, size_t n, int64_t start, int64_t end)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += pkts[i].pts >= start && pkts[i].pts < end;
+    return k;
+}
+
+int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
+               struct video_segment **segs, size_t *n_segs, char *why, size_t why_len)
+{
+    *segs = NULL;
+    *n_segs = 0;
+    if (n == 0)
+        return bad(why, why_len, "the video stream has no packets");
+    if (n > VIDEO_MAX_PACKETS)
+        return bad(why, why_len, "the video stream has %zu packets; at most %d can be planned",
+                   n, VIDEO_MAX_PACKETS);
+    if (target <= 0)
+        return bad(why, why_len, "the segment length must be positive");
+    int64_t first = pkts[0].pts, last = pkts[0].pts;
+    for (size_t i = 0; i < n; i++) {
+        if (pkts[i].pts == VIDEO_NO_TS || pkts[i].pts == VIDEO_PTS_END)
+            return bad(why, why_len, "video packet %zu has no presentation timestamp; remux the "
+                       "input into a container that keeps them (mkv, mp4)", i);
+        if (pkts[i].pts < first)
+            first = pkts[i].pts;
+        if (pkts[i].pts > last)
+            last = pkts[i].pts;
+    }
+    if (!pkts[0].key)
+        return bad(why, why_len, "the video stream does not start with a keyframe; its first "
+                   "frames cannot be decoded on their own");
+    /* Candidates: keyframes shown after everything decoded before them. */
+    size_t *cand = malloc(n * sizeof(*cand)), n_cand = 0;
+    int64_t *suffix_min = malloc(n * sizeof(*suffix_min));
+    struct video_segment *out = malloc(sizeof(*out));
+    if (!cand || !suffix_min || !out) {
+        free(cand);
+        free(suffix_min);
+        free(out);
+        return bad(why, why_len, "out of memory");
+    }
+    suffix_min[n - 1] = pkts[n - 1].pts;
+    for (size_t i = n - 1; i-- > 0;)
+        suffix_min[i] = pkts[i].pts < suffix_min[i + 1] ? pkts[i].pts : suffix_min[i + 1];
+    int64_t max_before = pkts[0].pts;
+    for (size_t c = 1; c < n; c++) {
+        if (pkts[c].key && pkts[c].pts > max_before &&
+            last_leading(pkts, suffix_min, n, c, pkts[c].pts) != -2)
+            cand[n_cand++] = c;
+        if (pkts[c].pts > max_before)
+            max_before = pkts[c].pts;
+    }
+    /* Greedy from the start: the candidate nearest to each segment's target end. */
+    size_t n_out = 0, start = 0, k = 0;
+    int64_t start_pts = first;
+    int failed = 0;
+    for (;;) {
+        /* targets are measured from the first frame, so lengths do not drift */
+        int64_t goal = first + ((start_pts - first) / target + 1) * target;
+        if ((start_pts - first) % target > target / 2)
+            goal += target;   /* a segment that began late does not end early */
+        while (k < n_cand && pkts[cand[k]].pts <= start_pts)
+            k++;
+        size_t best = 0;
+        int found = 0;
+        for (size_t j = k; j < n_cand; j++) {
+            int64_t pj = pkts[cand[j]].pts;
+            if (pj >= goal) {
+                if (!found || pj - goal < goal - pkts[best].pts)
+                    best = cand[j];
+                found = 1;
+                break;
+            }
+            best = cand[j];
+            found = 1;
+        }
+        if (found && last - pkts[best].pts < target / 4)
+            found = 0;   /* a short remainder joins this segment */
+        if (found && pkts[best].pts - start_pts < target / 4) {
+            /* the nearest is too close to the start: take the next one, if any */
+            size_t j = k;
+            while (j < n_cand && pkts[cand[j]].pts - start_pts < target / 4)
+                j++;
+            found = j < n_cand && last - pkts[cand[j]].pts >= target / 4;
+            if (found)
+                best = cand[j];
+        }
+        struct video_segment s = { .first = start, .start_pts = start_pts };
+        if (found) {
+            long lead = last_leading(pkts, suffix_min, n, best, pkts[best].pts);
+            s.end = (size_t)(lead >= (long)best ? lead + 1 : (long)best);
+            s.end_pts = pkts[best].pts;
+        } else {
+            s.end = n;
+            s.end_pts = VIDEO_PTS_END;
+        }
+        s.frames = frames_in(pkts + s.first, s.end - s.first, s.start_pts, s.end_pts);
+        if (n_out && !(n_out & (n_out - 1))) {
+            struct video_segment *grown = realloc(out, 2 * n_out * sizeof(*out));
+            if (!grown) {
+                failed = 1;
+                break;
+            }
+            out = grown;
+        }
+        out[n_out++] = s;
+        if (!found)
+            break;
+        start = best;
+        start_pts = pkts[best].pts;
+    }
+    free(cand);
+    free(suffix_min);
+    if (failed) {
+        free(out);
+        return bad(why, why_len, "out of memory");
+    }
+    *segs = out;
+    *n_segs = n_out;
+    return 0;
+}

@@ -1,0 +1,307 @@
+/* toolchains/video_settings.c - encode settings: parsing them, checking them against the
+ * encoder, and opening an encoder with them; libav's errors and log lines as our text. */
+#include "toolchains/video_internal.h"
+
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int video_bad(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *video_err(int averr)
+{
+    static char text[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(averr, text, sizeof(text));
+    return text;
+}
+
+/* ---- libav's log lines, kept for our messages --------------------------------------------- */
+
+static int capturing;
+static char captured[1024];
+
+static void capture_line(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (!capturing) {
+        av_log_default_callback(avcl, level, fmt, vl);
+        return;
+    }
+    if (level > AV_LOG_ERROR)
+        return;
+    char line[512];
+    int print_prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
+        line[--len] = '\0';
+    if (!len)
+        return;
+    size_t have = strlen(captured);
+    if (have + len + 3 >= sizeof(captured))   /* keep the latest lines */
+        have = 0, captured[0] = '\0';
+    snprintf(captured + have, sizeof(captured) - have, "%s%s", have ? "; " : "", line);
+}
+
+void video_log_begin(void)
+{
+    captured[0] = '\0';
+    capturing = 1;
+    av_log_set_callback(capture_line);
+}
+
+const char *video_log_end(void)
+{
+    capturing = 0;
+    return captured;
+}
+
+/* ---- settings --------------------------------------------------------------------------- */
+
+/* The video encoders users most likely mean, those this libavcodec has. */
+static void list_encoders(char *text, size_t len)
+{
+    static const char *const common[] = { "libx264", "libx265", "libsvtav1", "libaom-av1",
+                                          "librav1e", "libvpx-vp9", "libvpx", "mpeg4",
+                                          "ffv1", "prores_ks", "mjpeg", NULL };
+    size_t at = 0;
+    text[0] = '\0';
+    for (int i = 0; common[i] && at < len; i++) {
+        const AVCodec *c = avcodec_find_encoder_by_name(common[i]);
+        if (c && c->type == AVMEDIA_TYPE_VIDEO)
+            at += (size_t)snprintf(text + at, len - at, "%s%s", at ? ", " : "", common[i]);
+    }
+}
+
+/* Set private option `name` of the encoder to `value`, saying what was wrong. */
+static int set_option(AVCodecContext *ctx, const AVCodec *codec, const char *flag,
+                      const char *name, const char *value, char *why, size_t why_len)
+{
+    const AVOption *o = av_opt_find(ctx->priv_data, name, NULL, 0, 0);
+    if (!o)
+        return video_bad(why, why_len, "%s: the %s encoder has no '%s' setting", flag,
+                         codec->name, name);
+    int rc = av_opt_set(ctx->priv_data, name, value, 0);
+    if (rc == AVERROR(ERANGE) && o->type != AV_OPT_TYPE_STRING)
+        return video_bad(why, why_len, "%s %s: %s takes %g to %g", flag, value, codec->name,
+                         o->min, o->max);
+    if (rc < 0)
+        return video_bad(why, why_len, "%s %s: %s refuses it (%s)", flag, value, codec->name,
+                         video_err(rc));
+    return 0;
+}
+
+static enum AVPixelFormat pick_pix_fmt(const AVCodec *codec, const struct video_settings *s,
+                                       enum AVPixelFormat src, char *why, size_t why_len)
+{
+    const enum AVPixelFormat *list = codec->pix_fmts;
+    if (s->pix_fmt) {
+        enum AVPixelFormat want = av_get_pix_fmt(s->pix_fmt);
+        if (want == AV_PIX_FMT_NONE) {
+            video_bad(why, why_len, "--pix-fmt %s: not a pixel format libav knows (yuv420p, "
+                      "yuv444p, yuv420p10le, ...)", s->pix_fmt);
+            return AV_PIX_FMT_NONE;
+        }
+        for (int i = 0; list && list[i] != AV_PIX_FMT_NONE; i++)
+            if (list[i] == want)
+                return want;
+        if (list) {
+            video_bad(why, why_len, "--pix-fmt %s: the %s encoder does not take it",
+                      s->pix_fmt, codec->name);
+            return AV_PIX_FMT_NONE;
+        }
+        return want;
+    }
+    if (!list)
+        return src == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : src;
+    /* 4:2:0 plays everywhere; an encoder without it gets the best match for the source */
+    for (int i = 0; list[i] != AV_PIX_FMT_NONE; i++)
+        if (list[i] == AV_PIX_FMT_YUV420P)
+            return AV_PIX_FMT_YUV420P;
+    return avcodec_find_best_pix_fmt_of_list(list, src == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P
+                                                                           : src, 0, NULL);
+}
+
+int video_encoder_open(const struct video_settings *s, int width, int height,
+                       enum AVPixelFormat src, AVRational tb, AVRational fps, int global_header,
+                       AVCodecContext **out, char *why, size_t why_len)
+{
+    *out = NULL;
+    const AVCodec *codec = s->codec ? avcodec_find_encoder_by_name(s->codec) : NULL;
+    if (!codec || codec->type != AVMEDIA_TYPE_VIDEO) {
+        char list[512];
+        list_encoders(list, sizeof(list));
+        return video_bad(why, why_len, "--codec %s: not a video encoder this machine's "
+                         "libavcodec has; it has %s ('udcs-video encoders' lists all)",
+                         s->codec ? s->codec : "(none)", list);
+    }
+    if (s->crf >= 0 && s->bitrate > 0)
+        return video_bad(why, why_len, "--crf and --bitrate both given: choose one");
+    AVCodecContext *ctx = avcodec_alloc_context3(codec);
+    if (!ctx)
+        return video_bad(why, why_len, "out of memory");
+    ctx->width = s->width ? s->width : width;
+    ctx->height = s->height ? s->height : height;
+    ctx->time_base = tb;
+    ctx->framerate = fps;
+    ctx->sample_aspect_ratio = (AVRational){ 1, 1 };
+    ctx->thread_count = s->threads;
+    if (global_header)
+        ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    ctx->pix_fmt = pick_pix_fmt(codec, s, src, why, why_len);
+    char value[32];
+    int rc = ctx->pix_fmt == AV_PIX_FMT_NONE ? -1 : 0;
+    if (rc == 0 && s->crf >= 0) {
+        snprintf(value, sizeof(value), "%d", s->crf);
+        rc = set_option(ctx, codec, "--crf", "crf", value, why, why_len);
+    }
+    if (rc == 0 && s->preset)
+        rc = set_option(ctx, codec, "--preset", "preset", s->preset, why, why_len);
+    if (rc == 0 && s->bitrate > 0)
+        ctx->bit_rate = s->bitrate;
+    if (rc == 0) {
+        video_log_begin();
+        int err = avcodec_open2(ctx, codec, NULL);
+        const char *said = video_log_end();
+        if (err < 0)
+            rc = video_bad(why, why_len, "the %s encoder refuses these settings (%dx%d %s%s%s"
+                           "%s%s): %s%s%s", codec->name, ctx->width, ctx->height,
+                           av_get_pix_fmt_name(ctx->pix_fmt), s->preset ? ", preset " : "",
+                           s->preset ? s->preset : "", s->crf >= 0 ? ", crf " : "",
+                           s->crf >= 0 ? value : "", said[0] ? said : video_err(err),
+                           said[0] ? "; " : "", said[0] ? video_err(err) : "");
+    }
+    if (rc < 0) {
+        avcodec_free_context(&ctx);
+        return -1;
+    }
+    *out = ctx;
+    return 0;
+}
+
+int video_check_settings(const struct video_settings *s, int width, int height, int fps_num,
+                         int fps_den, char *why, size_t why_len)
+{
+    AVCodecContext *ctx;
+    AVRational fps = { fps_num > 0 ? fps_num : 25, fps_den > 0 ? fps_den : 1 };
+    if (video_encoder_open(s, width, height, AV_PIX_FMT_YUV420P, av_inv_q(fps), fps, 1, &ctx,
+                           why, why_len) < 0)
+        return -1;
+    avcodec_free_context(&ctx);
+    return 0;
+}
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+int video_input_open(const char *path, AVFormatContext **fmt, char *why, size_t why_len)
+{
+    *fmt = NULL;
+    video_log_begin();
+    int rc = avformat_open_input(fmt, path, NULL, NULL);
+    if (rc == 0)
+        rc = avformat_find_stream_info(*fmt, NULL);
+    const char *said = video_log_end();
+    if (rc >= 0)
+        return 0;
+    avformat_close_input(fmt);
+    if (rc == AVERROR(ENOENT))
+        return video_bad(why, why_len, "%s: no such file", path);
+    if (rc == AVERROR_INVALIDDATA)
+        return video_bad(why, why_len, "%s: not a media file libavformat can read, or cut "
+                         "short (%s%s%s)", path, video_err(rc), said[0] ? ": " : "", said);
+    return video_bad(why, why_len, "%s: %s%s%s", path, video_err(rc), said[0] ? ": " : "",
+                     said);
+}
+
+int video_output_open(struct video_output *o, const char *path, const char *format, char *why,
+                      size_t why_len)
+{
+    memset(o, 0, sizeof(*o));
+    const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
+    if (!of)
+        return video_bad(why, why_len, "%s: no container for %s%s (use .mp4, .mkv, .mov, "
+                         ".webm, .nut or .ts)", path, format ? "format " : "its extension",
+                         format ? format : "");
+    size_t len = strlen(path) + 32;
+    o->path = strdup(path);
+    o->tmp = malloc(len);
+    if (!o->path || !o->tmp) {
+        video_output_abort(o);
+        return video_bad(why, why_len, "out of memory");
+    }
+    /* the temporary name keeps no extension of its own: the container is chosen here */
+    const char *slash = strrchr(path, '/');
+    snprintf(o->tmp, len, "%.*s.%s.partial", slash ? (int)(slash - path + 1) : 0, path,
+             slash ? slash + 1 : path);
+    int rc = avformat_alloc_output_context2(&o->fmt, of, NULL, o->tmp);
+    if (rc >= 0 && !(of->flags & AVFMT_NOFILE))
+        rc = avio_open(&o->fmt->pb, o->tmp, AVIO_FLAG_WRITE);
+    if (rc < 0) {
+        video_bad(why, why_len, "%s: cannot write (%s)", o->tmp, video_err(rc));
+        video_output_abort(o);
+        return -1;
+    }
+    o->fmt->flags |= AVFMT_FLAG_BITEXACT;   /* equal packets give equal files */
+    /* Intermediate files keep the input's timestamps as they are: shifting each file on
+     * its own (what libavformat does where a container has no negative decode times)
+     * would move segments against each other. */
+    if (strcmp(of->name, "nut") == 0)
+        o->fmt->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
+    return 0;
+}
+
+static void output_free(struct video_output *o)
+{
+    if (o->fmt && o->fmt->pb && !(o->fmt->oformat->flags & AVFMT_NOFILE))
+        avio_closep(&o->fmt->pb);
+    avformat_free_context(o->fmt);
+    o->fmt = NULL;
+    free(o->path);
+    free(o->tmp);
+    o->path = o->tmp = NULL;
+}
+
+int video_output_finish(struct video_output *o, char *why, size_t why_len)
+{
+    int rc = av_write_trailer(o->fmt);
+    if (rc >= 0 && o->fmt->pb)
+        avio_flush(o->fmt->pb);
+    if (rc >= 0 && o->fmt->pb && o->fmt->pb->error < 0)
+        rc = o->fmt->pb->error;
+    int closed = o->fmt->pb && !(o->fmt->oformat->flags & AVFMT_NOFILE) ?
+                 avio_closep(&o->fmt->pb) : 0;
+    if (rc >= 0)
+        rc = closed;
+    if (rc < 0) {
+        video_bad(why, why_len, "%s: writing failed (%s)", o->tmp, video_err(rc));
+        video_output_abort(o);
+        return -1;
+    }
+    if (rename(o->tmp, o->path) < 0) {
+        video_bad(why, why_len, "%s: cannot rename into place: %s", o->path, strerror(errno));
+        video_output_abort(o);
+        return -1;
+    }
+    output_free(o);
+    return 0;
+}
+
+void video_output_abort(struct video_output *o)
+{
+    if (o->tmp)
+        remove(o->tmp);
+    output_free(o);
+}
