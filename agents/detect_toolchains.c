@@ -45,32 +45,36 @@ struct tc_probe {
     const char *prefix;         /* TC_BANNER: the banner line starts with this */
     int banner_on_stderr;       /* TC_BANNER: the banner is printed on stderr */
     uint64_t timeout_ms;
+    int version_in_fingerprint; /* what it makes depends on the libraries its version
+                                   names, which the file's content does not show */
 };
 
 static const struct tc_probe tc_probes[] = {
-    { "gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "clang", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "clang++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "cc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "c++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "clang", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "clang++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "cc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "c++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
     /* cross compilers as Debian names them (gcc-aarch64-linux-gnu, gcc-mingw-w64, ...) */
-    { "aarch64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "aarch64-linux-gnu-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "arm-linux-gnueabihf-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "riscv64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
-    { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS },
+    { "aarch64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "aarch64-linux-gnu-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "arm-linux-gnueabihf-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "riscv64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
     /* bubblewrap runs shipped toolchains in an isolated root (agents/toolchain.c) */
-    { "bwrap", TC_BANNER, "--version", "bubblewrap ", 0, TC_PROBE_TIMEOUT_MS },
+    { "bwrap", TC_BANNER, "--version", "bubblewrap ", 0, TC_PROBE_TIMEOUT_MS, 0 },
     /* POV-Ray 3.7 prints "POV-Ray 3.7.0.10.unofficial" and its licence on stderr. */
-    { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS },
-    { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS },
-    { "ffmpeg", TC_BANNER, "-version", "ffmpeg version ", 0, TC_PROBE_TIMEOUT_MS },
+    { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS, 0 },
+    { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS, 0 },
+    { "ffmpeg", TC_BANNER, "-version", "ffmpeg version ", 0, TC_PROBE_TIMEOUT_MS, 0 },
     /* UDCS's own: the built-in renderer and the merge program of tiled frames */
-    { "udcs-trace", TC_BANNER, "--version", "udcs-trace ", 0, TC_PROBE_TIMEOUT_MS },
-    { "udcs-image", TC_BANNER, "--version", "udcs-image ", 0, TC_PROBE_TIMEOUT_MS },
+    { "udcs-trace", TC_BANNER, "--version", "udcs-trace ", 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "udcs-image", TC_BANNER, "--version", "udcs-image ", 0, TC_PROBE_TIMEOUT_MS, 0 },
+    /* the encoder adapter: its version line names the FFmpeg and encoder libraries */
+    { "udcs-video", TC_BANNER, "--version", "udcs-video ", 0, TC_PROBE_TIMEOUT_MS, 1 },
 };
 
 /* The FFmpeg libraries, by the sonames of Debian 12, which the encoder adapter is built
@@ -300,12 +304,16 @@ static char *version_of_line(const char *line)
 }
 
 /* The token after `prefix` on the first line of `text` that starts with it. */
-static char *version_after_prefix(const char *text, const char *prefix)
+static char *version_after_prefix(const char *text, const char *prefix, int whole_line)
 {
     size_t plen = strlen(prefix);
     for (const char *line = text; line && *line;) {
         while (*line == ' ' || *line == '\t')
             line++;
+        if (strncmp(line, prefix, plen) == 0 && whole_line) {
+            size_t len = strcspn(line + plen, "\r\n");
+            return len ? strndup(line + plen, len) : NULL;
+        }
         if (strncmp(line, prefix, plen) == 0)
             return token_at(line + plen);
         line = strchr(line, '\n');
@@ -350,9 +358,9 @@ static int probe_banner(const char *exe, const struct tc_probe *pr, char **env, 
     int rc = probe_run(exe, pr->flag, env, pr->timeout_ms, &out,
                        pr->banner_on_stderr ? &err : NULL);
     if (rc == 0 && out.data)
-        *version = version_after_prefix(out.data, pr->prefix);
+        *version = version_after_prefix(out.data, pr->prefix, pr->version_in_fingerprint);
     if (rc == 0 && !*version && err.data)
-        *version = version_after_prefix(err.data, pr->prefix);
+        *version = version_after_prefix(err.data, pr->prefix, pr->version_in_fingerprint);
     udcs_buf_release(&out);
     udcs_buf_release(&err);
     return rc;
@@ -363,10 +371,18 @@ static int probe_banner(const char *exe, const struct tc_probe *pr, char **env, 
 /* Append {"name","version","path","target"?,"fingerprint"} to `out`, or leave the tool
  * out (with a WARN) when its file cannot be fingerprinted. Returns 0 or -ENOMEM. */
 static int entry_add(json_t *out, const char *name, const char *version, const char *resolved,
-                     const char *target)
+                     const char *target, int version_in_fingerprint)
 {
     char hex[CAS_HEX_LEN + 1];
     int rc = fingerprint_of(resolved, hex);
+    if (rc == 0 && version_in_fingerprint && version) {
+        char text[CAS_HEX_LEN + 1024];
+        struct cas_digest d;
+        int len = snprintf(text, sizeof(text), "%s\n%s", hex, version);
+        cas_digest_of_bytes(text, (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1,
+                            &d);
+        cas_digest_hex(&d, hex);
+    }
     if (rc < 0) {
         udcs_log_warn("agent: cannot fingerprint %s (%s) for toolchain %s; leaving it out of "
                       "the toolchains until it can be read", resolved,
@@ -415,7 +431,7 @@ static int tool_add(json_t *out, const struct tc_probe *pr, const char *search_p
             udcs_log_warn("agent: %s did not tell its version (%s); listing it with version "
                           "'unknown'", exe, rc == -ECHILD ? "it failed" : udcs_strerror(rc));
     }
-    rc = entry_add(out, pr->name, version, resolved, target);
+    rc = entry_add(out, pr->name, version, resolved, target, pr->version_in_fingerprint);
     free(version);
     free(target);
     free(resolved);
@@ -465,7 +481,7 @@ static int libraries_add(json_t *out)
         unsigned v = tc_lib_state[i].version;
         char version[32];
         snprintf(version, sizeof(version), "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
-        rc = entry_add(out, tc_libraries[i].name, version, tc_lib_state[i].path, NULL);
+        rc = entry_add(out, tc_libraries[i].name, version, tc_lib_state[i].path, NULL, 0);
     }
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "toolchains/encode.h"
 #include "toolchains/render.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER"
+#define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER, ENCODE"
 #define MAX_UNITS_PER_JOB 1000000
 #define DEFAULT_PRIORITY 5
 #define MAX_URL_BYTES 2048
@@ -428,32 +429,54 @@ static const char *common_fingerprint(struct farm *f, const char *name)
     return best;
 }
 
-/* RENDER: the splitter in toolchains/render_split.c makes the units. The renderer and
- * the merge program are pinned to the build most agents have (unless the job names one),
- * so a result cached from one build of POV-Ray is never taken for another's. */
+/* Pin `tool` to the build most agents have, in the job's field `key` (unless the job names
+ * one), so a result cached from one build of a program is never taken for another's. */
+static int pin_fingerprint(struct farm *f, json_t *job, const char *key, const char *tool,
+                           const char *what, char *why, size_t why_len)
+{
+    if (json_object_get(job, key))
+        return 0;
+    const char *fp = common_fingerprint(f, tool);
+    if (!fp)
+        return bad(why, why_len, "no connected agent offers %s (toolchain '%s'); start an "
+                   "agent where it is installed, or see 'udcs devices'", what, tool);
+    json_object_set_new(job, key, json_string(fp));
+    return 0;
+}
+
+static json_t *normalized(struct farm *f, json_t *units, json_t *job, char *why, size_t why_len)
+{
+    json_t *out = units ? normalize_units(f, units, job, why, why_len) : NULL;
+    json_decref(units);
+    return out;
+}
+
+/* RENDER: the splitter in toolchains/render_split.c makes the units, with the renderer, the
+ * merge program and (for "encode") udcs-video pinned. */
 static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t why_len)
 {
     const char *renderer = json_string_value(json_object_get(job, "renderer"));
     const char *tool = render_tool_of(renderer ? renderer : "builtin");
-    const char *keys[2] = { "renderer_fingerprint", "merge_fingerprint" };
-    const char *tools[2] = { tool, RENDER_MERGE_TOOL };
-    for (int i = 0; tool && i < 2; i++) {
-        if (json_object_get(job, keys[i]))
-            continue;
-        const char *fp = common_fingerprint(f, tools[i]);
-        if (!fp) {
-            bad(why, why_len, "no connected agent offers %s%s%s (toolchain '%s'); start an "
-                "agent where it is installed, or see 'udcs devices'", i ? "" : "the renderer ",
-                i ? tools[i] : (renderer ? renderer : "builtin"), i ? ", the merge program" : "",
-                tools[i]);
-            return NULL;
-        }
-        json_object_set_new(job, keys[i], json_string(fp));
-    }
-    json_t *units = render_split(job, why, why_len);
-    json_t *out = units ? normalize_units(f, units, job, why, why_len) : NULL;
-    json_decref(units);
-    return out;
+    char what[128];
+    snprintf(what, sizeof(what), "the renderer %s", renderer ? renderer : "builtin");
+    if (tool && (pin_fingerprint(f, job, "renderer_fingerprint", tool, what, why, why_len) < 0 ||
+                 pin_fingerprint(f, job, "merge_fingerprint", RENDER_MERGE_TOOL,
+                                 RENDER_MERGE_TOOL ", the merge program", why, why_len) < 0))
+        return NULL;
+    if (json_object_get(job, "encode") &&
+        pin_fingerprint(f, job, "encoder_fingerprint", ENCODE_TOOL,
+                        ENCODE_TOOL ", the encoder", why, why_len) < 0)
+        return NULL;
+    return normalized(f, render_split(job, why, why_len), job, why, why_len);
+}
+
+/* ENCODE: udcs-encode split the input; toolchains/encode_split.c makes the units. */
+static json_t *units_of_encode(struct farm *f, json_t *job, char *why, size_t why_len)
+{
+    if (pin_fingerprint(f, job, "encoder_fingerprint", ENCODE_TOOL, ENCODE_TOOL ", the encoder",
+                        why, why_len) < 0)
+        return NULL;
+    return normalized(f, encode_split(job, why, why_len), job, why, why_len);
 }
 
 int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_out,
@@ -490,6 +513,8 @@ int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_o
         specs = units_of_native_exec(f, job, why, why_len);
     } else if (strcmp(type, "RENDER") == 0) {
         specs = units_of_render(f, job, why, why_len);
+    } else if (strcmp(type, "ENCODE") == 0) {
+        specs = units_of_encode(f, job, why, why_len);
     } else {
         bad(why, why_len, "job type '%s' is not known to this master; known types: "
             KNOWN_TYPES, type);

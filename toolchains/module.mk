@@ -86,11 +86,13 @@ $(IMAGE_DL): $(IMAGE_PIC_OBJS)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CXX) -shared $(ALL_LDFLAGS) $^ $(IMAGE_LDLIBS) -o $@
 
-# Render jobs as units (render_split.c): plain C over jansson, linked by the master, the
-# udcs-render client and the tests; sizes and rectangles are parsed the same way there
+# Render and encode jobs as units (render_split.c, encode_split.c, with the segment
+# planner and the encode settings' parsers): plain C over jansson, linked by the master,
+# the udcs-render client and the tests; sizes and rectangles are parsed the same way there
 # and in udcs-image.
 RENDER_OBJS := $(O)/toolchains/render_split.o $(O)/toolchains/render_povray.o \
-               $(O)/toolchains/image_core.o
+               $(O)/toolchains/image_core.o $(O)/toolchains/encode_split.o $(O)/toolchains/job_fields.o \
+               $(O)/toolchains/video_plan.o $(O)/toolchains/video_args.o
 RENDER_LIB := $(O)/libudcs_render.a
 DEPFILES += $(RENDER_OBJS:.o=.d)
 

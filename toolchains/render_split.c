@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "toolchains/encode.h"
 #include "toolchains/image.h"
+#include "toolchains/job_fields.h"
 #include "toolchains/render.h"
 
 #define MAX_PATH_TEXT 1024
@@ -23,19 +25,10 @@ struct job {
     int anim_first, anim_last;
     int cols, rows, width, height; /* width 0: the scene's own size */
     int samples, threads;
-    char tool_req[200], merge_req[200];
+    char tool_req[200], merge_req[200], encode_req[200];
+    const json_t *encode;          /* udcs-render --encode: the settings, or NULL */
 };
 
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *render_tool_of(const char *renderer)
 {
@@ -96,14 +89,14 @@ int render_frames_parse(const char *text, int **frames, size_t *n, char *why, si
         if (b < a) {
             free(*frames);
             *frames = NULL;
-            return bad(why, why_len, "frame range '%.*s' ends before it starts",
-                       (int)(p - start), start);
+            return job_bad(why, why_len, "frame range '%.*s' ends before it starts",
+                           (int)(p - start), start);
         }
         if ((size_t)(b - a) + 1 + *n > RENDER_MAX_FRAMES) {
             free(*frames);
             *frames = NULL;
-            return bad(why, why_len, "frames '%s': more than %d frames in one job", text,
-                       RENDER_MAX_FRAMES);
+            return job_bad(why, why_len, "frames '%s': more than %d frames in one job", text,
+                           RENDER_MAX_FRAMES);
         }
         if (*n + (size_t)(b - a) + 1 > cap) {
             cap = (*n + (size_t)(b - a) + 1) * 2;
@@ -111,7 +104,7 @@ int render_frames_parse(const char *text, int **frames, size_t *n, char *why, si
             if (!grown) {
                 free(*frames);
                 *frames = NULL;
-                return bad(why, why_len, "out of memory");
+                return job_bad(why, why_len, "out of memory");
             }
             *frames = grown;
         }
@@ -133,8 +126,8 @@ syntax:
     free(*frames);
     *frames = NULL;
     *n = 0;
-    return bad(why, why_len, "frames '%s' is not a list of frames and ranges like "
-               "1-240,300,310-320 (frames 0 to %d)", text, RENDER_MAX_FRAME);
+    return job_bad(why, why_len, "frames '%s' is not a list of frames and ranges like "
+                   "1-240,300,310-320 (frames 0 to %d)", text, RENDER_MAX_FRAME);
 }
 
 void render_tile_rect(int width, int height, int cols, int rows, int align, int col, int row,
@@ -153,42 +146,8 @@ void render_tile_rect(int width, int height, int cols, int rows, int align, int 
 
 /* ---- reading the job --------------------------------------------------------------------- */
 
-static int safe_relative(const char *path)
-{
-    if (!*path || path[0] == '/' || strlen(path) >= MAX_PATH_TEXT)
-        return 0;
-    for (const char *p = path; p; p = strchr(p, '/')) {
-        if (*p == '/')
-            p++;
-        if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
-            return 0;
-    }
-    return 1;
-}
 
-static int opt_int(const json_t *job, const char *key, int min, int max, int def, int *out,
-                   char *why, size_t why_len)
-{
-    json_t *v = json_object_get(job, key);
-    *out = def;
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return bad(why, why_len, "field '%s' must be a whole number from %d to %d", key, min,
-                   max);
-    *out = (int)json_integer_value(v);
-    return 0;
-}
 
-static int opt_str(const json_t *job, const char *key, const char *def, const char **out,
-                   char *why, size_t why_len)
-{
-    json_t *v = json_object_get(job, key);
-    *out = v ? json_string_value(v) : def;
-    if (v && !json_is_string(v))
-        return bad(why, why_len, "field '%s' must be a string", key);
-    return 0;
-}
 
 static int read_frames(const json_t *job, struct job *j, char *why, size_t why_len)
 {
@@ -198,21 +157,21 @@ static int read_frames(const json_t *job, struct job *j, char *why, size_t why_l
                                    why_len);
     if (!json_is_array(v) || json_array_size(v) == 0 ||
         json_array_size(v) > RENDER_MAX_FRAMES)
-        return bad(why, why_len, "field 'frames' must be a list like \"1-240,300\" or an "
-                   "array of up to %d frame numbers", RENDER_MAX_FRAMES);
+        return job_bad(why, why_len, "field 'frames' must be a list like \"1-240,300\" or an "
+                       "array of up to %d frame numbers", RENDER_MAX_FRAMES);
     /* an array goes through the same checks as the text */
     size_t len = json_array_size(v) * 9 + 1, at = 0, i;
     char *text = malloc(len);
     json_t *f;
     if (!text)
-        return bad(why, why_len, "out of memory");
+        return job_bad(why, why_len, "out of memory");
     text[0] = '\0';
     json_array_foreach(v, i, f) {
         if (!json_is_integer(f) || json_integer_value(f) < 0 ||
             json_integer_value(f) > RENDER_MAX_FRAME) {
             free(text);
-            return bad(why, why_len, "frames[%zu] must be a frame number from 0 to %d", i,
-                       RENDER_MAX_FRAME);
+            return job_bad(why, why_len, "frames[%zu] must be a frame number from 0 to %d", i,
+                           RENDER_MAX_FRAME);
         }
         at += (size_t)snprintf(text + at, len - at, "%s%d", i ? "," : "",
                                (int)json_integer_value(f));
@@ -222,56 +181,35 @@ static int read_frames(const json_t *job, struct job *j, char *why, size_t why_l
     return rc;
 }
 
-static int read_fingerprint(const json_t *job, const char *key, const char *tool, char *req,
-                            size_t len, char *why, size_t why_len)
-{
-    const char *fp;
-    if (opt_str(job, key, NULL, &fp, why, why_len) < 0)
-        return -1;
-    if (fp && (!*fp || strlen(fp) > 64 || strspn(fp, "0123456789abcdef") != strlen(fp)))
-        return bad(why, why_len, "field '%s' must be a toolchain fingerprint (lower-case hex, "
-                   "as 'udcs devices --json' shows it)", key);
-    snprintf(req, len, "%s%s%s", tool, fp ? "@" : "", fp ? fp : "");
-    return 0;
-}
 
 static const char *const known_fields[] = {
-    "type", "priority", "requirements", "max_attempts", "retry_failed_commands",
-    "callback_url", "renderer", "scene", "inputs", "frames", "animation", "tiles", "size",
-    "samples", "format", "threads", "renderer_fingerprint", "merge_fingerprint", NULL
+    "renderer", "scene", "inputs", "frames", "animation", "tiles", "size",
+    "samples", "format", "threads", "renderer_fingerprint", "merge_fingerprint", "encode",
+    "encoder_fingerprint", NULL
 };
 
 static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
 {
-    const char *k, *tiles, *size, *anim;
-    json_t *v;
-    json_object_foreach((json_t *)job, k, v) {
-        int i;
-        for (i = 0; known_fields[i] && strcmp(k, known_fields[i]) != 0; i++)
-            ;
-        if (!known_fields[i])
-            return bad(why, why_len, "unknown field '%s' in a RENDER job; known: renderer, "
-                       "scene, inputs, frames, animation, tiles, size, samples, format, "
-                       "threads, renderer_fingerprint, merge_fingerprint, and every job's "
-                       "type, priority, requirements, max_attempts, callback_url", k);
-    }
-    if (opt_str(job, "renderer", "builtin", &j->renderer, why, why_len) < 0 ||
-        opt_str(job, "scene", NULL, &j->scene, why, why_len) < 0 ||
-        opt_str(job, "format", "png", &j->format, why, why_len) < 0 ||
-        opt_str(job, "tiles", "1x1", &tiles, why, why_len) < 0 ||
-        opt_str(job, "size", NULL, &size, why, why_len) < 0 ||
-        opt_str(job, "animation", NULL, &anim, why, why_len) < 0)
+    const char *tiles, *size, *anim;
+    if (job_known_fields(job, known_fields, "a RENDER job", why, why_len) < 0)
+        return -1;
+    if (job_opt_str(job, "renderer", "builtin", &j->renderer, why, why_len) < 0 ||
+        job_opt_str(job, "scene", NULL, &j->scene, why, why_len) < 0 ||
+        job_opt_str(job, "format", "png", &j->format, why, why_len) < 0 ||
+        job_opt_str(job, "tiles", "1x1", &tiles, why, why_len) < 0 ||
+        job_opt_str(job, "size", NULL, &size, why, why_len) < 0 ||
+        job_opt_str(job, "animation", NULL, &anim, why, why_len) < 0)
         return -1;
     if (!(j->tool = render_tool_of(j->renderer)))
-        return bad(why, why_len, "renderer '%s' is not known; renderers: builtin, povray, "
-                   "blender", j->renderer);
+        return job_bad(why, why_len, "renderer '%s' is not known; renderers: builtin, povray, "
+                       "blender", j->renderer);
     j->inputs = json_object_get(job, "inputs");
-    if (!j->scene || !safe_relative(j->scene))
-        return bad(why, why_len, "field 'scene' must name the scene file: a relative path "
-                   "inside the job's inputs");
+    if (!j->scene || !job_safe_relative(j->scene))
+        return job_bad(why, why_len, "field 'scene' must name the scene file: a relative path "
+                       "inside the job's inputs");
     if (!json_is_object(j->inputs) || !json_object_get(j->inputs, j->scene))
-        return bad(why, why_len, "the scene '%s' is not among the job's 'inputs' (an object "
-                   "of path: digest)", j->scene);
+        return job_bad(why, why_len, "the scene '%s' is not among the job's 'inputs' (an object "
+                       "of path: digest)", j->scene);
     const char *slash = strrchr(j->scene, '/');
     j->base = slash ? slash + 1 : j->scene;
     snprintf(j->dir, sizeof(j->dir), "%.*s", slash ? (int)(slash - j->scene) : 0, j->scene);
@@ -279,29 +217,29 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
     char probe[32];
     snprintf(probe, sizeof(probe), "x.%.8s", j->format);
     if (strcmp(j->format, "tif") == 0 || image_format_of_path(probe, &fmt) < 0)
-        return bad(why, why_len, "format '%s' is not one of png, exr, tiff", j->format);
+        return job_bad(why, why_len, "format '%s' is not one of png, exr, tiff", j->format);
     if (image_parse_size(tiles, &j->cols, &j->rows) < 0 || j->cols > RENDER_MAX_TILES ||
         j->rows > RENDER_MAX_TILES)
-        return bad(why, why_len, "tiles '%s' is not COLUMNSxROWS (1 to %d each, for example "
-                   "4x4)", tiles, RENDER_MAX_TILES);
+        return job_bad(why, why_len, "tiles '%s' is not COLUMNSxROWS (1 to %d each, for example "
+                       "4x4)", tiles, RENDER_MAX_TILES);
     if (size && image_parse_size(size, &j->width, &j->height) < 0)
-        return bad(why, why_len, "size '%s' is not WIDTHxHEIGHT (for example 1920x1080)", size);
+        return job_bad(why, why_len, "size '%s' is not WIDTHxHEIGHT (for example 1920x1080)", size);
     if (!size && (j->cols > 1 || j->rows > 1))
-        return bad(why, why_len, "a tiled render needs 'size' (WIDTHxHEIGHT)");
+        return job_bad(why, why_len, "a tiled render needs 'size' (WIDTHxHEIGHT)");
     if (!size && strcmp(j->renderer, "povray") == 0)
         j->width = 640, j->height = 480;   /* POV-Ray has no size of its own in the scene */
     if (j->width && (j->cols > j->width || j->rows > j->height))
-        return bad(why, why_len, "%dx%d tiles do not fit a %dx%d frame", j->cols, j->rows,
-                   j->width, j->height);
+        return job_bad(why, why_len, "%dx%d tiles do not fit a %dx%d frame", j->cols, j->rows,
+                       j->width, j->height);
     int align = render_tile_align(j->renderer);
     if (j->width && ((j->cols > 1 && j->width / j->cols < align) ||
                      (j->rows > 1 && j->height / j->rows < align)))
-        return bad(why, why_len, "%s tiles are at least %d pixels wide and high: %dx%d tiles "
-                   "are too many for a %dx%d frame", j->renderer, align, j->cols, j->rows,
-                   j->width, j->height);
+        return job_bad(why, why_len, "%s tiles are at least %d pixels wide and high: %dx%d tiles "
+                       "are too many for a %dx%d frame", j->renderer, align, j->cols, j->rows,
+                       j->width, j->height);
     int max_samples = strcmp(j->renderer, "povray") == 0 ? 9 : RENDER_MAX_SAMPLES;
-    if (opt_int(job, "samples", 1, max_samples, 0, &j->samples, why, why_len) < 0 ||
-        opt_int(job, "threads", 1, RENDER_MAX_THREADS, 1, &j->threads, why, why_len) < 0)
+    if (job_opt_int(job, "samples", 1, max_samples, 0, &j->samples, why, why_len) < 0 ||
+        job_opt_int(job, "threads", 1, RENDER_MAX_THREADS, 1, &j->threads, why, why_len) < 0)
         return -1;
     if (read_frames(job, j, why, why_len) < 0)
         return -1;
@@ -313,14 +251,19 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
         if (*end == '-')
             b = strtol(end + 1, &end, 10);
         if (*end || a < 0 || b < a || b > RENDER_MAX_FRAME)
-            return bad(why, why_len, "animation '%s' is not a frame range FIRST-LAST", anim);
+            return job_bad(why, why_len, "animation '%s' is not a frame range FIRST-LAST", anim);
         j->anim_first = (int)a;
         j->anim_last = (int)b;
     }
-    if (read_fingerprint(job, "renderer_fingerprint", j->tool, j->tool_req,
-                         sizeof(j->tool_req), why, why_len) < 0 ||
-        read_fingerprint(job, "merge_fingerprint", RENDER_MERGE_TOOL, j->merge_req,
-                         sizeof(j->merge_req), why, why_len) < 0)
+    if (job_tool_requirement(job, "renderer_fingerprint", j->tool, j->tool_req,
+                             sizeof(j->tool_req), why, why_len) < 0 ||
+        job_tool_requirement(job, "merge_fingerprint", RENDER_MERGE_TOOL, j->merge_req,
+                             sizeof(j->merge_req), why, why_len) < 0 ||
+        job_tool_requirement(job, "encoder_fingerprint", ENCODE_TOOL, j->encode_req,
+                             sizeof(j->encode_req), why, why_len) < 0)
+        return -1;
+    j->encode = json_object_get(job, "encode");
+    if (j->encode && encode_check_render_settings(j->encode, why, why_len) < 0)
         return -1;
     return 0;
 }
@@ -508,17 +451,22 @@ static int renders_final_file(const struct job *j)
            strcmp(j->renderer, "blender") == 0;
 }
 
-static int split_frame(const struct job *j, int f, json_t *units, char *why, size_t why_len)
+/* Append frame f's units; the last one writes the frame, as `made`. */
+static int split_frame(const struct job *j, int f, json_t *units, char *made, size_t made_len,
+                       char *why, size_t why_len)
 {
     char out[256];
     int tiled = j->cols > 1 || j->rows > 1;
     if (!tiled && renders_final_file(j)) {
         json_t *u = render_unit(j, f, NULL, 0, 0, 1, out, sizeof(out));
-        return u && json_array_append_new(units, u) == 0 ? 0 : bad(why, why_len, "out of memory");
+        snprintf(made, made_len, "%s", out);
+        return u && json_array_append_new(units, u) == 0 ? 0
+                                                         : job_bad(why, why_len, "out of memory");
     }
     json_t *argv = json_array(), *inputs = json_object();
     char final[64], name[64];
     snprintf(final, sizeof(final), "frame.%s", extension(j->format));
+    snprintf(made, made_len, "%s", final);
     snprintf(name, sizeof(name), "frame %d", f);
     add(argv, RENDER_MERGE_TOOL);
     add(argv, "merge");
@@ -535,7 +483,7 @@ static int split_frame(const struct job *j, int f, json_t *units, char *why, siz
             if (!u) {
                 json_decref(argv);
                 json_decref(inputs);
-                return bad(why, why_len, "out of memory");
+                return job_bad(why, why_len, "out of memory");
             }
             char *dot = strrchr(out, '.');
             char as[300];
@@ -549,8 +497,23 @@ static int split_frame(const struct job *j, int f, json_t *units, char *why, siz
     }
     /* at the top of its directory: the tiles are placed there */
     json_t *merge = unit_of(name, argv, inputs, final, j->merge_req, "UDCS_MERGE");
-    return merge && json_array_append_new(units, merge) == 0 ? 0
-                                                              : bad(why, why_len, "out of memory");
+    return merge && json_array_append_new(units, merge) == 0
+               ? 0 : job_bad(why, why_len, "out of memory");
+}
+
+/* udcs-render --encode: the frames, in order, into the encode units (encode.h). */
+static int split_encode(const struct job *j, json_t *units, const size_t *frame_unit,
+                        char (*made)[64], char *why, size_t why_len)
+{
+    const char **outputs = malloc(j->n_frames * sizeof(*outputs));
+    if (!outputs)
+        return job_bad(why, why_len, "out of memory");
+    for (size_t i = 0; i < j->n_frames; i++)
+        outputs[i] = made[i];
+    int rc = encode_append_for_frames(units, j->encode, frame_unit, outputs, j->n_frames,
+                                      j->encode_req, why, why_len);
+    free(outputs);
+    return rc;
 }
 
 json_t *render_split(const json_t *job, char *why, size_t why_len)
@@ -561,16 +524,27 @@ json_t *render_split(const json_t *job, char *why, size_t why_len)
     if (read_job(job, &j, why, why_len) == 0) {
         size_t per_frame = (size_t)j.cols * j.rows + 1;
         if (j.n_frames * per_frame > RENDER_MAX_UNITS) {
-            bad(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d in "
-                "one job): split the range over several jobs", j.n_frames, j.cols, j.rows,
-                RENDER_MAX_UNITS);
+            job_bad(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d in "
+                    "one job): split the range over several jobs", j.n_frames, j.cols, j.rows,
+                    RENDER_MAX_UNITS);
         } else {
             units = json_array();
-            for (size_t i = 0; units && i < j.n_frames; i++)
-                if (split_frame(&j, j.frames[i], units, why, why_len) < 0) {
-                    json_decref(units);
-                    units = NULL;
-                }
+            size_t *frame_unit = calloc(j.n_frames, sizeof(*frame_unit));
+            char (*made)[64] = calloc(j.n_frames, sizeof(*made));
+            int rc = frame_unit && made ? 0 : job_bad(why, why_len, "out of memory");
+            for (size_t i = 0; rc == 0 && i < j.n_frames; i++) {
+                rc = split_frame(&j, j.frames[i], units, made[i], sizeof(made[i]), why,
+                                 why_len);
+                frame_unit[i] = json_array_size(units) - 1;
+            }
+            if (rc == 0 && j.encode)
+                rc = split_encode(&j, units, frame_unit, made, why, why_len);
+            if (rc < 0) {
+                json_decref(units);
+                units = NULL;
+            }
+            free(frame_unit);
+            free(made);
         }
     }
     free(j.frames);
