@@ -4,6 +4,7 @@
 #define UDCS_FARM_CLIENT_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "common/config.h"
 #include "common/http_client.h"
@@ -54,6 +55,35 @@ int client_submit(struct client *c, const char *text, long long *id);
  * ended, what fn returned when it stopped the stream (negative), or an error code. */
 typedef int client_event_fn(void *arg, const char *event, const char *data);
 int client_follow(struct client *c, const char *id, client_event_fn *fn, void *arg);
+
+/* Watching a job whose results a program writes as they come (farm/client_watch.c). */
+typedef int client_json_event_fn(void *arg, const char *event, json_t *data);
+typedef int client_unit_fn(void *arg, const char *name, json_t *outputs, int cached);
+struct client_watch {
+    struct client *c;
+    long long id;
+    const char *program;          /* for messages: "udcs-render" */
+    const char *cancel_note;      /* said after ^C: what stays cached */
+    int json, tty;                /* --json events; progress drawn on a terminal */
+    client_json_event_fn *on_event;   /* every event, parsed */
+    void *arg;
+    /* set while watching: */
+    char state[32], error[1024];  /* of job_finished */
+    volatile uint64_t last_event_ms;
+    volatile int finished, failed;
+};
+/* Follow w->id's events in a thread (calling on_event) until the job ends; ^C cancels the
+ * job, a second ^C exits. Every 30 s without an event (and without --json), says what the
+ * first waiting unit waits for. Returns 130 when interrupted, 0 otherwise (w->failed when
+ * the master was lost). */
+int client_watch(struct client_watch *w);
+/* For each unit of the job that finished well: fn(w->arg, name, outputs, cached), page by
+ * page (the master keeps only the latest events: this finds what the stream missed). */
+int client_watch_sweep(struct client_watch *w, client_unit_fn *fn);
+
+/* Say that a unit failed or will be retried (event unit_failed, unit_retry, data d): one
+ * JSON line on stdout with --json, else a line on stderr (after the progress bar's). */
+void client_say_unit_trouble(const char *event, json_t *d, int json, int tty);
 
 enum wait_mode { WAIT_PROGRESS, WAIT_JSON, WAIT_QUIET };
 /* Follow a job's events until it ends. Returns UDCS_EXIT_OK when it is done,

@@ -24,9 +24,19 @@ $(BIN)/udcs: $(UDCS_CLI_OBJS) $(CAS_LIB) $(COMMON_LIB)
 
 # udcs-render reads built-in scenes itself (toolchains/trace.h) to refuse a broken scene
 # with its line and column before anything is sent, and to find the files it needs.
-RENDER_CLI_OBJS := $(O)/farm/render_main.o $(O)/farm/client.o
-DEPFILES += $(O)/farm/render_main.d
+RENDER_CLI_OBJS := $(O)/farm/render_main.o $(O)/farm/client.o $(O)/farm/client_watch.o
+DEPFILES += $(O)/farm/render_main.d $(O)/farm/client_watch.d
 BINARIES += $(BIN)/udcs-render
 $(BIN)/udcs-render: $(RENDER_CLI_OBJS) $(RENDER_LIB) $(TRACE_LIB) $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+# udcs-encode reads and splits the input itself (toolchains/video.h, FFmpeg's libraries):
+# only segments travel, and a file that is not a video is refused before anything is sent.
+ENCODE_CLI_OBJS := $(O)/farm/encode_main.o $(O)/farm/client.o $(O)/farm/client_watch.o
+DEPFILES += $(O)/farm/encode_main.d
+$(O)/farm/encode_main.o: ALL_CFLAGS += $(VIDEO_CFLAGS)
+BINARIES += $(BIN)/udcs-encode
+$(BIN)/udcs-encode: $(ENCODE_CLI_OBJS) $(VIDEO_LIB) $(RENDER_LIB) $(CAS_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(VIDEO_LDLIBS) -o $@

@@ -20,13 +20,10 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const struct udcs_setting settings[] = { CLIENT_SETTINGS };
@@ -319,23 +316,16 @@ static json_t *build_job(const struct opts *o, struct cas *cas, const char *rend
 /* ---- following the job ------------------------------------------------------------------- */
 
 struct run {
-    struct client *c;
+    struct client_watch w;
     struct cas *cas;
     const struct pattern *pat;
-    long long id;
     int *frames;                 /* the frames asked for, ascending */
     size_t n_frames;
     unsigned char *written;      /* per frame */
     size_t n_written, n_cached, units_done, units_total;
-    int json, tty, failed;
-    char state[32], error[1024];
+    int json, tty;
     uint64_t start_ms;
-    volatile uint64_t last_event_ms;   /* of the latest unit or job event */
-    volatile int finished;
 };
-
-/* Say why nothing happens after this long without an event. */
-#define QUIET_WARN_MS 30000
 
 static long frame_index(const struct run *r, int frame)
 {
@@ -369,8 +359,9 @@ static void progress(struct run *r)
 }
 
 /* "frame N" is the unit whose output is frame N; write it unless it is there already. */
-static int write_frame(struct run *r, const char *name, json_t *outputs, int cached)
+static int write_frame(void *arg, const char *name, json_t *outputs, int cached)
 {
+    struct run *r = arg;
     int frame;
     char tail;
     if (!name || sscanf(name, "frame %d%c", &frame, &tail) != 1)
@@ -414,13 +405,9 @@ static int write_frame(struct run *r, const char *name, json_t *outputs, int cac
     return 0;
 }
 
-static int on_event(void *arg, const char *event, const char *data)
+static int on_event(void *arg, const char *event, json_t *d)
 {
     struct run *r = arg;
-    json_t *d = json_loads(data, 0, NULL);
-    if (!d)
-        return 0;
-    r->last_event_ms = udcs_mono_ms();
     if (json_object_get(d, "done"))
         r->units_done = (size_t)json_integer_value(json_object_get(d, "done"));
     if (json_object_get(d, "total"))
@@ -430,131 +417,10 @@ static int on_event(void *arg, const char *event, const char *data)
         rc = write_frame(r, json_string_value(json_object_get(d, "name")),
                          json_object_get(d, "outputs"), json_is_true(json_object_get(d, "cached")));
     } else if (strcmp(event, "unit_failed") == 0 || strcmp(event, "unit_retry") == 0) {
-        const char *err = json_string_value(json_object_get(d, "error"));
-        const char *name = json_string_value(json_object_get(d, "name"));
-        if (r->json) {
-            json_object_set_new(d, "event", json_string(event));
-            char *t = json_dumps(d, JSON_COMPACT);
-            printf("%s\n", t ? t : "{}");
-            free(t);
-        } else {
-            fprintf(stderr, "%s%s %s: %s\n", r->tty ? "\n" : "", name ? name : "unit",
-                    strcmp(event, "unit_failed") == 0 ? "failed" : "will be retried",
-                    err ? err : "");
-        }
-    } else if (strcmp(event, "job_finished") == 0) {
-        const char *st = json_string_value(json_object_get(d, "state"));
-        const char *err = json_string_value(json_object_get(d, "error"));
-        snprintf(r->state, sizeof(r->state), "%s", st ? st : "?");
-        snprintf(r->error, sizeof(r->error), "%s", err ? err : "");
+        client_say_unit_trouble(event, d, r->json, r->tty);
     }
     progress(r);
-    json_decref(d);
     return rc;
-}
-
-/* After the job: every frame unit's output, page by page, for frames whose event was not
- * seen (the master keeps the latest events only). */
-static int sweep(struct run *r)
-{
-    for (size_t offset = 0;; offset += 1000) {
-        char path[128];
-        json_t *j;
-        snprintf(path, sizeof(path), "/api/jobs/%lld?limit=1000&offset=%zu", r->id, offset);
-        int rc = client_call_json(r->c, "GET", path, NULL, &j);
-        if (rc < 0)
-            return rc;
-        json_t *list = json_object_get(j, "unit_list"), *u;
-        size_t i;
-        json_array_foreach(list, i, u) {
-            json_t *result = json_object_get(u, "result");
-            if (result && json_integer_value(json_object_get(result, "exit_code")) == 0 &&
-                write_frame(r, json_string_value(json_object_get(u, "name")),
-                            json_object_get(result, "outputs"),
-                            json_is_true(json_object_get(u, "cached"))) < 0)
-                rc = -1;
-        }
-        size_t got = json_array_size(list);
-        json_decref(j);
-        if (rc < 0)
-            return rc;
-        if (got < 1000)
-            return 0;
-    }
-}
-
-static void *follow_thread(void *arg)
-{
-    struct run *r = arg;
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", r->id);
-    if (client_follow(r->c, id, on_event, r) < 0)
-        r->failed = 1;
-    r->finished = 1;
-    return NULL;
-}
-
-/* Nothing has happened for a while: say what the first unit that is not done waits for
- * (the master's own words: "no agent with toolchain povray is connected", ...). */
-static void say_why_waiting(struct run *r, struct client *c)
-{
-    struct client other = { .cfg = c->cfg };
-    char path[128];
-    json_t *j = NULL;
-    snprintf(path, sizeof(path), "/api/jobs/%lld?state=queued&limit=1", r->id);
-    if (client_open(&other) == 0 && client_call_json(&other, "GET", path, NULL, &j) == 0) {
-        json_t *u = json_array_get(json_object_get(j, "unit_list"), 0);
-        const char *why = json_string_value(json_object_get(u, "why"));
-        const char *name = json_string_value(json_object_get(u, "name"));
-        if (why)
-            fprintf(stderr, "%sudcs-render: no progress for %d s; %s waits: %s ('udcs job "
-                    "%lld' shows every unit)\n", r->tty ? "\n" : "", QUIET_WARN_MS / 1000,
-                    name ? name : "a unit", why, r->id);
-    }
-    json_decref(j);
-    client_close(&other);
-}
-
-/* Follow the job in a thread; here, wait for it or for ^C, which cancels the job. */
-static int follow(struct run *r, struct client *c)
-{
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    pthread_t t;
-    if (pthread_create(&t, NULL, follow_thread, r) != 0)
-        return -1;
-    int interrupted = 0;
-    r->last_event_ms = udcs_mono_ms();
-    while (!r->finished) {
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
-        int sig = sigtimedwait(&sigs, NULL, &ts);
-        if (sig < 0) {
-            if (!r->json && !interrupted && udcs_mono_ms() - r->last_event_ms > QUIET_WARN_MS) {
-                say_why_waiting(r, c);
-                r->last_event_ms = udcs_mono_ms();
-            }
-            continue;
-        }
-        if (interrupted++) {
-            fprintf(stderr, "\nudcs-render: job %lld is being cancelled; finished frames are "
-                    "cached\n", r->id);
-            _exit(130);
-        }
-        struct client other = { .cfg = c->cfg };
-        char path[64];
-        snprintf(path, sizeof(path), "/api/jobs/%lld", r->id);
-        if (client_open(&other) == 0)
-            client_call_json(&other, "DELETE", path, NULL, NULL);
-        client_close(&other);
-        fprintf(stderr, "\nudcs-render: cancelled job %lld; finished frames and tiles are "
-                "cached: the same command renders only the rest\n", r->id);
-    }
-    pthread_join(t, NULL);
-    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-    return interrupted ? 130 : 0;
 }
 
 static int render(struct client *c, const struct opts *o)
@@ -588,39 +454,44 @@ static int render(struct client *c, const struct opts *o)
         udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
     json_t *job = rc == 0 ? build_job(o, cas, renderer, image_format_name(fmt)) : NULL;
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
-    struct run r = { .c = c, .cas = cas, .pat = &pat, .frames = frames, .n_frames = n_frames,
-                     .json = o->json, .tty = !o->json && isatty(STDERR_FILENO),
-                     .start_ms = udcs_mono_ms() };
-    if (text && client_submit(c, text, &r.id) == 0) {
+    int tty = !o->json && isatty(STDERR_FILENO);
+    struct run r = { .cas = cas, .pat = &pat, .frames = frames, .n_frames = n_frames,
+                     .json = o->json, .tty = tty, .start_ms = udcs_mono_ms(),
+                     .w = { .c = c, .program = "udcs-render", .json = o->json, .tty = tty,
+                            .cancel_note = "finished frames and tiles are cached: the same "
+                                           "command renders only the rest",
+                            .on_event = on_event } };
+    r.w.arg = &r;
+    if (text && client_submit(c, text, &r.w.id) == 0) {
         if (o->json)
-            printf("{\"event\":\"job_submitted\",\"job\":%lld,\"frames\":%zu}\n", r.id,
+            printf("{\"event\":\"job_submitted\",\"job\":%lld,\"frames\":%zu}\n", r.w.id,
                    n_frames);
         else
-            fprintf(stderr, "udcs-render: job %lld: %zu frame%s of %s with %s\n", r.id,
+            fprintf(stderr, "udcs-render: job %lld: %zu frame%s of %s with %s\n", r.w.id,
                     n_frames, n_frames == 1 ? "" : "s", o->scene, renderer);
         fflush(stdout);
         if (o->detach) {
-            printf("%lld\n", r.id);
+            printf("%lld\n", r.w.id);
             status = UDCS_EXIT_OK;
         } else if ((r.written = calloc(n_frames, 1))) {
-            int interrupted = follow(&r, c);
+            int interrupted = client_watch(&r.w);
             if (r.tty)
                 fputc('\n', stderr);
-            if (!interrupted && !r.failed)
-                sweep(&r);
+            if (!interrupted && !r.w.failed)
+                client_watch_sweep(&r.w, write_frame);
             if (interrupted) {
                 status = interrupted;
-            } else if (strcmp(r.state, "done") == 0 && r.n_written == n_frames) {
+            } else if (strcmp(r.w.state, "done") == 0 && r.n_written == n_frames) {
                 status = UDCS_EXIT_OK;
             } else {
-                udcs_log_error("job %lld %s after %zu of %zu frames%s%s", r.id,
-                               r.state[0] ? r.state : "was lost", r.n_written, n_frames,
-                               r.error[0] ? ": " : "", r.error);
+                udcs_log_error("job %lld %s after %zu of %zu frames%s%s", r.w.id,
+                               r.w.state[0] ? r.w.state : "was lost", r.n_written, n_frames,
+                               r.w.error[0] ? ": " : "", r.w.error);
             }
             if (o->json)
                 printf("{\"event\":\"job_finished\",\"job\":%lld,\"state\":\"%s\","
-                       "\"frames_written\":%zu,\"frames\":%zu,\"cached\":%zu}\n", r.id,
-                       r.state, r.n_written, n_frames, r.n_cached);
+                       "\"frames_written\":%zu,\"frames\":%zu,\"cached\":%zu}\n", r.w.id,
+                       r.w.state, r.n_written, n_frames, r.n_cached);
             else if (status == UDCS_EXIT_OK)
                 fprintf(stderr, "udcs-render: %zu frame%s written (%zu from the cache) in "
                         "%.1fs\n", r.n_written, r.n_written == 1 ? "" : "s", r.n_cached,
