@@ -79,7 +79,8 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         ocl-icd-libopencl1 pocl-opencl-icd libarchive-dev bubblewrap \
         cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
         linux-source-6.1 flex bison bc ccache sccache distcc \
-        libopenimageio-dev libtiff-dev povray povray-includes povray-examples
+        libopenimageio-dev libtiff-dev povray povray-includes povray-examples \
+        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
 # cmake, meson, ninja-build, gcc-aarch64-linux-gnu and qemu-user: udcs-compile --project
 # builds real projects for two targets and runs the aarch64 one; linux-source-6.1 (with
 # flex, bison, bc to configure it): a real project nobody here wrote, built in the tests and
@@ -87,7 +88,9 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
 # libopenimageio-dev: image files for udcs-render (libtiff-dev: its tiles, written without
 # loading OpenImageIO); povray with its includes and examples:
 # the POV-Ray adapter, tested on Debian's own example scenes. Blender is large: .ci/run
-# installs it, and its tests say why they skip where it is missing.
+# installs it, and its tests say why they skip where it is missing. FFmpeg's libraries:
+# the encoder adapter (udcs-video, udcs-encode); the ffmpeg program: what the encode
+# benchmark compares with, and ffprobe, which the encode tests ask for frame times.
 
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

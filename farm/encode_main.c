@@ -60,29 +60,16 @@ struct opts {
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    static const char *const job_keys[][2] = {
-        { "--codec", "codec" }, { "--crf", "crf" }, { "--bitrate", "bitrate" },
-        { "--preset", "preset" }, { "--scale", "scale" }, { "--pix-fmt", "pix_fmt" },
-        { "--threads", "threads" },
-    };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char why[512];
-        int took = video_settings_flag(&o->vs, a, v, why, sizeof(why));
+        int took = video_settings_take(&o->vs, o->fields, a, v, why, sizeof(why));
         char *end;
         if (took < 0) {
             udcs_log_error("%s", why);
             return -1;
         }
         if (took) {
-            for (size_t k = 0; k < sizeof(job_keys) / sizeof(job_keys[0]); k++) {
-                if (strcmp(a, job_keys[k][0]) != 0)
-                    continue;
-                int numeric = strcmp(a, "--crf") == 0 || strcmp(a, "--threads") == 0;
-                json_object_set_new(o->fields, job_keys[k][1],
-                                    numeric ? json_integer(strtol(v, NULL, 10))
-                                            : json_string(v));
-            }
             i++;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;

@@ -2,7 +2,7 @@
  * tile of a frame) a cached unit, and write the frames here as they complete.
  *
  *   udcs-render SCENE --frames 1-240[,300] [--tiles 4x4] [--renderer NAME] [--samples N]
- *               [--size WxH] -o out/frame_####.png
+ *               [--size WxH] -o out/frame_####.png [--encode out.mp4 [ENCODE SETTINGS]]
  *
  * The scene and the files it needs go to the master's store; the master splits the job
  * (toolchains/render_split.c). Interrupting cancels the job: finished units stay in the
@@ -14,9 +14,11 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "toolchains/encode.h"
 #include "toolchains/image.h"
 #include "toolchains/render.h"
 #include "toolchains/trace.h"
+#include "toolchains/video.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,6 +50,12 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "  --animation A-B    the frames the scene's clock spans (POV-Ray +KFI/+KFF;\n"
             "                     default: the frames asked for)\n"
             "  --input FILE       another file the scene needs (repeatable)\n"
+            "  --encode OUT.mp4   also encode the frames into a video (.mp4, .mkv, .mov,\n"
+            "                     .webm, .nut, .ts) in the same job: encode units wait on\n"
+            "                     the frames they need\n"
+            "  --fps N[/D]        its frame rate (default 24)\n"
+            "  --segment-frames N frames per encode unit (default 48)\n"
+            "  --codec, --crf, --bitrate, --preset, --scale, --pix-fmt: as udcs-encode\n"
             "  --priority N       1-10 (default 5)\n"
             "  --json             one JSON event per line instead of the progress bar\n"
             "  --detach           submit, print the job id and return\n"
@@ -59,6 +67,10 @@ static void usage(FILE *out, const struct udcs_config *cfg)
 struct opts {
     const char *scene, *frames, *output, *tiles, *renderer, *size, *animation;
     long samples, threads, priority;
+    const char *encode, *fps;     /* --encode OUT.mp4: the frames as a video too */
+    long segment_frames;
+    struct video_settings vs;
+    json_t *encode_fields;
     const char **inputs;
     size_t n_inputs;
     int json, detach;
@@ -78,6 +90,8 @@ static int number(const char *flag, const char *v, long min, long max, long *out
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+    char why[256];
+    int took;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **s = NULL;
@@ -121,6 +135,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--threads") == 0) {
             if (number(a, v, 1, RENDER_MAX_THREADS, &o->threads) < 0)
                 return -1;
+        } else if (strcmp(a, "--encode") == 0 && v) {
+            o->encode = v;
+        } else if (strcmp(a, "--fps") == 0 && v) {
+            o->fps = v;
+        } else if (strcmp(a, "--segment-frames") == 0) {
+            if (number(a, v, 1, 100000, &o->segment_frames) < 0)
+                return -1;
+        } else if ((took = video_settings_take(&o->vs, o->encode_fields, a, v, why,
+                                               sizeof(why))) != 0) {
+            if (took < 0) {
+                udcs_log_error("%s", why);
+                return -1;
+            }
         } else if (strcmp(a, "--priority") == 0) {
             if (number(a, v, 1, 10, &o->priority) < 0)
                 return -1;
@@ -139,6 +166,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if (!o->scene || !o->frames || !o->output) {
         udcs_log_error("usage: udcs-render SCENE --frames LIST -o OUT [OPTIONS] (missing %s)",
                        !o->scene ? "the scene" : !o->frames ? "--frames" : "-o");
+        return -1;
+    }
+    if (!o->encode && (o->fps || o->segment_frames || json_object_size(o->encode_fields))) {
+        udcs_log_error("--fps, --segment-frames and the encode settings go with --encode "
+                       "OUT.mp4");
+        return -1;
+    }
+    const char *dot = o->encode ? strrchr(o->encode, '.') : NULL;
+    if (o->encode && (!dot || strchr(dot, '/') || !encode_format_known(dot + 1))) {
+        udcs_log_error("--encode %s: the extension names the container: one of "
+                       ENCODE_FORMATS, o->encode);
+        return -1;
+    }
+    int num, den;
+    if (o->fps && video_parse_rate(o->fps, &num, &den) < 0) {
+        udcs_log_error("--fps %s: a frame rate N or N/D (24, 30000/1001)", o->fps);
         return -1;
     }
     return 0;
@@ -310,6 +353,14 @@ static json_t *build_job(const struct opts *o, struct cas *cas, const char *rend
         json_object_set_new(job, "threads", json_integer(o->threads));
     if (o->animation)
         json_object_set_new(job, "animation", json_string(o->animation));
+    if (o->encode) {
+        json_t *e = json_deep_copy(o->encode_fields);
+        json_object_set_new(e, "format", json_string(strrchr(o->encode, '.') + 1));
+        json_object_set_new(e, "fps", json_string(o->fps ? o->fps : "24"));
+        if (o->segment_frames)
+            json_object_set_new(e, "segment_frames", json_integer(o->segment_frames));
+        json_object_set_new(job, "encode", e);
+    }
     return job;
 }
 
@@ -324,6 +375,8 @@ struct run {
     unsigned char *written;      /* per frame */
     size_t n_written, n_cached, units_done, units_total;
     int json, tty;
+    const char *encode;          /* --encode: where the video goes */
+    int encoded;
     uint64_t start_ms;
 };
 
@@ -358,10 +411,36 @@ static void progress(struct run *r)
             elapsed, eta);
 }
 
+/* The join of --encode ("output") finished: fetch the video. */
+static int write_video(struct run *r, json_t *outputs, int cached)
+{
+    const char *digest = json_string_value(json_object_get(json_array_get(outputs, 0),
+                                                           "digest"));
+    struct cas_digest d;
+    int rc = digest && cas_digest_parse(digest, &d, NULL) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = cas_get_to_file(r->cas, &d, r->encode, 0644);
+    if (rc < 0) {
+        udcs_log_error("--encode %s: fetching the video failed: %s", r->encode,
+                       udcs_strerror(rc));
+        return rc;
+    }
+    r->encoded = 1;
+    if (r->json)
+        printf("{\"event\":\"video\",\"path\":\"%s\",\"cached\":%s}\n", r->encode,
+               cached ? "true" : "false");
+    else if (!r->tty)
+        printf("video: %s%s\n", r->encode, cached ? " (cached)" : "");
+    fflush(stdout);
+    return 0;
+}
+
 /* "frame N" is the unit whose output is frame N; write it unless it is there already. */
 static int write_frame(void *arg, const char *name, json_t *outputs, int cached)
 {
     struct run *r = arg;
+    if (r->encode && name && strcmp(name, "output") == 0)
+        return r->encoded ? 0 : write_video(r, outputs, cached);
     int frame;
     char tail;
     if (!name || sscanf(name, "frame %d%c", &frame, &tail) != 1)
@@ -457,6 +536,7 @@ static int render(struct client *c, const struct opts *o)
     int tty = !o->json && isatty(STDERR_FILENO);
     struct run r = { .cas = cas, .pat = &pat, .frames = frames, .n_frames = n_frames,
                      .json = o->json, .tty = tty, .start_ms = udcs_mono_ms(),
+                     .encode = o->encode,
                      .w = { .c = c, .program = "udcs-render", .json = o->json, .tty = tty,
                             .cancel_note = "finished frames and tiles are cached: the same "
                                            "command renders only the rest",
@@ -481,7 +561,8 @@ static int render(struct client *c, const struct opts *o)
                 client_watch_sweep(&r.w, write_frame);
             if (interrupted) {
                 status = interrupted;
-            } else if (strcmp(r.w.state, "done") == 0 && r.n_written == n_frames) {
+            } else if (strcmp(r.w.state, "done") == 0 && r.n_written == n_frames &&
+                       (!o->encode || r.encoded)) {
                 status = UDCS_EXIT_OK;
             } else {
                 udcs_log_error("job %lld %s after %zu of %zu frames%s%s", r.w.id,
@@ -513,7 +594,7 @@ int main(int argc, char **argv)
     if (udcs_config_init(&c.cfg, settings, sizeof(settings) / sizeof(settings[0])) < 0)
         return UDCS_EXIT_FAILED;
     struct udcs_cli cli = { .program = "udcs-render", .usage = usage };
-    struct opts o = { 0 };
+    struct opts o = { .vs = VIDEO_SETTINGS_INIT, .encode_fields = json_object() };
     int status = udcs_cli_parse(&cli, &c.cfg, argc, argv);
     if (status <= 0)
         status = status == 0 ? UDCS_EXIT_OK : UDCS_EXIT_USAGE;
@@ -523,6 +604,7 @@ int main(int argc, char **argv)
         status = render(&c, &o);
     client_close(&c);
     free(o.inputs);
+    json_decref(o.encode_fields);
     free(cli.rest);
     udcs_config_release(&c.cfg);
     return udcs_cli_finish(status);

@@ -95,7 +95,7 @@ static json_t *unit_of(const char *name, json_t *argv, json_t *inputs, const cha
 /* The join unit: the encoded segments (units first .. first + n - 1, in order) and the
  * audio blob (or NULL) into output.FORMAT. */
 static json_t *join_unit(size_t first, size_t n, const char *audio, const char *shift,
-                         const char *format, const char *req)
+                         const char *tb, const char *format, const char *req)
 {
     json_t *argv = json_array(), *inputs = json_object();
     char out[32];
@@ -110,6 +110,10 @@ static json_t *join_unit(size_t first, size_t n, const char *audio, const char *
     if (shift) {
         add(argv, "--shift");
         add(argv, "%s", shift);
+    }
+    if (tb) {
+        add(argv, "--time-base");
+        add(argv, "%s", tb);
     }
     if (audio) {
         add(argv, "--audio");
@@ -234,7 +238,7 @@ json_t *encode_split(const json_t *job, char *why, size_t why_len)
         json_array_append_new(units, unit_of(name, argv, inputs, ENCODED, req));
     }
     if (rc == 0)
-        json_array_append_new(units, join_unit(0, n, audio, shift, format, req));
+        json_array_append_new(units, join_unit(0, n, audio, shift, tb, format, req));
     json_decref(settings);
     if (rc < 0) {
         json_decref(units);
@@ -309,7 +313,7 @@ int encode_append_for_frames(json_t *units, const json_t *encode, const size_t *
         }
         json_array_append_new(units, unit_of(name, argv, inputs, ENCODED, tool_req));
     }
-    json_array_append_new(units, join_unit(first, n_segs, NULL, NULL, format, tool_req));
+    json_array_append_new(units, join_unit(first, n_segs, NULL, NULL, NULL, format, tool_req));
     json_decref(settings);
     return 0;
 }

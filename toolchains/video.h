@@ -82,6 +82,11 @@ int video_parse_bitrate(const char *text, int64_t *bps);
  * with why when its value is wrong. */
 int video_settings_flag(struct video_settings *s, const char *flag, const char *value,
                         char *why, size_t why_len);
+/* The same, also setting the job's field for it in `fields` (an ENCODE job's, or a
+ * RENDER job's "encode" object: codec, crf, bitrate, preset, scale, pix_fmt, threads). */
+typedef struct json_t json_t;
+int video_settings_take(struct video_settings *s, json_t *fields, const char *flag,
+                        const char *value, char *why, size_t why_len);
 #define VIDEO_SETTINGS_HELP \
     "  --codec NAME       the encoder: libx264 (default), libx265, libsvtav1,\n" \
     "                     libaom-av1, ... (udcs-video encoders lists them)\n" \
@@ -152,11 +157,17 @@ int video_encode(const struct video_encode_job *job, long *frames, char *why, si
 
 /* Join encoded segment files (in order) and optionally an audio file into `output`,
  * whose container is named by its extension (mp4, mkv, mov, webm, nut, ts) or by
- * `format`; shift_num / shift_den seconds (the split's shift) are taken off every
- * timestamp. Returns 0, or -1 with why; nothing is left at `output` on failure. */
-int video_join(const char *const *segments, size_t n, const char *audio, int64_t shift_num,
-               int64_t shift_den, const char *output, const char *format, char *why,
-               size_t why_len);
+ * `format`. Returns 0, or -1 with why; nothing is left at `output` on failure. */
+struct video_join_job {
+    const char *const *segments;
+    size_t n_segments;
+    const char *audio;            /* NULL: none */
+    int64_t shift_num, shift_den; /* seconds (the split's shift) taken off every time */
+    int tb_num, tb_den;           /* the video's time base in the output (the input's);
+                                     0: the segments' */
+    const char *output, *format;  /* format NULL: by the output's extension */
+};
+int video_join(const struct video_join_job *job, char *why, size_t why_len);
 
 /* ---- inspection (video_probe.c) --------------------------------------------------------- */
 

@@ -3,6 +3,8 @@
  * no FFmpeg: the master links it. */
 #include "toolchains/video.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -113,3 +115,22 @@ int video_settings_flag(struct video_settings *s, const char *flag, const char *
     return 1;
 }
 
+
+int video_settings_take(struct video_settings *s, json_t *fields, const char *flag,
+                        const char *value, char *why, size_t why_len)
+{
+    static const char *const keys[][2] = {
+        { "--codec", "codec" }, { "--crf", "crf" }, { "--bitrate", "bitrate" },
+        { "--preset", "preset" }, { "--scale", "scale" }, { "--pix-fmt", "pix_fmt" },
+        { "--threads", "threads" },
+    };
+    int took = video_settings_flag(s, flag, value, why, why_len);
+    for (size_t k = 0; took > 0 && k < sizeof(keys) / sizeof(keys[0]); k++) {
+        if (strcmp(flag, keys[k][0]) != 0)
+            continue;
+        int whole = strcmp(flag, "--crf") == 0 || strcmp(flag, "--threads") == 0;
+        json_object_set_new(fields, keys[k][1], whole ? json_integer(strtol(value, NULL, 10))
+                                                      : json_string(value));
+    }
+    return took;
+}

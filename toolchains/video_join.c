@@ -386,16 +386,16 @@ static void audio_close(struct audio *a)
 
 /* ---- the join ---------------------------------------------------------------------------- */
 
-int video_join(const char *const *paths, size_t n, const char *audio_path, int64_t shift_num,
-               int64_t shift_den, const char *output, const char *format, char *why,
-               size_t why_len)
+int video_join(const struct video_join_job *job, char *why, size_t why_len)
 {
-    if (n == 0)
+    const char *output = job->output;
+    int64_t shift_num = job->shift_num, shift_den = job->shift_den ? job->shift_den : 1;
+    if (job->n_segments == 0)
         return video_bad(why, why_len, "nothing to join: no segments");
     if (shift_num < 0 || shift_den <= 0 || shift_den > INT_MAX)
         return video_bad(why, why_len, "the shift must be N/D seconds, N >= 0, D > 0");
     AVRational shift_unit = { 1, (int)shift_den };
-    struct segments s = { .paths = paths, .n = n };
+    struct segments s = { .paths = job->segments, .n = job->n_segments };
     struct audio a = { 0 };
     struct video_output o = { 0 };
     AVCodecParameters *par = avcodec_parameters_alloc();
@@ -405,7 +405,7 @@ int video_join(const char *const *paths, size_t n, const char *audio_path, int64
     if (rc == 0)
         rc = plan_dts(&s, par, &fps, why, why_len);
     if (rc == 0)
-        rc = video_output_open(&o, output, format, why, why_len);
+        rc = video_output_open(&o, output, job->format, why, why_len);
     AVStream *vst = NULL;
     if (rc == 0) {
         if (avformat_query_codec(o.fmt->oformat, par->codec_id, FF_COMPLIANCE_NORMAL) != 1)
@@ -420,10 +420,11 @@ int video_join(const char *const *paths, size_t n, const char *audio_path, int64
     }
     if (rc == 0) {
         vst->codecpar->codec_tag = 0;
-        vst->time_base = s.tb;
+        vst->time_base = job->tb_num > 0 && job->tb_den > 0
+                         ? (AVRational){ job->tb_num, job->tb_den } : s.tb;
         vst->avg_frame_rate = fps;
-        if (audio_path)
-            rc = audio_open(&a, audio_path, o.fmt, why, why_len);
+        if (job->audio)
+            rc = audio_open(&a, job->audio, o.fmt, why, why_len);
     }
     if (rc == 0) {
         int err = avformat_write_header(o.fmt, NULL);

@@ -6,7 +6,8 @@
  *   udcs-video encode SEGMENT -o OUT.nut [--start-pts N] [--end-pts N] [--time-base N/D]
  *                     [--frames N] [--fps N/D] [SETTINGS]
  *   udcs-video encode --images --fps N/D [--first-pts N] -o OUT.nut [SETTINGS] IMAGE...
- *   udcs-video join -o OUTPUT [--format F] [--audio FILE] [--shift N/D] SEGMENT...
+ *   udcs-video join -o OUTPUT [--format F] [--audio FILE] [--shift N/D] [--time-base N/D]
+ *                   SEGMENT...
  *   udcs-video info FILE
  *   udcs-video psnr A B
  *   udcs-video encoders
@@ -46,9 +47,10 @@ static void usage(FILE *out)
             "                                       (pts in the time base, default the file's)\n"
             "  encode --images --fps N/D [--first-pts N] -o OUT.nut [SETTINGS] IMAGE...\n"
             "                                       encode a run of images as frames\n"
-            "  join -o OUTPUT [--format F] [--audio FILE] [--shift N/D] SEGMENT...\n"
-            "                                       remux encoded segments (and the audio);\n"
-            "                                       --shift: the split's, in seconds\n"
+            "  join -o OUTPUT [--format F] [--audio FILE] [--shift N/D] [--time-base N/D]\n"
+            "       SEGMENT...                      remux encoded segments (and the audio);\n"
+            "                                       --shift: the split's, in seconds;\n"
+            "                                       --time-base: the video's in OUTPUT\n"
             "  info FILE                            what FILE holds, every frame decoded (JSON)\n"
             "  psnr A B                             mean PSNR of B against A, in dB\n"
             "  encoders                             the video encoders libavcodec has here\n"
@@ -238,7 +240,7 @@ static int cmd_encode(int argc, char **argv)
 
 static int cmd_join(int argc, char **argv)
 {
-    const char *output = NULL, *format = NULL, *audio = NULL, *shift = NULL;
+    const char *output = NULL, *format = NULL, *audio = NULL, *shift = NULL, *tb = NULL;
     const char **segs = calloc((size_t)argc + 1, sizeof(*segs));
     size_t n = 0;
     int status = segs ? 0 : EXIT_FAILURE;
@@ -247,7 +249,8 @@ static int cmd_join(int argc, char **argv)
         const char **slot = strcmp(a, "-o") == 0 ? &output
                             : strcmp(a, "--format") == 0 ? &format
                             : strcmp(a, "--audio") == 0 ? &audio
-                            : strcmp(a, "--shift") == 0 ? &shift : NULL;
+                            : strcmp(a, "--shift") == 0 ? &shift
+                            : strcmp(a, "--time-base") == 0 ? &tb : NULL;
         if (slot && v) {
             *slot = v;
             i++;
@@ -265,8 +268,13 @@ static int cmd_join(int argc, char **argv)
     if (status == 0 && shift && (sscanf(shift, "%lld/%lld%c", &num, &den, &tail) != 2 ||
                                  num < 0 || den <= 0 || den > INT_MAX))
         status = usage_error("--shift %s: not N/D seconds (as split prints it)", shift);
-    if (status == 0 && video_join(segs, n, audio, num, den, output, format, why,
-                                  sizeof(why)) < 0)
+    struct video_join_job job = { .segments = segs, .n_segments = n, .audio = audio,
+                                  .output = output, .format = format };
+    if (status == 0 && tb && video_parse_rate(tb, &job.tb_num, &job.tb_den) < 0)
+        status = usage_error("--time-base %s: not N/D", tb);
+    job.shift_num = num;
+    job.shift_den = den;
+    if (status == 0 && video_join(&job, why, sizeof(why)) < 0)
         status = fail(why);
     free(segs);
     return status;

@@ -42,6 +42,22 @@ static int pick_video(AVFormatContext *fmt, const char *path, char *why, size_t 
     return v;
 }
 
+/* The average frame rate over the packets' span, when the container gives none. */
+static void average_rate(struct video_input *in, const AVStream *st)
+{
+    int64_t lo = in->pkts[0].pts, hi = lo;
+    for (size_t i = 1; i < in->n_pkts; i++) {
+        lo = in->pkts[i].pts < lo ? in->pkts[i].pts : lo;
+        hi = in->pkts[i].pts > hi ? in->pkts[i].pts : hi;
+    }
+    AVRational fps = st->r_frame_rate;
+    if (in->n_pkts > 1 && hi > lo && hi != VIDEO_NO_TS && lo != VIDEO_NO_TS)
+        av_reduce(&fps.num, &fps.den, (int64_t)(in->n_pkts - 1) * in->tb_den,
+                  (hi - lo) * in->tb_num, 1000000);
+    in->fps_num = fps.num > 0 && fps.den > 0 ? fps.num : 25;
+    in->fps_den = fps.num > 0 && fps.den > 0 ? fps.den : 1;
+}
+
 int video_probe_input(const char *path, struct video_input *in, char *why, size_t why_len)
 {
     memset(in, 0, sizeof(*in));
@@ -59,9 +75,8 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
         in->codec = strdup(d ? d->name : "unknown");
         in->tb_num = st->time_base.num;
         in->tb_den = st->time_base.den;
-        AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-        in->fps_num = fps.num;
-        in->fps_den = fps.den;
+        in->fps_num = st->avg_frame_rate.num;   /* 0 for VFR in Matroska: from the packets */
+        in->fps_den = st->avg_frame_rate.den;
         in->has_audio = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0) >= 0;
         if (!pkt || !in->codec)
             rc = video_bad(why, why_len, "out of memory");
@@ -111,6 +126,8 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
     }
     if (rc == 0 && in->n_pkts == 0)
         rc = video_bad(why, why_len, "%s: the video stream has no frames", path);
+    if (rc == 0 && (in->fps_num <= 0 || in->fps_den <= 0))
+        average_rate(in, fmt->streams[v]);
     in->shift = -least;
     for (size_t i = 0; rc == 0 && i < in->n_pkts; i++) {
         in->pkts[i].pts += in->shift;
