@@ -28,6 +28,11 @@ check "a VFR input with audio (mkv, FLAC)" \
     "$MAKE_VIDEO" -o in/vfr.mkv --size 320x240 --frames 120 --fps 25 --gop 20 --vfr --audio
 check "an input whose keyframes are far apart (one every 100 frames)" \
     "$MAKE_VIDEO" -o in/farkeys.mp4 --size 320x240 --frames 160 --fps 25 --gop 100 --audio
+check "an input with open GOPs (pictures after a keyframe shown before it)" \
+    "$MAKE_VIDEO" -o in/opengop.mp4 --size 320x240 --frames 200 --fps 25 --gop 25 \
+    --bframes 3 --open-gop --audio
+check "an input whose audio an mp4 cannot hold as it is (PCM in NUT)" \
+    "$MAKE_VIDEO" -o in/pcm.nut --size 320x240 --frames 100 --fps 25 --gop 25 --audio
 
 info() { "$VIDEO" info "$1"; }
 # field FILE JQ: one value of udcs-video info's answer
@@ -64,8 +69,9 @@ within() { awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { d = a - b; if (d < 0) d = 
 
 # ---- each input: split on the farm == one machine, within the limits -----------------------
 
-for input in cfr.mp4 silent.mkv vfr.mkv farkeys.mp4; do
-    ext=${input##*.}
+for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:mp4 \
+    pcm.nut:mp4; do
+    input=${pair%:*} ext=${pair#*:}
     out="out/${input%.*}.$ext"
     "$ENCODE" "in/$input" -o "$out" "${SETTINGS[@]}" --segment-seconds 1 --json >"$out.events"
     check "$input: udcs-encode succeeds" test $? -eq 0
@@ -112,11 +118,22 @@ for input in cfr.mp4 silent.mkv vfr.mkv farkeys.mp4; do
     check "$input: PSNR $p_farm dB in $segs segments, $p_single dB whole: within 0.2 dB" \
         within "$p_farm" "$p_single" 0.2
     case $input in
-    cfr.mp4 | vfr.mkv | silent.mkv)
+    cfr.mp4 | vfr.mkv | silent.mkv | pcm.nut)
         check "$input: cut into several segments ($segs)" test "$segs" -gt 2 ;;
+    opengop.mp4)
+        check "$input: cut into several segments ($segs), at keyframes with leading pictures" \
+            test "$segs" -gt 2 -a "$("$VIDEO" plan "in/$input" --segment-seconds 1 |
+            jq '[.segments[] | .first_packet + .packets] as $e | [.segments[1:][] |
+                .first_packet] | to_entries | map(select(.value < $e[.key])) | length')" -gt 0
+        ;;
+
     farkeys.mp4)
         check "$input: cut only at its keyframes (2 segments)" test "$segs" -eq 2 ;;
     esac
+    if [ "$input" = pcm.nut ]; then
+        check "$input: its audio encoded once, as AAC for the mp4" \
+            jq -e '.audio.codec == "aac"' "$out.out.json"
+    fi
 done
 
 # ---- the cache ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * made with libavformat and libavcodec alone (no ffmpeg program needed).
  *
  *   make-test-video -o FILE [--size WxH] [--frames N] [--fps N[/D]] [--gop G]
- *                   [--codec NAME] [--pix-fmt NAME] [--bframes N] [--vfr]
+ *                   [--codec NAME] [--pix-fmt NAME] [--bframes N] [--vfr] [--open-gop]
  *                   [--audio] [--audio-codec NAME] [--seed S]
  *
  * The picture is a test pattern with motion everywhere, so that an encoder has real work
@@ -51,6 +51,7 @@ struct options {
     const char *pix_fmt;          /* NULL: yuv420p when the encoder takes it */
     int bframes;
     int vfr;
+    int open_gop;                 /* libx264: keyframes that are not IDR, with leading B-frames */
     int audio;
     const char *audio_codec;      /* NULL: the container's usual one */
     uint64_t seed;
@@ -74,6 +75,8 @@ static void usage(FILE *out)
             "  --bframes N          B-frames between references, 0 for none (2)\n"
             "  --vfr                irregular frame durations in a 1/1000 time base,\n"
             "                       averaging the --fps rate\n"
+            "  --open-gop           libx264: open GOPs (keyframes other than the first are\n"
+            "                       not IDR; B-frames after them are shown before them)\n"
             "  --audio              add 48 kHz stereo audio as long as the video\n"
             "  --audio-codec NAME   audio encoder (aac for mp4, mov and ts; flac for mkv;\n"
             "                       pcm_s16le for avi and nut)\n"
@@ -134,7 +137,8 @@ static int parse_rate(const char *text, AVRational *rate)
 /* Returns 0, or 2 (the exit status) after saying what was wrong. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { SIZE = 256, FRAMES, FPS, GOP, CODEC, PIX_FMT, BFRAMES, VFR, AUDIO, AUDIO_CODEC,
+    enum { SIZE = 256, FRAMES, FPS, GOP, CODEC, PIX_FMT, BFRAMES, VFR, OPEN_GOP, AUDIO,
+           AUDIO_CODEC,
            SEED };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
@@ -146,6 +150,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "pix-fmt", required_argument, NULL, PIX_FMT },
         { "bframes", required_argument, NULL, BFRAMES },
         { "vfr", no_argument, NULL, VFR },
+        { "open-gop", no_argument, NULL, OPEN_GOP },
         { "audio", no_argument, NULL, AUDIO },
         { "audio-codec", required_argument, NULL, AUDIO_CODEC },
         { "seed", required_argument, NULL, SEED },
@@ -185,6 +190,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->bframes = (int)v;
             break;
         case VFR: o->vfr = 1; break;
+        case OPEN_GOP: o->open_gop = 1; break;
         case AUDIO: o->audio = 1; break;
         case AUDIO_CODEC: o->audio_codec = optarg; o->audio = 1; break;
         case SEED:
@@ -510,7 +516,8 @@ static int pick_pix_fmt(const AVCodec *codec, const char *wanted, enum AVPixelFo
 }
 
 /* High quality, keyframes where the GOP puts them and nowhere else. */
-static int set_quality(AVCodecContext *enc, const AVCodec *codec, char *why, size_t why_len)
+static int set_quality(AVCodecContext *enc, const AVCodec *codec, int open_gop, char *why,
+                       size_t why_len)
 {
     static const char *const x26x[] = { "libx264", "libx264rgb", "libx265", NULL };
     static const char *const qscale[] = { "mpeg4", "mpeg2video", "mpeg1video", "msmpeg4",
@@ -518,7 +525,8 @@ static int set_quality(AVCodecContext *enc, const AVCodec *codec, char *why, siz
     if (is_codec(codec, x26x)) {
         int x265 = !strcmp(codec->name, "libx265");
         const char *params = x265 ? "x265-params" : "x264-params";
-        const char *value = x265 ? "scenecut=0:log-level=error" : "scenecut=0";
+        const char *value = x265 ? "scenecut=0:log-level=error"
+                            : open_gop ? "scenecut=0:open-gop=1" : "scenecut=0";
         if (av_opt_set(enc->priv_data, "crf", "12", 0) < 0 ||
             av_opt_set(enc->priv_data, "preset", "veryfast", 0) < 0 ||
             av_opt_set(enc->priv_data, params, value, 0) < 0)
@@ -585,7 +593,7 @@ static int add_video(struct maker *m, char *why, size_t why_len)
     enc->gop_size = o->gop;
     enc->keyint_min = o->gop;
     enc->max_b_frames = o->bframes;
-    if (set_quality(enc, codec, why, why_len) < 0 || open_output(&m->video, why, why_len) < 0)
+    if (set_quality(enc, codec, o->open_gop, why, why_len) < 0 || open_output(&m->video, why, why_len) < 0)
         return -1;
     if (!o->vfr)
         m->video.st->avg_frame_rate = o->fps;
@@ -743,7 +751,9 @@ static int encode_video(struct maker *m, long i, char *why, size_t why_len)
         sws_scale(m->sws, (const uint8_t *const *)m->pattern_frame->data,
                   m->pattern_frame->linesize, 0, m->opt->height, f->data, f->linesize);
     f->pts = m->pts[i];
-    f->pict_type = i % m->opt->gop ? AV_PICTURE_TYPE_NONE : AV_PICTURE_TYPE_I;
+    /* an open GOP's keyframes are left to the encoder's GOP: a forced one would close it */
+    f->pict_type = i % m->opt->gop || m->opt->open_gop ? AV_PICTURE_TYPE_NONE
+                                                       : AV_PICTURE_TYPE_I;
     return encode(m, &m->video, f, why, why_len);
 }
 
