@@ -311,7 +311,13 @@ static int on_event(void *arg, const char *event, json_t *d)
 
 static int encode(struct client *c, struct opts *o)
 {
-    char out_real[PATH_MAX], in_real[PATH_MAX];
+    char out_real[PATH_MAX], in_real[PATH_MAX], why[512];
+    const char *muxer = strcmp(o->format, "mkv") == 0 ? "matroska"
+                        : strcmp(o->format, "ts") == 0 ? "mpegts" : o->format;
+    if (video_check_container(muxer, o->vs.codec, why, sizeof(why)) < 0) {
+        udcs_log_error("-o %s: %s", o->output, why);
+        return UDCS_EXIT_USAGE;
+    }
     if (realpath(o->input, in_real) && realpath(o->output, out_real) &&
         strcmp(in_real, out_real) == 0) {
         udcs_log_error("-o %s is the input itself; write the encode elsewhere", o->output);
@@ -330,9 +336,12 @@ static int encode(struct client *c, struct opts *o)
         return status;
     }
     json_t *job = NULL;
-    if ((status = make_plan(o, co.local.root, &p)) == 0)
+    /* the master answers before the input is read and split for it */
+    int planned = client_call_json(c, "GET", "/api/devices", NULL, NULL);
+    planned = planned < 0 ? client_status_of(planned) : make_plan(o, co.local.root, &p);
+    if (planned == 0)
         job = build_job(o, &p, cas);
-    status = UDCS_EXIT_FAILED;
+    status = planned ? planned : UDCS_EXIT_FAILED;
     uint64_t split_ms = udcs_mono_ms() - start;
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     int tty = !o->json && isatty(STDERR_FILENO);

@@ -105,6 +105,10 @@ int video_settings_take(struct video_settings *s, json_t *fields, const char *fl
 int video_check_settings(const struct video_settings *s, int width, int height, int fps_num,
                          int fps_den, char *why, size_t why_len);
 
+/* Whether container `format` (a libavformat muxer name: mp4, matroska, webm, ...) can hold
+ * what `codec` makes. Returns 0, or -1 with why. */
+int video_check_container(const char *format, const char *codec, char *why, size_t why_len);
+
 /* ---- probe, split ---------------------------------------------------------------------- */
 
 /* What the input holds, from its headers and its video packets. */

@@ -43,7 +43,7 @@ static void capture_line(void *avcl, int level, const char *fmt, va_list vl)
     if (level > AV_LOG_ERROR)
         return;
     char line[512];
-    int print_prefix = 1;
+    int print_prefix = 0;   /* no "[libx264 @ 0x...]": the message says which already */
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
     size_t len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
@@ -201,6 +201,18 @@ int video_check_settings(const struct video_settings *s, int width, int height, 
                            why, why_len) < 0)
         return -1;
     avcodec_free_context(&ctx);
+    return 0;
+}
+
+int video_check_container(const char *format, const char *codec, char *why, size_t why_len)
+{
+    const AVOutputFormat *of = av_guess_format(format, NULL, NULL);
+    const AVCodec *c = avcodec_find_encoder_by_name(codec);
+    if (!of)
+        return video_bad(why, why_len, "no container named %s here", format);
+    if (c && avformat_query_codec(of, c->id, FF_COMPLIANCE_NORMAL) != 1)
+        return video_bad(why, why_len, "a %s file cannot hold %s video; choose another "
+                         "container (.mkv takes every codec)", format, avcodec_get_name(c->id));
     return 0;
 }
 

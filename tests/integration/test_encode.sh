@@ -210,6 +210,8 @@ expect_status 2 "an unknown flag" "$ENCODE" in/cfr.mp4 -o out/flag.mp4 --frobnic
 expect_output_contains "unknown option '--frobnicate'"
 expect_status 2 "an output container that is not known" "$ENCODE" in/cfr.mp4 -o out/x.avi
 expect_output_contains "one of mp4"
+expect_status 2 "a container that cannot hold the codec" "$ENCODE" in/cfr.mp4 -o out/x.webm
+expect_output_contains "a webm file cannot hold h264 video"
 expect_status 2 "the input as its own output" "$ENCODE" in/cfr.mp4 -o in/cfr.mp4
 expect_status 1 "a missing input" "$ENCODE" in/nothing.mp4 -o out/nothing.mp4
 expect_output_contains "no such file"
