@@ -4,7 +4,8 @@
 # what happened (devices, units, where they ran), the same job again served entirely from
 # the action cache, a command run remotely with `udcs run`, the same files built by make
 # with udcs-compile as CC (misses on the agents, then a second machine served from the
-# farm's cache), a render of tiles and frames with udcs-render (then again, all from the
+# farm's cache), a render of tiles and frames with udcs-render, encoded into a video in
+# the same job, that video re-encoded in segments with udcs-encode (then again, all from the
 # cache), and everything stopped.
 set -euo pipefail
 : "${UDCS_BIN:?set UDCS_BIN to the directory holding the UDCS binaries}"
@@ -12,7 +13,7 @@ W=${DEMO_DIR:-$(pwd)/build/demo}
 UDCS="$UDCS_BIN/udcs"
 N=${DEMO_FILES:-24}
 SCENES=$(cd "$(dirname "$0")/../scenes" && pwd)
-export PATH="$UDCS_BIN:$PATH"   # agents find udcs-trace and udcs-image there
+export PATH="$UDCS_BIN:$PATH"   # agents find udcs-trace, udcs-image, udcs-video there
 
 say() { printf '\n== %s\n' "$*"; }
 took() { local ms=$((($(date +%s%N) - $1) / 1000000)); printf 'took %d.%03d s\n' $((ms / 1000)) $((ms % 1000)); }
@@ -121,22 +122,36 @@ make -s -C "$W/src" -j8 CC="$UDCS_BIN/udcs-compile gcc"
 took "$start"
 "$UDCS_BIN/udcs-compile" -s | grep -E "Calls|Hits|farm's cache|Misses"
 
-say "udcs-render: the Cornell box as 2x2 tiles (merged on an agent), and 12 frames of an animation"
+say "udcs-render: the Cornell box as 2x2 tiles (merged on an agent), and 48 frames of an animation encoded into a video in the same job"
 mkdir -p "$W/render"
 start=$(date +%s%N)
 "$UDCS_BIN/udcs-render" "$SCENES/cornell.scn" --frames 1 --tiles 2x2 --size 320x240 \
     --samples 32 -o "$W/render/cornell.png"
-"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-12 --size 160x90 --samples 8 \
-    -o "$W/render/orbit_####.png"
+"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-48 --size 160x90 --samples 8 \
+    -o "$W/render/orbit_####.png" --encode "$W/orbit.mp4" --fps 24 --segment-frames 12
 took "$start"
 "$UDCS_BIN/udcs-trace" "$SCENES/cornell.scn" --frame 1 --size 320x240 --samples 32 \
     -o "$W/render/cornell-one-machine.png"
 cmp "$W/render/cornell.png" "$W/render/cornell-one-machine.png" &&
     echo "the tiled frame is byte for byte the frame rendered on one machine"
 say "The same frames again: nothing is rendered, every frame comes from the action cache"
-"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-12 --size 160x90 --samples 8 \
-    -o "$W/render/orbit_####.png"
+"$UDCS_BIN/udcs-render" "$SCENES/orbit.scn" --frames 1-48 --size 160x90 --samples 8 \
+    -o "$W/render/orbit_####.png" --encode "$W/orbit.mp4" --fps 24 --segment-frames 12
 ls "$W/render" | head -4; echo "... ($(ls "$W/render" | wc -l) images in $W/render)"
+
+say "udcs-encode: that video again as H.265, cut at its keyframes into 4 segments encoded on the agents"
+start=$(date +%s%N)
+"$UDCS_BIN/udcs-encode" "$W/orbit.mp4" -o "$W/orbit-x265.mkv" --codec libx265 --crf 26 \
+    --preset fast --segment-seconds 0.5
+took "$start"
+"$UDCS_BIN/udcs-video" info "$W/orbit-x265.mkv" |
+    jq -r '.video | "\(.codec) \(.width)x\(.height), \(.frames) frames at \(.fps) fps, \(.duration) s, decode errors: \(.decode_errors)"'
+echo "PSNR against the H.264 source: $("$UDCS_BIN/udcs-video" psnr "$W/orbit.mp4" \
+    "$W/orbit-x265.mkv" | jq -r .psnr) dB"
+say "The same encode again: every segment and the join come from the action cache"
+"$UDCS_BIN/udcs-encode" "$W/orbit.mp4" -o "$W/orbit-x265-again.mkv" --codec libx265 --crf 26 \
+    --preset fast --segment-seconds 0.5
+cmp "$W/orbit-x265.mkv" "$W/orbit-x265-again.mkv" && echo "the same file, byte for byte"
 
 say "The farm's metrics"
 curl -sf "$UDCS_FARM/metrics" | grep -E '^udcs_(units|agents|cache_hits_total|leases_granted_total)' |

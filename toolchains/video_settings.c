@@ -172,6 +172,10 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
         rc = set_option(ctx, codec, "--preset", "preset", s->preset, why, why_len);
     if (rc == 0 && s->bitrate > 0)
         ctx->bit_rate = s->bitrate;
+    /* x265 reports its settings on stderr at every open: errors only (they are logged
+     * through libav, which we keep) */
+    if (rc == 0 && strcmp(codec->name, "libx265") == 0)
+        av_opt_set(ctx->priv_data, "x265-params", "log-level=error", 0);
     if (rc == 0) {
         video_log_begin();
         int err = avcodec_open2(ctx, codec, NULL);
