@@ -40,6 +40,18 @@ static long last_leading(const struct video_packet *pkts, const int64_t *suffix_
     return last;
 }
 
+/* pts - first for pts >= first, exact over all of int64_t. */
+static uint64_t off(int64_t pts, int64_t first)
+{
+    return (uint64_t)pts - (uint64_t)first;
+}
+
+/* a + b, or UINT64_MAX when that does not fit: a goal past every frame. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static size_t frames_in(const struct video_packet *pkts, size_t n, int64_t start, int64_t end)
 {
     size_t k = 0;
@@ -98,19 +110,23 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
     size_t n_out = 0, start = 0, k = 0;
     int64_t start_pts = first;
     int failed = 0;
+    /* Times are reckoned as offsets from the first frame, in uint64_t: pts may lie anywhere
+     * in int64_t's range, where their differences, and the goals, would overflow it. */
+    const uint64_t t = (uint64_t)target, rest = off(last, first);
     for (;;) {
         /* targets are measured from the first frame, so lengths do not drift */
-        int64_t goal = first + ((start_pts - first) / target + 1) * target;
-        if ((start_pts - first) % target > target / 2)
-            goal += target;   /* a segment that began late does not end early */
+        uint64_t at = off(start_pts, first);
+        uint64_t goal = sat_add(at / t * t, t);
+        if (at % t > t / 2)
+            goal = sat_add(goal, t);   /* a segment that began late does not end early */
         while (k < n_cand && pkts[cand[k]].pts <= start_pts)
             k++;
         size_t best = 0;
         int found = 0;
         for (size_t j = k; j < n_cand; j++) {
-            int64_t pj = pkts[cand[j]].pts;
+            uint64_t pj = off(pkts[cand[j]].pts, first);
             if (pj >= goal) {
-                if (!found || pj - goal < goal - pkts[best].pts)
+                if (!found || pj - goal < goal - off(pkts[best].pts, first))
                     best = cand[j];
                 found = 1;
                 break;
@@ -118,14 +134,14 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
             best = cand[j];
             found = 1;
         }
-        if (found && last - pkts[best].pts < target / 4)
+        if (found && rest - off(pkts[best].pts, first) < t / 4)
             found = 0;   /* a short remainder joins this segment */
-        if (found && pkts[best].pts - start_pts < target / 4) {
+        if (found && off(pkts[best].pts, first) - at < t / 4) {
             /* the nearest is too close to the start: take the next one, if any */
             size_t j = k;
-            while (j < n_cand && pkts[cand[j]].pts - start_pts < target / 4)
+            while (j < n_cand && off(pkts[cand[j]].pts, first) - at < t / 4)
                 j++;
-            found = j < n_cand && last - pkts[cand[j]].pts >= target / 4;
+            found = j < n_cand && rest - off(pkts[cand[j]].pts, first) >= t / 4;
             if (found)
                 best = cand[j];
         }
