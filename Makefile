@@ -123,6 +123,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 asan: deps-if-missing
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" all tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	    UDCS_SANITIZER_LOGS=$(abspath build/asan/sanitizer-reports) \
 	    $(MAKE) --no-print-directory BUILD=build/asan check-run
 
