@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh - `make bench`: every benchmark script (tests/bench/run_*.sh), one
-# after the other; BENCH_ONLY=cas (or compile, farm, render) runs one. Results: build/bench/*.md.
+# after the other; BENCH_ONLY=cas (or compile, encode, farm, render) runs one. Results:
+# build/bench/*.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
