@@ -322,7 +322,7 @@ int video_encode(const struct video_encode_job *job, long *frames, char *why, si
     sws_freeContext(e.sws);
     av_frame_free(&e.converted);
     av_packet_free(&e.pkt);
-    avcodec_free_context(&e.enc);
+    video_encoder_close(&e.enc);
     free(e.durations);
     return rc;
 }

@@ -29,6 +29,10 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
                        enum AVPixelFormat src, AVRational tb, AVRational fps, int global_header,
                        AVCodecContext **out, char *why, size_t why_len);
 
+/* End (flush) an opened encoder, dropping what it still had, and free it; NULL is fine.
+ * An encoder that has had pictures; see video_check_settings for one that has not. */
+void video_encoder_close(AVCodecContext **ctx);
+
 /* A muxer for `path` (its extension, or `format` when not NULL) writing to a temporary
  * name beside it; video_output_finish renames it into place, video_output_abort removes
  * it. Both free the context. */

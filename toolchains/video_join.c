@@ -376,7 +376,7 @@ static void audio_close(struct audio *a)
 {
     avformat_close_input(&a->in);
     avcodec_free_context(&a->dec);
-    avcodec_free_context(&a->enc);
+    video_encoder_close(&a->enc);
     swr_free(&a->swr);
     if (a->fifo)
         av_audio_fifo_free(a->fifo);

@@ -2,6 +2,7 @@
  * encoder, and opening an encoder with them; libav's errors and log lines as our text. */
 #include "toolchains/video_internal.h"
 
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
@@ -172,10 +173,11 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
         rc = set_option(ctx, codec, "--preset", "preset", s->preset, why, why_len);
     if (rc == 0 && s->bitrate > 0)
         ctx->bit_rate = s->bitrate;
-    /* x265 reports its settings on stderr at every open: errors only (they are logged
-     * through libav, which we keep) */
+    /* x265 reports its settings on stderr at every open: errors only */
     if (rc == 0 && strcmp(codec->name, "libx265") == 0)
         av_opt_set(ctx->priv_data, "x265-params", "log-level=error", 0);
+    if (rc == 0 && strcmp(codec->name, "libsvtav1") == 0)
+        setenv("SVT_LOG", "2", 0);   /* SVT-AV1 likewise: warnings and errors (its levels) */
     if (rc == 0) {
         video_log_begin();
         int err = avcodec_open2(ctx, codec, NULL);
@@ -196,6 +198,39 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
     return 0;
 }
 
+void video_encoder_close(AVCodecContext **ctx)
+{
+    if (!*ctx)
+        return;
+    AVPacket *pkt = av_packet_alloc();
+    if (pkt && avcodec_is_open(*ctx) && avcodec_send_frame(*ctx, NULL) >= 0)
+        while (avcodec_receive_packet(*ctx, pkt) >= 0)
+            av_packet_unref(pkt);
+    av_packet_free(&pkt);
+    avcodec_free_context(ctx);
+}
+
+/* SVT-AV1 (Debian 12's) never returns from an end of stream, nor from its deinit, when
+ * it was given no picture: a checking open gives it one black picture first. */
+static void feed_one_picture(AVCodecContext *ctx)
+{
+    AVFrame *f = av_frame_alloc();
+    if (f) {
+        f->width = ctx->width;
+        f->height = ctx->height;
+        f->format = ctx->pix_fmt;
+        f->pts = 0;
+    }
+    if (f && av_frame_get_buffer(f, 0) >= 0) {
+        const ptrdiff_t lines[4] = { f->linesize[0], f->linesize[1], f->linesize[2],
+                                     f->linesize[3] };
+        av_image_fill_black(f->data, lines, ctx->pix_fmt, ctx->color_range, f->width,
+                            f->height);
+        avcodec_send_frame(ctx, f);
+    }
+    av_frame_free(&f);
+}
+
 int video_check_settings(const struct video_settings *s, int width, int height, int fps_num,
                          int fps_den, char *why, size_t why_len)
 {
@@ -204,7 +239,9 @@ int video_check_settings(const struct video_settings *s, int width, int height, 
     if (video_encoder_open(s, width, height, AV_PIX_FMT_YUV420P, av_inv_q(fps), fps, 1, &ctx,
                            why, why_len) < 0)
         return -1;
-    avcodec_free_context(&ctx);
+    if (strcmp(ctx->codec->name, "libsvtav1") == 0)
+        feed_one_picture(ctx);
+    video_encoder_close(&ctx);
     return 0;
 }
 

@@ -136,6 +136,18 @@ for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:m
     fi
 done
 
+# ---- another codec and container, scaled ------------------------------------------------------
+
+"$ENCODE" in/cfr.mp4 -o out/av1.mp4 --codec libsvtav1 --preset 12 --crf 40 --scale 160x120 \
+    --segment-seconds 2 >/dev/null 2>out/av1.err
+check "AV1 (SVT-AV1) into mp4, scaled to 160x120" test $? -eq 0
+check "... all 150 frames, 160x120 AV1, decoding cleanly" \
+    jq -e '.video | .codec == "av1" and .frames == 150 and .width == 160 and
+           .height == 120 and .decode_errors == 0' <(info out/av1.mp4)
+p_av1=$("$VIDEO" psnr in/cfr.mp4 out/av1.mp4 | jq -r .psnr)
+check "... looking like the input, scaled back ($p_av1 dB)" \
+    awk -v p="$p_av1" 'BEGIN { exit !(p > 25) }'
+
 # ---- the cache ------------------------------------------------------------------------------
 
 "$ENCODE" in/cfr.mp4 -o out/again.mp4 "${SETTINGS[@]}" --segment-seconds 1 --json \
