@@ -1,6 +1,9 @@
 /* common/err.c - text for the error codes in err.h. */
 #include "common/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <string.h>
 
 const char *udcs_strerror(int err)
@@ -21,4 +24,13 @@ const char *udcs_strerror(int err)
     if (err < 0 && err > -4096)
         return strerror(-err);
     return "unknown error";
+}
+
+int udcs_why(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+    return -1;
 }

@@ -24,4 +24,11 @@ enum udcs_err {
  * Never returns NULL; the string is static. */
 const char *udcs_strerror(int err);
 
+#include <stddef.h>
+
+/* The error return of functions that explain themselves in a caller's buffer: writes the
+ * formatted reason to why (why_len bytes, cut short if need be) and returns -1. */
+int udcs_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

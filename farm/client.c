@@ -174,3 +174,24 @@ int client_send_file(struct cas *cas, const char *path, char text[CLIENT_DIGEST_
              (unsigned long long)d.size);
     return 0;
 }
+
+int client_program_main(const struct client_program *p, int argc, char **argv)
+{
+    static const struct udcs_setting settings[] = { CLIENT_SETTINGS };
+    udcs_log_init(p->name, UDCS_LOG_WARN, UDCS_LOG_STYLE_CLI);
+    struct client c = { 0 };
+    if (udcs_config_init(&c.cfg, settings, sizeof(settings) / sizeof(settings[0])) < 0)
+        return UDCS_EXIT_FAILED;
+    struct udcs_cli cli = { .program = p->name, .usage = p->usage };
+    int status = udcs_cli_parse(&cli, &c.cfg, argc, argv);
+    if (status <= 0)
+        status = status == 0 ? UDCS_EXIT_OK : UDCS_EXIT_USAGE;
+    else if (p->parse(cli.n_rest, cli.rest, p->opts) < 0 || client_open(&c) < 0)
+        status = UDCS_EXIT_USAGE;
+    else
+        status = p->run(&c, p->opts);
+    client_close(&c);
+    free(cli.rest);
+    udcs_config_release(&c.cfg);
+    return udcs_cli_finish(status);
+}

@@ -4,6 +4,7 @@
 #define UDCS_FARM_CLIENT_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -21,6 +22,19 @@
                  "local store for files sent and fetched"), \
     UDCS_SETTING(log_level,  "--log-level",  "UDCS_LOG_LEVEL",  "log.level",       "warn",                  STRING, \
                  "error, warn, info or debug")
+
+/* The main() of a program that submits jobs (udcs-render, udcs-encode): the settings
+ * (CLIENT_SETTINGS) from the command line, environment and config file, then parse() on
+ * the arguments left, the connection, and run(). Returns the exit status for main. */
+struct client;
+struct client_program {
+    const char *name;                                       /* "udcs-render" */
+    void (*usage)(FILE *out, const struct udcs_config *cfg);
+    int (*parse)(int argc, char **argv, void *opts);         /* 0, or -1 having said why */
+    int (*run)(struct client *c, void *opts);                /* an exit status */
+    void *opts;
+};
+int client_program_main(const struct client_program *p, int argc, char **argv);
 
 struct client {
     struct udcs_config cfg;

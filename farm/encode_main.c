@@ -28,8 +28,6 @@
 
 #define DEFAULT_SEGMENT_SECONDS 10.0
 
-static const struct udcs_setting settings[] = { CLIENT_SETTINGS };
-
 static void usage(FILE *out, const struct udcs_config *cfg)
 {
     fprintf(out,
@@ -400,25 +398,23 @@ static int encode(struct client *c, struct opts *o)
     return status;
 }
 
+static int parse(int argc, char **argv, void *opts)
+{
+    return parse_opts(argc, argv, opts);
+}
+
+static int run(struct client *c, void *opts)
+{
+    return encode(c, opts);
+}
+
 int main(int argc, char **argv)
 {
-    udcs_log_init("udcs-encode", UDCS_LOG_WARN, UDCS_LOG_STYLE_CLI);
     av_log_set_level(AV_LOG_ERROR);
-    struct client c = { 0 };
-    if (udcs_config_init(&c.cfg, settings, sizeof(settings) / sizeof(settings[0])) < 0)
-        return UDCS_EXIT_FAILED;
-    struct udcs_cli cli = { .program = "udcs-encode", .usage = usage };
     struct opts o = { .vs = VIDEO_SETTINGS_INIT, .fields = json_object() };
-    int status = udcs_cli_parse(&cli, &c.cfg, argc, argv);
-    if (status <= 0)
-        status = status == 0 ? UDCS_EXIT_OK : UDCS_EXIT_USAGE;
-    else if (parse_opts(cli.n_rest, cli.rest, &o) < 0 || client_open(&c) < 0)
-        status = UDCS_EXIT_USAGE;
-    else
-        status = encode(&c, &o);
-    client_close(&c);
+    struct client_program p = { .name = "udcs-encode", .usage = usage, .parse = parse, .run = run,
+                                 .opts = &o };
+    int status = client_program_main(&p, argc, argv);
     json_decref(o.fields);
-    free(cli.rest);
-    udcs_config_release(&c.cfg);
-    return udcs_cli_finish(status);
+    return status;
 }

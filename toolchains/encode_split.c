@@ -2,25 +2,15 @@
  * udcs-video for each segment and for the join. */
 #include "toolchains/encode.h"
 #include "toolchains/job_fields.h"
+#include "common/err.h"
 #include "toolchains/video.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ENCODED "encoded.nut"
 
-static void add(json_t *argv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(json_t *argv, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    json_array_append_new(argv, json_string(text));
-}
 
 int encode_format_known(const char *format)
 {
@@ -67,20 +57,20 @@ static int settings_argv(const json_t *obj, json_t *argv, char *why, size_t why_
         } else if (json_is_string(v) && !whole) {
             snprintf(text, sizeof(text), "%s", json_string_value(v));
         } else {
-            return job_bad(why, why_len, "field '%s' must be a %s", key,
-                           whole ? "whole number" : "string");
+            return udcs_why(why, why_len, "field '%s' must be a %s", key,
+                            whole ? "whole number" : "string");
         }
         if ((strcmp(key, "codec") == 0 || strcmp(key, "preset") == 0 ||
              strcmp(key, "pix_fmt") == 0) && !plain_name(text))
-            return job_bad(why, why_len, "field '%s': '%s' is not a name", key, text);
+            return udcs_why(why, why_len, "field '%s': '%s' is not a name", key, text);
         char reason[256];
         if (video_settings_flag(&vs, flag, text, reason, sizeof(reason)) < 0)
-            return job_bad(why, why_len, "field '%s': %s", key, reason);
-        add(argv, "%s", flag);
-        add(argv, "%s", text);
+            return udcs_why(why, why_len, "field '%s': %s", key, reason);
+        job_arg(argv, "%s", flag);
+        job_arg(argv, "%s", text);
     }
     if (vs.crf >= 0 && vs.bitrate > 0)
-        return job_bad(why, why_len, "fields 'crf' and 'bitrate' both given: choose one");
+        return udcs_why(why, why_len, "fields 'crf' and 'bitrate' both given: choose one");
     return 0;
 }
 
@@ -100,30 +90,30 @@ static json_t *join_unit(size_t first, size_t n, const char *audio, const char *
     json_t *argv = json_array(), *inputs = json_object();
     char out[32];
     snprintf(out, sizeof(out), "output.%s", format);
-    add(argv, ENCODE_TOOL);
-    add(argv, "join");
-    add(argv, "-o");
-    add(argv, "%s", out);
-    add(argv, "--format");
-    add(argv, "%s", strcmp(format, "mkv") == 0 ? "matroska"
+    job_arg(argv, ENCODE_TOOL);
+    job_arg(argv, "join");
+    job_arg(argv, "-o");
+    job_arg(argv, "%s", out);
+    job_arg(argv, "--format");
+    job_arg(argv, "%s", strcmp(format, "mkv") == 0 ? "matroska"
                     : strcmp(format, "ts") == 0 ? "mpegts" : format);
     if (shift) {
-        add(argv, "--shift");
-        add(argv, "%s", shift);
+        job_arg(argv, "--shift");
+        job_arg(argv, "%s", shift);
     }
     if (tb) {
-        add(argv, "--time-base");
-        add(argv, "%s", tb);
+        job_arg(argv, "--time-base");
+        job_arg(argv, "%s", tb);
     }
     if (audio) {
-        add(argv, "--audio");
-        add(argv, "audio.nut");
+        job_arg(argv, "--audio");
+        job_arg(argv, "audio.nut");
         json_object_set_new(inputs, "audio.nut", json_string(audio));
     }
     for (size_t k = 0; k < n; k++) {
         char name[32];
         snprintf(name, sizeof(name), "seg_%05zu.nut", k);
-        add(argv, "%s", name);
+        job_arg(argv, "%s", name);
         json_object_set_new(inputs, name, json_pack("{s:I, s:s}", "unit",
                                                     (json_int_t)(first + k), "output", ENCODED));
     }
@@ -145,10 +135,10 @@ static int read_common(const json_t *job, const char **format, const char *def_f
         job_opt_str(job, "fps", def_fps, fps, why, why_len) < 0)
         return -1;
     if (!encode_format_known(*format))
-        return job_bad(why, why_len, "format '%s' is not one of " ENCODE_FORMATS, *format);
+        return udcs_why(why, why_len, "format '%s' is not one of " ENCODE_FORMATS, *format);
     if (!*fps || video_parse_rate(*fps, &num, &den) < 0)
-        return job_bad(why, why_len, "field 'fps' must be a frame rate N or N/D (24, "
-                       "30000/1001)");
+        return udcs_why(why, why_len, "field 'fps' must be a frame rate N or N/D (24, "
+                        "30000/1001)");
     return settings_argv(job, settings, why, why_len);
 }
 
@@ -160,18 +150,18 @@ static int read_segment(const json_t *s, size_t k, size_t n, int64_t prev_end, c
     if (!json_is_object(s) || !json_is_string(json_object_get(s, "digest")) ||
         !json_is_integer(start) || !json_is_integer(frames) || json_integer_value(frames) < 1 ||
         (end && !json_is_null(end) && !json_is_integer(end)))
-        return job_bad(why, why_len, "segment %zu must be {\"digest\": \"HEX/SIZE\", "
-                       "\"start_pts\": N, \"end_pts\": N, \"frames\": N}", k);
+        return udcs_why(why, why_len, "segment %zu must be {\"digest\": \"HEX/SIZE\", "
+                        "\"start_pts\": N, \"end_pts\": N, \"frames\": N}", k);
     if (k > 0 && json_integer_value(start) != prev_end)
-        return job_bad(why, why_len, "segment %zu starts at %lld, not where segment %zu ends "
-                       "(%lld)", k, (long long)json_integer_value(start), k - 1,
-                       (long long)prev_end);
+        return udcs_why(why, why_len, "segment %zu starts at %lld, not where segment %zu ends "
+                        "(%lld)", k, (long long)json_integer_value(start), k - 1,
+                        (long long)prev_end);
     int last = k + 1 == n;
     if (!last && !json_is_integer(end))
-        return job_bad(why, why_len, "segment %zu needs its end_pts (only the last runs to "
-                       "the end)", k);
+        return udcs_why(why, why_len, "segment %zu needs its end_pts (only the last runs to "
+                        "the end)", k);
     if (json_is_integer(end) && json_integer_value(end) <= json_integer_value(start))
-        return job_bad(why, why_len, "segment %zu ends before it starts", k);
+        return udcs_why(why, why_len, "segment %zu ends before it starts", k);
     return 0;
 }
 
@@ -189,8 +179,8 @@ json_t *encode_split(const json_t *job, char *why, size_t why_len)
     if (rc == 0)
         rc = job_opt_str(job, "time_base", NULL, &tb, why, why_len);
     if (rc == 0 && (!tb || video_parse_rate(tb, &tb_num, &tb_den) < 0))
-        rc = job_bad(why, why_len, "field 'time_base' must be the input's video time base, "
-                     "N/D (the segments' timestamps count in it)");
+        rc = udcs_why(why, why_len, "field 'time_base' must be the input's video time base, "
+                      "N/D (the segments' timestamps count in it)");
     if (rc == 0)
         rc = job_opt_str(job, "shift", NULL, &shift, why, why_len);
     if (rc == 0)
@@ -202,10 +192,10 @@ json_t *encode_split(const json_t *job, char *why, size_t why_len)
     char tail;
     if (rc == 0 && shift && (sscanf(shift, "%lld/%lld%c", &sn, &sd, &tail) != 2 || sn < 0 ||
                              sd <= 0 || sd > 2147483647))
-        rc = job_bad(why, why_len, "field 'shift' must be N/D seconds (as the split gives it)");
+        rc = udcs_why(why, why_len, "field 'shift' must be N/D seconds (as the split gives it)");
     if (rc == 0 && (!json_is_array(segs) || n == 0 || n > ENCODE_MAX_SEGMENTS))
-        rc = job_bad(why, why_len, "field 'segments' must be an array of 1 to %d segments",
-                     ENCODE_MAX_SEGMENTS);
+        rc = udcs_why(why, why_len, "field 'segments' must be an array of 1 to %d segments",
+                      ENCODE_MAX_SEGMENTS);
     int64_t prev_end = 0;
     for (size_t k = 0; rc == 0 && k < n; k++) {
         json_t *s = json_array_get(segs, k);
@@ -216,23 +206,23 @@ json_t *encode_split(const json_t *job, char *why, size_t why_len)
         json_t *argv = json_array();
         char name[32];
         snprintf(name, sizeof(name), "segment %zu", k);
-        add(argv, ENCODE_TOOL);
-        add(argv, "encode");
-        add(argv, "segment.nut");
-        add(argv, "-o");
-        add(argv, ENCODED);
-        add(argv, "--start-pts");
-        add(argv, "%lld", (long long)json_integer_value(json_object_get(s, "start_pts")));
+        job_arg(argv, ENCODE_TOOL);
+        job_arg(argv, "encode");
+        job_arg(argv, "segment.nut");
+        job_arg(argv, "-o");
+        job_arg(argv, ENCODED);
+        job_arg(argv, "--start-pts");
+        job_arg(argv, "%lld", (long long)json_integer_value(json_object_get(s, "start_pts")));
         if (json_is_integer(end)) {
-            add(argv, "--end-pts");
-            add(argv, "%lld", (long long)prev_end);
+            job_arg(argv, "--end-pts");
+            job_arg(argv, "%lld", (long long)prev_end);
         }
-        add(argv, "--time-base");
-        add(argv, "%s", tb);
-        add(argv, "--frames");
-        add(argv, "%lld", (long long)json_integer_value(json_object_get(s, "frames")));
-        add(argv, "--fps");
-        add(argv, "%s", fps);
+        job_arg(argv, "--time-base");
+        job_arg(argv, "%s", tb);
+        job_arg(argv, "--frames");
+        job_arg(argv, "%lld", (long long)json_integer_value(json_object_get(s, "frames")));
+        job_arg(argv, "--fps");
+        job_arg(argv, "%s", fps);
         json_array_extend(argv, settings);
         json_t *inputs = json_pack("{s:O}", "segment.nut", json_object_get(s, "digest"));
         json_array_append_new(units, unit_of(name, argv, inputs, ENCODED, req));
@@ -258,8 +248,8 @@ int encode_check_render_settings(const json_t *encode, char *why, size_t why_len
     const char *format, *fps;
     int sf;
     json_t *settings = json_array();
-    int rc = json_is_object(encode) ? 0 : job_bad(why, why_len, "field 'encode' must be an "
-                                                  "object of encode settings");
+    int rc = json_is_object(encode) ? 0 : udcs_why(why, why_len, "field 'encode' must be an "
+                                                   "object of encode settings");
     if (rc == 0)
         rc = job_known_fields(encode, render_encode_fields, "a render's 'encode'", why,
                               why_len);
@@ -292,15 +282,15 @@ int encode_append_for_frames(json_t *units, const json_t *encode, const size_t *
         json_t *argv = json_array(), *inputs = json_object();
         char name[32];
         snprintf(name, sizeof(name), "segment %zu", n_segs);
-        add(argv, ENCODE_TOOL);
-        add(argv, "encode");
-        add(argv, "--images");
-        add(argv, "--fps");
-        add(argv, "%s", fps);
-        add(argv, "--first-pts");
-        add(argv, "%zu", at);
-        add(argv, "-o");
-        add(argv, ENCODED);
+        job_arg(argv, ENCODE_TOOL);
+        job_arg(argv, "encode");
+        job_arg(argv, "--images");
+        job_arg(argv, "--fps");
+        job_arg(argv, "%s", fps);
+        job_arg(argv, "--first-pts");
+        job_arg(argv, "%zu", at);
+        job_arg(argv, "-o");
+        job_arg(argv, ENCODED);
         json_array_extend(argv, settings);
         for (size_t i = at; i < at + count; i++) {
             const char *dot = strrchr(frame_output[i], '.');
@@ -309,7 +299,7 @@ int encode_append_for_frames(json_t *units, const json_t *encode, const size_t *
             json_object_set_new(inputs, as, json_pack("{s:I, s:s}", "unit",
                                                       (json_int_t)frame_unit[i], "output",
                                                       frame_output[i]));
-            add(argv, "%s", as);
+            job_arg(argv, "%s", as);
         }
         json_array_append_new(units, unit_of(name, argv, inputs, ENCODED, tool_req));
     }

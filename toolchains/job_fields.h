@@ -1,14 +1,11 @@
 /* toolchains/job_fields.h - reading the fields of a submitted job (RENDER, ENCODE) the one
  * same way: optional fields with defaults and ranges, unknown fields refused with the list
- * of known ones. Each returns 0, or -1 with why naming the field. */
+ * of known ones. Each returns 0, or -1 with why naming the field (udcs_why). */
 #ifndef UDCS_JOB_FIELDS_H
 #define UDCS_JOB_FIELDS_H
 
 #include <jansson.h>
 #include <stddef.h>
-
-int job_bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Integer field `key` from min to max, or `def` when absent. */
 int job_opt_int(const json_t *job, const char *key, int min, int max, int def, int *out,
@@ -25,6 +22,8 @@ int job_known_fields(const json_t *job, const char *const *known, const char *wh
  * `key` pins a fingerprint FP) into req. */
 int job_tool_requirement(const json_t *job, const char *key, const char *tool, char *req,
                          size_t len, char *why, size_t why_len);
+/* Append one argument, formatted, to a command line (a JSON array). */
+void job_arg(json_t *argv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A relative path that does not climb out ("..") of where it is put. */
 int job_safe_relative(const char *path);
 

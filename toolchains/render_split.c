@@ -1,6 +1,5 @@
 /* toolchains/render_split.c - a RENDER job as units: the command lines of udcs-trace,
  * POV-Ray and Blender for one frame or one tile, and of udcs-image for the merge. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "toolchains/encode.h"
 #include "toolchains/image.h"
 #include "toolchains/job_fields.h"
+#include "common/err.h"
 #include "toolchains/render.h"
 
 #define MAX_PATH_TEXT 1024
@@ -89,14 +89,14 @@ int render_frames_parse(const char *text, int **frames, size_t *n, char *why, si
         if (b < a) {
             free(*frames);
             *frames = NULL;
-            return job_bad(why, why_len, "frame range '%.*s' ends before it starts",
-                           (int)(p - start), start);
+            return udcs_why(why, why_len, "frame range '%.*s' ends before it starts",
+                            (int)(p - start), start);
         }
         if ((size_t)(b - a) + 1 + *n > RENDER_MAX_FRAMES) {
             free(*frames);
             *frames = NULL;
-            return job_bad(why, why_len, "frames '%s': more than %d frames in one job", text,
-                           RENDER_MAX_FRAMES);
+            return udcs_why(why, why_len, "frames '%s': more than %d frames in one job", text,
+                            RENDER_MAX_FRAMES);
         }
         if (*n + (size_t)(b - a) + 1 > cap) {
             cap = (*n + (size_t)(b - a) + 1) * 2;
@@ -104,7 +104,7 @@ int render_frames_parse(const char *text, int **frames, size_t *n, char *why, si
             if (!grown) {
                 free(*frames);
                 *frames = NULL;
-                return job_bad(why, why_len, "out of memory");
+                return udcs_why(why, why_len, "out of memory");
             }
             *frames = grown;
         }
@@ -126,8 +126,8 @@ syntax:
     free(*frames);
     *frames = NULL;
     *n = 0;
-    return job_bad(why, why_len, "frames '%s' is not a list of frames and ranges like "
-                   "1-240,300,310-320 (frames 0 to %d)", text, RENDER_MAX_FRAME);
+    return udcs_why(why, why_len, "frames '%s' is not a list of frames and ranges like "
+                    "1-240,300,310-320 (frames 0 to %d)", text, RENDER_MAX_FRAME);
 }
 
 void render_tile_rect(int width, int height, int cols, int rows, int align, int col, int row,
@@ -157,21 +157,21 @@ static int read_frames(const json_t *job, struct job *j, char *why, size_t why_l
                                    why_len);
     if (!json_is_array(v) || json_array_size(v) == 0 ||
         json_array_size(v) > RENDER_MAX_FRAMES)
-        return job_bad(why, why_len, "field 'frames' must be a list like \"1-240,300\" or an "
-                       "array of up to %d frame numbers", RENDER_MAX_FRAMES);
+        return udcs_why(why, why_len, "field 'frames' must be a list like \"1-240,300\" or an "
+                        "array of up to %d frame numbers", RENDER_MAX_FRAMES);
     /* an array goes through the same checks as the text */
     size_t len = json_array_size(v) * 9 + 1, at = 0, i;
     char *text = malloc(len);
     json_t *f;
     if (!text)
-        return job_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     text[0] = '\0';
     json_array_foreach(v, i, f) {
         if (!json_is_integer(f) || json_integer_value(f) < 0 ||
             json_integer_value(f) > RENDER_MAX_FRAME) {
             free(text);
-            return job_bad(why, why_len, "frames[%zu] must be a frame number from 0 to %d", i,
-                           RENDER_MAX_FRAME);
+            return udcs_why(why, why_len, "frames[%zu] must be a frame number from 0 to %d", i,
+                            RENDER_MAX_FRAME);
         }
         at += (size_t)snprintf(text + at, len - at, "%s%d", i ? "," : "",
                                (int)json_integer_value(f));
@@ -201,15 +201,15 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
         job_opt_str(job, "animation", NULL, &anim, why, why_len) < 0)
         return -1;
     if (!(j->tool = render_tool_of(j->renderer)))
-        return job_bad(why, why_len, "renderer '%s' is not known; renderers: builtin, povray, "
-                       "blender", j->renderer);
+        return udcs_why(why, why_len, "renderer '%s' is not known; renderers: builtin, povray, "
+                        "blender", j->renderer);
     j->inputs = json_object_get(job, "inputs");
     if (!j->scene || !job_safe_relative(j->scene))
-        return job_bad(why, why_len, "field 'scene' must name the scene file: a relative path "
-                       "inside the job's inputs");
+        return udcs_why(why, why_len, "field 'scene' must name the scene file: a relative path "
+                        "inside the job's inputs");
     if (!json_is_object(j->inputs) || !json_object_get(j->inputs, j->scene))
-        return job_bad(why, why_len, "the scene '%s' is not among the job's 'inputs' (an object "
-                       "of path: digest)", j->scene);
+        return udcs_why(why, why_len, "the scene '%s' is not among the job's 'inputs' (an object "
+                        "of path: digest)", j->scene);
     const char *slash = strrchr(j->scene, '/');
     j->base = slash ? slash + 1 : j->scene;
     snprintf(j->dir, sizeof(j->dir), "%.*s", slash ? (int)(slash - j->scene) : 0, j->scene);
@@ -217,26 +217,27 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
     char probe[32];
     snprintf(probe, sizeof(probe), "x.%.8s", j->format);
     if (strcmp(j->format, "tif") == 0 || image_format_of_path(probe, &fmt) < 0)
-        return job_bad(why, why_len, "format '%s' is not one of png, exr, tiff", j->format);
+        return udcs_why(why, why_len, "format '%s' is not one of png, exr, tiff", j->format);
     if (image_parse_size(tiles, &j->cols, &j->rows) < 0 || j->cols > RENDER_MAX_TILES ||
         j->rows > RENDER_MAX_TILES)
-        return job_bad(why, why_len, "tiles '%s' is not COLUMNSxROWS (1 to %d each, for example "
-                       "4x4)", tiles, RENDER_MAX_TILES);
+        return udcs_why(why, why_len, "tiles '%s' is not COLUMNSxROWS (1 to %d each, for example "
+                        "4x4)", tiles, RENDER_MAX_TILES);
     if (size && image_parse_size(size, &j->width, &j->height) < 0)
-        return job_bad(why, why_len, "size '%s' is not WIDTHxHEIGHT (for example 1920x1080)", size);
+        return udcs_why(why, why_len, "size '%s' is not WIDTHxHEIGHT (for example 1920x1080)",
+                        size);
     if (!size && (j->cols > 1 || j->rows > 1))
-        return job_bad(why, why_len, "a tiled render needs 'size' (WIDTHxHEIGHT)");
+        return udcs_why(why, why_len, "a tiled render needs 'size' (WIDTHxHEIGHT)");
     if (!size && strcmp(j->renderer, "povray") == 0)
         j->width = 640, j->height = 480;   /* POV-Ray has no size of its own in the scene */
     if (j->width && (j->cols > j->width || j->rows > j->height))
-        return job_bad(why, why_len, "%dx%d tiles do not fit a %dx%d frame", j->cols, j->rows,
-                       j->width, j->height);
+        return udcs_why(why, why_len, "%dx%d tiles do not fit a %dx%d frame", j->cols, j->rows,
+                        j->width, j->height);
     int align = render_tile_align(j->renderer);
     if (j->width && ((j->cols > 1 && j->width / j->cols < align) ||
                      (j->rows > 1 && j->height / j->rows < align)))
-        return job_bad(why, why_len, "%s tiles are at least %d pixels wide and high: %dx%d tiles "
-                       "are too many for a %dx%d frame", j->renderer, align, j->cols, j->rows,
-                       j->width, j->height);
+        return udcs_why(why, why_len, "%s tiles are at least %d pixels wide and high: %dx%d tiles "
+                        "are too many for a %dx%d frame", j->renderer, align, j->cols, j->rows,
+                        j->width, j->height);
     int max_samples = strcmp(j->renderer, "povray") == 0 ? 9 : RENDER_MAX_SAMPLES;
     if (job_opt_int(job, "samples", 1, max_samples, 0, &j->samples, why, why_len) < 0 ||
         job_opt_int(job, "threads", 1, RENDER_MAX_THREADS, 1, &j->threads, why, why_len) < 0)
@@ -251,7 +252,7 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
         if (*end == '-')
             b = strtol(end + 1, &end, 10);
         if (*end || a < 0 || b < a || b > RENDER_MAX_FRAME)
-            return job_bad(why, why_len, "animation '%s' is not a frame range FIRST-LAST", anim);
+            return udcs_why(why, why_len, "animation '%s' is not a frame range FIRST-LAST", anim);
         j->anim_first = (int)a;
         j->anim_last = (int)b;
     }
@@ -270,16 +271,6 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
 
 /* ---- units ------------------------------------------------------------------------------- */
 
-static void add(json_t *argv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(json_t *argv, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    json_array_append_new(argv, json_string(text));
-}
 
 /* The file a render writes, for frame f (tile or whole frame), in its own format. */
 static const char *extension(const char *format)
@@ -290,30 +281,30 @@ static const char *extension(const char *format)
 static void builtin_argv(const struct job *j, json_t *argv, int f, const int *rect,
                          const char *out)
 {
-    add(argv, "udcs-trace");
-    add(argv, "%s", j->base);
-    add(argv, "--frame");
-    add(argv, "%d", f);
+    job_arg(argv, "udcs-trace");
+    job_arg(argv, "%s", j->base);
+    job_arg(argv, "--frame");
+    job_arg(argv, "%d", f);
     if (j->width) {
-        add(argv, "--size");
-        add(argv, "%dx%d", j->width, j->height);
+        job_arg(argv, "--size");
+        job_arg(argv, "%dx%d", j->width, j->height);
     }
     if (j->samples) {
-        add(argv, "--samples");
-        add(argv, "%d", j->samples);
+        job_arg(argv, "--samples");
+        job_arg(argv, "%d", j->samples);
     }
-    add(argv, "--threads");
-    add(argv, "%d", j->threads);
+    job_arg(argv, "--threads");
+    job_arg(argv, "%d", j->threads);
     if (rect) {
-        add(argv, "--region");
-        add(argv, "%d,%d,%d,%d", rect[0], rect[1], rect[2], rect[3]);
+        job_arg(argv, "--region");
+        job_arg(argv, "%d,%d,%d,%d", rect[0], rect[1], rect[2], rect[3]);
     }
     if (strcmp(j->format, "exr") == 0)
-        add(argv, "--linear");
+        job_arg(argv, "--linear");
     if (strncmp(out, "tile", 4) == 0)
-        add(argv, "--float-tiff");   /* exact floats, and no OpenImageIO to load */
-    add(argv, "-o");
-    add(argv, "%s", out);
+        job_arg(argv, "--float-tiff");   /* exact floats, and no OpenImageIO to load */
+    job_arg(argv, "-o");
+    job_arg(argv, "%s", out);
 }
 
 /* POV-Ray appends the frame number to the output name in an animation, padded to the
@@ -322,32 +313,32 @@ static void povray_argv(const struct job *j, json_t *argv, int f, const int *rec
                         const char *stem, char *out, size_t out_len)
 {
     int animated = j->anim_first != j->anim_last;
-    add(argv, "povray");
-    add(argv, "-D");
-    add(argv, "+I%s", j->base);
-    add(argv, "+O%s.png", stem);
-    add(argv, "+W%d", j->width);
-    add(argv, "+H%d", j->height);
+    job_arg(argv, "povray");
+    job_arg(argv, "-D");
+    job_arg(argv, "+I%s", j->base);
+    job_arg(argv, "+O%s.png", stem);
+    job_arg(argv, "+W%d", j->width);
+    job_arg(argv, "+H%d", j->height);
     /* 16 bits per channel where the result is not an 8-bit PNG anyway */
-    add(argv, "%s", strcmp(j->format, "png") == 0 ? "+FN" : "+FN16");
-    add(argv, "+BS%d", POVRAY_BLOCK);
-    add(argv, "+WT%d", j->threads);
+    job_arg(argv, "%s", strcmp(j->format, "png") == 0 ? "+FN" : "+FN16");
+    job_arg(argv, "+BS%d", POVRAY_BLOCK);
+    job_arg(argv, "+WT%d", j->threads);
     if (j->samples) {
-        add(argv, "+A");
-        add(argv, "+AM2");
-        add(argv, "+R%d", j->samples);
+        job_arg(argv, "+A");
+        job_arg(argv, "+AM2");
+        job_arg(argv, "+R%d", j->samples);
     }
     if (animated) {
-        add(argv, "+KFI%d", j->anim_first);
-        add(argv, "+KFF%d", j->anim_last);
-        add(argv, "+SF%d", f);
-        add(argv, "+EF%d", f);
+        job_arg(argv, "+KFI%d", j->anim_first);
+        job_arg(argv, "+KFF%d", j->anim_last);
+        job_arg(argv, "+SF%d", f);
+        job_arg(argv, "+EF%d", f);
     }
     if (rect) {
-        add(argv, "+SC%d", rect[0] + 1);
-        add(argv, "+EC%d", rect[0] + rect[2]);
-        add(argv, "+SR%d", rect[1] + 1);
-        add(argv, "+ER%d", rect[1] + rect[3]);
+        job_arg(argv, "+SC%d", rect[0] + 1);
+        job_arg(argv, "+EC%d", rect[0] + rect[2]);
+        job_arg(argv, "+SR%d", rect[1] + 1);
+        job_arg(argv, "+ER%d", rect[1] + rect[3]);
     }
     if (animated) {
         int digits = snprintf(NULL, 0, "%d", j->anim_last);
@@ -386,22 +377,22 @@ static void blender_argv(const struct job *j, json_t *argv, int f, const int *re
                  (j->height - rect[1] + 0.25) / j->height);
     const char *ftype = strcmp(j->format, "exr") == 0 ? "OPEN_EXR"
                         : strcmp(j->format, "tiff") == 0 ? "TIFF" : "PNG";
-    add(argv, "blender");
-    add(argv, "-b");
-    add(argv, "--factory-startup");
-    add(argv, "%s", j->base);
-    add(argv, "--python-expr");
-    add(argv, "%s", code);
-    add(argv, "-o");
-    add(argv, "//%s_####", stem);
-    add(argv, "-F");
-    add(argv, "%s", ftype);
-    add(argv, "-x");
-    add(argv, "1");
-    add(argv, "-t");
-    add(argv, "%d", j->threads);
-    add(argv, "-f");
-    add(argv, "%d", f);
+    job_arg(argv, "blender");
+    job_arg(argv, "-b");
+    job_arg(argv, "--factory-startup");
+    job_arg(argv, "%s", j->base);
+    job_arg(argv, "--python-expr");
+    job_arg(argv, "%s", code);
+    job_arg(argv, "-o");
+    job_arg(argv, "//%s_####", stem);
+    job_arg(argv, "-F");
+    job_arg(argv, "%s", ftype);
+    job_arg(argv, "-x");
+    job_arg(argv, "1");
+    job_arg(argv, "-t");
+    job_arg(argv, "%d", j->threads);
+    job_arg(argv, "-f");
+    job_arg(argv, "%d", f);
     snprintf(out, out_len, "%s_%04d.%s", stem, f, extension(j->format));
 }
 
@@ -461,19 +452,19 @@ static int split_frame(const struct job *j, int f, json_t *units, char *made, si
         json_t *u = render_unit(j, f, NULL, 0, 0, 1, out, sizeof(out));
         snprintf(made, made_len, "%s", out);
         return u && json_array_append_new(units, u) == 0 ? 0
-                                                         : job_bad(why, why_len, "out of memory");
+                                                         : udcs_why(why, why_len, "out of memory");
     }
     json_t *argv = json_array(), *inputs = json_object();
     char final[64], name[64];
     snprintf(final, sizeof(final), "frame.%s", extension(j->format));
     snprintf(made, made_len, "%s", final);
     snprintf(name, sizeof(name), "frame %d", f);
-    add(argv, RENDER_MERGE_TOOL);
-    add(argv, "merge");
-    add(argv, "--size");
-    add(argv, "%dx%d", j->width, j->height);
-    add(argv, "-o");
-    add(argv, "%s", final);
+    job_arg(argv, RENDER_MERGE_TOOL);
+    job_arg(argv, "merge");
+    job_arg(argv, "--size");
+    job_arg(argv, "%dx%d", j->width, j->height);
+    job_arg(argv, "-o");
+    job_arg(argv, "%s", final);
     for (int row = 0; row < j->rows; row++) {
         for (int col = 0; col < j->cols; col++) {
             int rect[4];
@@ -483,7 +474,7 @@ static int split_frame(const struct job *j, int f, json_t *units, char *made, si
             if (!u) {
                 json_decref(argv);
                 json_decref(inputs);
-                return job_bad(why, why_len, "out of memory");
+                return udcs_why(why, why_len, "out of memory");
             }
             char *dot = strrchr(out, '.');
             char as[300];
@@ -491,14 +482,14 @@ static int split_frame(const struct job *j, int f, json_t *units, char *made, si
             json_object_set_new(inputs, as, json_pack("{s:I, s:s}", "unit",
                                                       (json_int_t)json_array_size(units),
                                                       "output", out));
-            add(argv, "%s@%d,%d,%d,%d", as, rect[0], rect[1], rect[2], rect[3]);
+            job_arg(argv, "%s@%d,%d,%d,%d", as, rect[0], rect[1], rect[2], rect[3]);
             json_array_append_new(units, u);
         }
     }
     /* at the top of its directory: the tiles are placed there */
     json_t *merge = unit_of(name, argv, inputs, final, j->merge_req, "UDCS_MERGE");
     return merge && json_array_append_new(units, merge) == 0
-               ? 0 : job_bad(why, why_len, "out of memory");
+               ? 0 : udcs_why(why, why_len, "out of memory");
 }
 
 /* udcs-render --encode: the frames, in order, into the encode units (encode.h). */
@@ -507,7 +498,7 @@ static int split_encode(const struct job *j, json_t *units, const size_t *frame_
 {
     const char **outputs = malloc(j->n_frames * sizeof(*outputs));
     if (!outputs)
-        return job_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     for (size_t i = 0; i < j->n_frames; i++)
         outputs[i] = made[i];
     int rc = encode_append_for_frames(units, j->encode, frame_unit, outputs, j->n_frames,
@@ -524,14 +515,14 @@ json_t *render_split(const json_t *job, char *why, size_t why_len)
     if (read_job(job, &j, why, why_len) == 0) {
         size_t per_frame = (size_t)j.cols * j.rows + 1;
         if (j.n_frames * per_frame > RENDER_MAX_UNITS) {
-            job_bad(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d in "
-                    "one job): split the range over several jobs", j.n_frames, j.cols, j.rows,
-                    RENDER_MAX_UNITS);
+            udcs_why(why, why_len, "%zu frames of %dx%d tiles make too many units (at most %d in "
+                     "one job): split the range over several jobs", j.n_frames, j.cols, j.rows,
+                     RENDER_MAX_UNITS);
         } else {
             units = json_array();
             size_t *frame_unit = calloc(j.n_frames, sizeof(*frame_unit));
             char (*made)[64] = calloc(j.n_frames, sizeof(*made));
-            int rc = frame_unit && made ? 0 : job_bad(why, why_len, "out of memory");
+            int rc = frame_unit && made ? 0 : udcs_why(why, why_len, "out of memory");
             for (size_t i = 0; rc == 0 && i < j.n_frames; i++) {
                 rc = split_frame(&j, j.frames[i], units, made[i], sizeof(made[i]), why,
                                  why_len);

@@ -2,27 +2,17 @@
  * udcs-encode and udcs-video, and the same checks for the master's ENCODE jobs. Plain C,
  * no FFmpeg: the master links it. */
 #include "toolchains/video.h"
+#include "common/err.h"
 
 #include <jansson.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 int video_parse_rate(const char *text, int *num, int *den)
 {
@@ -91,26 +81,26 @@ int video_settings_flag(struct video_settings *s, const char *flag, const char *
     if (!known[i])
         return 0;
     if (!value || !*value)
-        return bad(why, why_len, "%s needs a value", flag);
+        return udcs_why(why, why_len, "%s needs a value", flag);
     if (strcmp(flag, "--codec") == 0) {
         s->codec = value;
     } else if (strcmp(flag, "--crf") == 0) {
         if (whole(value, 0, 1000, &s->crf) < 0)
-            return bad(why, why_len, "--crf %s: not a whole number from 0", value);
+            return udcs_why(why, why_len, "--crf %s: not a whole number from 0", value);
     } else if (strcmp(flag, "--bitrate") == 0) {
         if (video_parse_bitrate(value, &s->bitrate) < 0)
-            return bad(why, why_len, "--bitrate %s: not a bitrate such as 2500k, 4M or "
-                       "3000000 (at least 1k)", value);
+            return udcs_why(why, why_len, "--bitrate %s: not a bitrate such as 2500k, 4M or "
+                            "3000000 (at least 1k)", value);
     } else if (strcmp(flag, "--preset") == 0) {
         s->preset = value;
     } else if (strcmp(flag, "--scale") == 0) {
         if (video_parse_size(value, &s->width, &s->height) < 0)
-            return bad(why, why_len, "--scale %s: not WIDTHxHEIGHT (2 to 16384 each)", value);
+            return udcs_why(why, why_len, "--scale %s: not WIDTHxHEIGHT (2 to 16384 each)", value);
     } else if (strcmp(flag, "--pix-fmt") == 0) {
         s->pix_fmt = value;
     } else if (whole(value, 0, 256, &s->threads) < 0) {
-        return bad(why, why_len, "--threads %s: not a whole number from 0 (the "
-                   "encoder's choice) to 256", value);
+        return udcs_why(why, why_len, "--threads %s: not a whole number from 0 (the "
+                        "encoder's choice) to 256", value);
     }
     return 1;
 }

@@ -57,8 +57,8 @@ static int drain(struct encoder *e, char *why, size_t why_len)
         if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF)
             return 0;
         if (rc < 0)
-            return video_bad(why, why_len, "the %s encoder failed: %s", e->enc->codec->name,
-                             video_err(rc));
+            return udcs_why(why, why_len, "the %s encoder failed: %s", e->enc->codec->name,
+                            video_err(rc));
         if (e->pkt->duration <= 0)
             e->pkt->duration = duration_of(e, e->pkt->pts);
         e->pkt->stream_index = 0;
@@ -66,8 +66,8 @@ static int drain(struct encoder *e, char *why, size_t why_len)
         rc = av_write_frame(e->out.fmt, e->pkt);
         av_packet_unref(e->pkt);
         if (rc < 0)
-            return video_bad(why, why_len, "%s: writing a packet failed (%s)", e->out.path,
-                             video_err(rc));
+            return udcs_why(why, why_len, "%s: writing a packet failed (%s)", e->out.path,
+                            video_err(rc));
     }
 }
 
@@ -87,11 +87,11 @@ static int start(struct encoder *e, const AVFrame *first, char *why, size_t why_
         rc = avformat_write_header(e->out.fmt, NULL);
     }
     if (rc < 0)
-        return video_bad(why, why_len, "%s: cannot start the file (%s)", e->job->output,
-                         video_err(rc));
+        return udcs_why(why, why_len, "%s: cannot start the file (%s)", e->job->output,
+                        video_err(rc));
     e->converted = av_frame_alloc();
     if (!e->converted)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     return 0;
 }
 
@@ -113,10 +113,10 @@ static int encode(struct encoder *e, AVFrame *frame, int64_t pts, int64_t durati
         e->converted->height = e->enc->height;
         e->converted->format = e->enc->pix_fmt;
         if (!e->sws || av_frame_get_buffer(e->converted, 0) < 0)
-            return video_bad(why, why_len, "cannot convert %dx%d %s pictures to %dx%d %s",
-                             frame->width, frame->height,
-                             av_get_pix_fmt_name(frame->format), e->enc->width, e->enc->height,
-                             av_get_pix_fmt_name(e->enc->pix_fmt));
+            return udcs_why(why, why_len, "cannot convert %dx%d %s pictures to %dx%d %s",
+                            frame->width, frame->height,
+                            av_get_pix_fmt_name(frame->format), e->enc->width, e->enc->height,
+                            av_get_pix_fmt_name(e->enc->pix_fmt));
         sws_scale(e->sws, (const uint8_t *const *)frame->data, frame->linesize, 0,
                   frame->height, e->converted->data, e->converted->linesize);
         in = e->converted;
@@ -125,11 +125,11 @@ static int encode(struct encoder *e, AVFrame *frame, int64_t pts, int64_t durati
     in->pict_type = AV_PICTURE_TYPE_NONE;   /* the encoder places keyframes, not the source */
     in->key_frame = 0;
     if (duration_note(e, pts, duration) < 0)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     int rc = avcodec_send_frame(e->enc, in);
     if (rc < 0)
-        return video_bad(why, why_len, "the %s encoder refused frame %ld: %s",
-                         e->enc->codec->name, e->frames, video_err(rc));
+        return udcs_why(why, why_len, "the %s encoder refused frame %ld: %s",
+                        e->enc->codec->name, e->frames, video_err(rc));
     e->frames++;
     return drain(e, why, why_len);
 }
@@ -153,7 +153,7 @@ static int decode_into(struct encoder *e, AVCodecContext *dec, const AVPacket *p
 {
     int rc = avcodec_send_packet(dec, pkt);
     if (rc < 0 && rc != AVERROR_INVALIDDATA && rc != AVERROR(EAGAIN) && rc != AVERROR_EOF)
-        return video_bad(why, why_len, "%s: decoding failed: %s", e->job->input, video_err(rc));
+        return udcs_why(why, why_len, "%s: decoding failed: %s", e->job->input, video_err(rc));
     /* a picture that cannot be decoded is counted out below: the frame count tells */
     for (;;) {
         rc = avcodec_receive_frame(dec, frame);
@@ -162,8 +162,8 @@ static int decode_into(struct encoder *e, AVCodecContext *dec, const AVPacket *p
         if (rc == AVERROR_INVALIDDATA)
             continue;
         if (rc < 0)
-            return video_bad(why, why_len, "%s: decoding failed: %s", e->job->input,
-                             video_err(rc));
+            return udcs_why(why, why_len, "%s: decoding failed: %s", e->job->input,
+                            video_err(rc));
         rc = keep(e, frame, src_tb, why, why_len);
         av_frame_unref(frame);
         if (rc < 0)
@@ -182,8 +182,8 @@ static int from_file(struct encoder *e, char *why, size_t why_len)
     const AVCodec *codec = NULL;
     int v = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0), rc = 0;
     if (v < 0 || !codec) {
-        rc = video_bad(why, why_len, "%s: no video stream this machine can decode",
-                       e->job->input);
+        rc = udcs_why(why, why_len, "%s: no video stream this machine can decode",
+                      e->job->input);
     } else {
         AVStream *st = fmt->streams[v];
         const struct video_encode_job *j = e->job;
@@ -202,14 +202,14 @@ static int from_file(struct encoder *e, char *why, size_t why_len)
             e->fps = (AVRational){ 25, 1 };
         dec = avcodec_alloc_context3(codec);
         if (!dec || !pkt || !frame || avcodec_parameters_to_context(dec, st->codecpar) < 0)
-            rc = video_bad(why, why_len, "out of memory");
+            rc = udcs_why(why, why_len, "out of memory");
         if (rc == 0) {
             dec->pkt_timebase = st->time_base;
             dec->thread_count = 1;
             int err = avcodec_open2(dec, codec, NULL);
             if (err < 0)
-                rc = video_bad(why, why_len, "%s: cannot decode %s: %s", e->job->input,
-                               codec->name, video_err(err));
+                rc = udcs_why(why, why_len, "%s: cannot decode %s: %s", e->job->input,
+                              codec->name, video_err(err));
         }
     }
     video_log_begin();   /* leading pictures without their references complain: counted */
@@ -218,8 +218,8 @@ static int from_file(struct encoder *e, char *why, size_t why_len)
         if (got == AVERROR_EOF)
             break;
         if (got < 0) {
-            rc = video_bad(why, why_len, "%s: reading failed: %s", e->job->input,
-                           video_err(got));
+            rc = udcs_why(why, why_len, "%s: reading failed: %s", e->job->input,
+                          video_err(got));
             break;
         }
         if (pkt->stream_index == v)
@@ -261,8 +261,8 @@ static int read_image(const char *path, AVFrame *frame, char *why, size_t why_le
             rc = avcodec_receive_frame(dec, frame);
     }
     if (rc < 0)
-        video_bad(why, why_len, "%s: not an image libavcodec can read%s%s", path,
-                  rc != -1 ? ": " : "", rc != -1 ? video_err(rc) : "");
+        udcs_why(why, why_len, "%s: not an image libavcodec can read%s%s", path,
+                 rc != -1 ? ": " : "", rc != -1 ? video_err(rc) : "");
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
     avformat_close_input(&fmt);
@@ -273,18 +273,18 @@ static int from_images(struct encoder *e, char *why, size_t why_len)
 {
     const struct video_encode_job *j = e->job;
     if (j->fps_num <= 0 || j->fps_den <= 0)
-        return video_bad(why, why_len, "encoding images needs their frame rate");
+        return udcs_why(why, why_len, "encoding images needs their frame rate");
     e->fps = (AVRational){ j->fps_num, j->fps_den };
     e->tb = av_inv_q(e->fps);
     AVFrame *frame = av_frame_alloc();
-    int rc = frame ? 0 : video_bad(why, why_len, "out of memory");
+    int rc = frame ? 0 : udcs_why(why, why_len, "out of memory");
     for (size_t i = 0; rc == 0 && i < j->n_images; i++) {
         rc = read_image(j->images[i], frame, why, why_len);
         if (rc == 0 && e->enc && !j->settings.width &&
             (frame->width != e->enc->width || frame->height != e->enc->height))
-            rc = video_bad(why, why_len, "%s is %dx%d; the images before it are %dx%d",
-                           j->images[i], frame->width, frame->height, e->enc->width,
-                           e->enc->height);
+            rc = udcs_why(why, why_len, "%s is %dx%d; the images before it are %dx%d",
+                          j->images[i], frame->width, frame->height, e->enc->width,
+                          e->enc->height);
         if (rc == 0)
             rc = encode(e, frame, j->first_pts + (int64_t)i, 1, why, why_len);
         av_frame_unref(frame);
@@ -298,20 +298,20 @@ int video_encode(const struct video_encode_job *job, long *frames, char *why, si
     struct encoder e = { .job = job };
     *frames = 0;
     e.pkt = av_packet_alloc();
-    int rc = e.pkt ? 0 : video_bad(why, why_len, "out of memory");
+    int rc = e.pkt ? 0 : udcs_why(why, why_len, "out of memory");
     if (rc == 0)
         rc = job->images ? from_images(&e, why, why_len) : from_file(&e, why, why_len);
     if (rc == 0 && !e.enc)
-        rc = video_bad(why, why_len, "%s: no frames to encode in its window",
-                       job->input ? job->input : "the images");
+        rc = udcs_why(why, why_len, "%s: no frames to encode in its window",
+                      job->input ? job->input : "the images");
     if (rc == 0 && job->expect_frames >= 0 && e.frames != job->expect_frames)
-        rc = video_bad(why, why_len, "%s: %ld frames decoded in the segment's window, %ld "
-                       "expected: the input is damaged there", job->input, e.frames,
-                       job->expect_frames);
+        rc = udcs_why(why, why_len, "%s: %ld frames decoded in the segment's window, %ld "
+                      "expected: the input is damaged there", job->input, e.frames,
+                      job->expect_frames);
     if (rc == 0) {
         int err = avcodec_send_frame(e.enc, NULL);
-        rc = err < 0 ? video_bad(why, why_len, "flushing the encoder failed: %s",
-                                 video_err(err))
+        rc = err < 0 ? udcs_why(why, why_len, "flushing the encoder failed: %s",
+                                video_err(err))
                      : drain(&e, why, why_len);
     }
     if (rc == 0)

@@ -9,9 +9,8 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
-/* Fill why with fmt's text; returns -1. */
-int video_bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Errors: udcs_why (common/err.h) fills why and returns -1. */
+#include "common/err.h"
 
 /* libav's text for an AVERROR code (in a static buffer per call site: use at once). */
 const char *video_err(int averr);

@@ -54,7 +54,7 @@ static int plan_dts(struct segments *s, AVCodecParameters *par, AVRational *fps,
     int rc = 0;
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     for (size_t k = 0; rc == 0 && k < s->n; k++) {
         AVFormatContext *fmt;
         if (video_input_open(s->paths[k], &fmt, why, why_len) < 0) {
@@ -63,26 +63,26 @@ static int plan_dts(struct segments *s, AVCodecParameters *par, AVRational *fps,
         }
         AVStream *st = fmt->nb_streams == 1 ? fmt->streams[0] : NULL;
         if (!st || st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
-            rc = video_bad(why, why_len, "%s: not an encoded segment (one video stream)",
-                           s->paths[k]);
+            rc = udcs_why(why, why_len, "%s: not an encoded segment (one video stream)",
+                          s->paths[k]);
         } else if (k == 0) {
             s->tb = st->time_base;
             *fps = st->avg_frame_rate;
             rc = avcodec_parameters_copy(par, st->codecpar) < 0 ? -1 : 0;
         } else if (av_cmp_q(st->time_base, s->tb) != 0 || !same_stream(par, st->codecpar)) {
-            rc = video_bad(why, why_len, "%s is not encoded like %s (codec, size, pixel format "
-                           "or headers differ): were the segments encoded with different "
-                           "settings or encoder builds?", s->paths[k], s->paths[0]);
+            rc = udcs_why(why, why_len, "%s is not encoded like %s (codec, size, pixel format "
+                          "or headers differ): were the segments encoded with different "
+                          "settings or encoder builds?", s->paths[k], s->paths[0]);
         }
         int64_t seg_min = INT64_MAX;
         while (rc == 0 && av_read_frame(fmt, pkt) >= 0) {
             if (pkt->pts == AV_NOPTS_VALUE) {
-                rc = video_bad(why, why_len, "%s: a packet has no timestamp", s->paths[k]);
+                rc = udcs_why(why, why_len, "%s: a packet has no timestamp", s->paths[k]);
             } else if (s->n_pkts == cap) {
                 cap = cap ? 2 * cap : 4096;
                 int64_t *grown = realloc(pts, cap * sizeof(*pts));
                 if (!grown)
-                    rc = video_bad(why, why_len, "out of memory");
+                    rc = udcs_why(why, why_len, "out of memory");
                 else
                     pts = grown;
             }
@@ -96,7 +96,7 @@ static int plan_dts(struct segments *s, AVCodecParameters *par, AVRational *fps,
             av_packet_unref(pkt);
         }
         if (rc == 0 && seg_min == INT64_MAX)
-            rc = video_bad(why, why_len, "%s: an empty segment", s->paths[k]);
+            rc = udcs_why(why, why_len, "%s: an empty segment", s->paths[k]);
         avformat_close_input(&fmt);
     }
     av_packet_free(&pkt);
@@ -104,15 +104,15 @@ static int plan_dts(struct segments *s, AVCodecParameters *par, AVRational *fps,
         s->pts_sorted = malloc(s->n_pkts * sizeof(int64_t));
         s->dts = malloc(s->n_pkts * sizeof(int64_t));
         if (!s->pts_sorted || !s->dts)
-            rc = video_bad(why, why_len, "out of memory");
+            rc = udcs_why(why, why_len, "out of memory");
     }
     if (rc == 0) {
         memcpy(s->pts_sorted, pts, s->n_pkts * sizeof(int64_t));
         qsort(s->pts_sorted, s->n_pkts, sizeof(int64_t), cmp_i64);
         for (size_t i = 1; rc == 0 && i < s->n_pkts; i++)
             if (s->pts_sorted[i] == s->pts_sorted[i - 1])
-                rc = video_bad(why, why_len, "two frames are shown at the same time (pts %lld): "
-                               "the segments overlap", (long long)s->pts_sorted[i]);
+                rc = udcs_why(why, why_len, "two frames are shown at the same time (pts %lld): "
+                              "the segments overlap", (long long)s->pts_sorted[i]);
     }
     if (rc == 0) {
         /* d: how far a packet comes before its place in display order, at most */
@@ -150,11 +150,11 @@ static int next_video(struct segments *s, AVPacket *pkt, char *why, size_t why_l
             continue;
         }
         if (rc < 0)
-            return video_bad(why, why_len, "%s: reading failed: %s", s->paths[s->at],
-                             video_err(rc));
+            return udcs_why(why, why_len, "%s: reading failed: %s", s->paths[s->at],
+                            video_err(rc));
         if (s->next >= s->n_pkts) {
             av_packet_unref(pkt);
-            return video_bad(why, why_len, "%s changed while it was joined", s->paths[s->at]);
+            return udcs_why(why, why_len, "%s changed while it was joined", s->paths[s->at]);
         }
         pkt->dts = s->dts[s->next++];
         if (pkt->duration <= 0) {   /* until the next frame shown, or like the last */
@@ -192,15 +192,15 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
         return -1;
     a->stream = av_find_best_stream(a->in, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     if (a->stream < 0)
-        return video_bad(why, why_len, "%s: no audio stream", path);
+        return udcs_why(why, why_len, "%s: no audio stream", path);
     AVStream *src = a->in->streams[a->stream];
     a->out_st = avformat_new_stream(out, NULL);
     a->queued = av_packet_alloc();
     if (!a->out_st || !a->queued)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     if (avformat_query_codec(out->oformat, src->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 1) {
         if (avcodec_parameters_copy(a->out_st->codecpar, src->codecpar) < 0)
-            return video_bad(why, why_len, "out of memory");
+            return udcs_why(why, why_len, "out of memory");
         a->out_st->codecpar->codec_tag = 0;
         a->out_st->time_base = src->time_base;
         return 0;
@@ -209,19 +209,19 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
     const AVCodec *dc = avcodec_find_decoder(src->codecpar->codec_id);
     const AVCodec *ec = avcodec_find_encoder(out->oformat->audio_codec);
     if (!dc || !ec)
-        return video_bad(why, why_len, "%s: its audio (%s) cannot go into %s as it is, and "
-                         "cannot be %s here", path, avcodec_get_name(src->codecpar->codec_id),
-                         out->oformat->name, dc ? "encoded for it" : "decoded");
+        return udcs_why(why, why_len, "%s: its audio (%s) cannot go into %s as it is, and "
+                        "cannot be %s here", path, avcodec_get_name(src->codecpar->codec_id),
+                        out->oformat->name, dc ? "encoded for it" : "decoded");
     a->dec = avcodec_alloc_context3(dc);
     a->enc = avcodec_alloc_context3(ec);
     a->frame = av_frame_alloc();
     if (!a->dec || !a->enc || !a->frame ||
         avcodec_parameters_to_context(a->dec, src->codecpar) < 0)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     a->dec->pkt_timebase = src->time_base;
     int rc = avcodec_open2(a->dec, dc, NULL);
     if (rc < 0)
-        return video_bad(why, why_len, "%s: cannot decode its audio: %s", path, video_err(rc));
+        return udcs_why(why, why_len, "%s: cannot decode its audio: %s", path, video_err(rc));
     a->enc->sample_rate = a->dec->sample_rate;
     if (ec->supported_samplerates) {   /* the nearest rate the encoder takes */
         int best = ec->supported_samplerates[0];
@@ -248,15 +248,15 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
     if (rc >= 0)
         rc = swr_init(a->swr);
     if (rc < 0)
-        return video_bad(why, why_len, "cannot encode the audio with %s: %s", ec->name,
-                         video_err(rc));
+        return udcs_why(why, why_len, "cannot encode the audio with %s: %s", ec->name,
+                        video_err(rc));
     a->fifo = av_audio_fifo_alloc(a->enc->sample_fmt, a->enc->ch_layout.nb_channels,
                                   a->enc->frame_size > 0 ? a->enc->frame_size : 1024);
     a->out_st->time_base = a->enc->time_base;
     /* the audio starts where the input's did */
     a->next_pts = src->start_time != AV_NOPTS_VALUE
                   ? av_rescale_q(src->start_time, src->time_base, a->enc->time_base) : 0;
-    return a->fifo ? 0 : video_bad(why, why_len, "out of memory");
+    return a->fifo ? 0 : udcs_why(why, why_len, "out of memory");
 }
 
 /* Decode a packet (NULL: the end) and put its samples, converted, into the fifo. */
@@ -283,10 +283,10 @@ static int audio_decode(struct audio *a, const AVPacket *pkt, char *why, size_t 
         av_freep(&data);
         av_frame_unref(a->frame);
         if (got < 0)
-            return video_bad(why, why_len, "converting the audio failed: %s", video_err(got));
+            return udcs_why(why, why_len, "converting the audio failed: %s", video_err(got));
     }
     if (rc < 0 && rc != AVERROR(EAGAIN) && rc != AVERROR_EOF)
-        return video_bad(why, why_len, "decoding the audio failed: %s", video_err(rc));
+        return udcs_why(why, why_len, "decoding the audio failed: %s", video_err(rc));
     return 0;
 }
 
@@ -299,8 +299,8 @@ static int audio_feed(struct audio *a, char *why, size_t why_len)
         return 0;
     if (have == 0) {
         a->flushed = 1;
-        return avcodec_send_frame(a->enc, NULL) < 0 ? video_bad(why, why_len, "flushing the "
-                                                                "audio encoder failed") : 0;
+        return avcodec_send_frame(a->enc, NULL) < 0 ? udcs_why(why, why_len, "flushing the "
+                                                               "audio encoder failed") : 0;
     }
     AVFrame *f = av_frame_alloc();
     int n = have < size ? have : size, rc = f ? 0 : AVERROR(ENOMEM);
@@ -320,7 +320,7 @@ static int audio_feed(struct audio *a, char *why, size_t why_len)
         rc = avcodec_send_frame(a->enc, f);
     }
     av_frame_free(&f);
-    return rc < 0 ? video_bad(why, why_len, "encoding the audio failed: %s", video_err(rc)) : 0;
+    return rc < 0 ? udcs_why(why, why_len, "encoding the audio failed: %s", video_err(rc)) : 0;
 }
 
 /* The next audio packet to write (in out_st's time base of the input or the encoder);
@@ -333,7 +333,7 @@ static int next_audio(struct audio *a, AVPacket *pkt, char *why, size_t why_len)
             if (rc == AVERROR_EOF)
                 return 1;
             if (rc < 0)
-                return video_bad(why, why_len, "reading the audio failed: %s", video_err(rc));
+                return udcs_why(why, why_len, "reading the audio failed: %s", video_err(rc));
             if (pkt->stream_index == a->stream)
                 return 0;
             av_packet_unref(pkt);
@@ -346,7 +346,7 @@ static int next_audio(struct audio *a, AVPacket *pkt, char *why, size_t why_len)
         if (rc == AVERROR_EOF)
             return 1;
         if (rc != AVERROR(EAGAIN))
-            return video_bad(why, why_len, "encoding the audio failed: %s", video_err(rc));
+            return udcs_why(why, why_len, "encoding the audio failed: %s", video_err(rc));
         if (a->flushed)
             return 1;
         if (!a->input_done && av_audio_fifo_size(a->fifo) < (a->enc->frame_size > 0 ?
@@ -357,7 +357,7 @@ static int next_audio(struct audio *a, AVPacket *pkt, char *why, size_t why_len)
                 if (audio_decode(a, NULL, why, why_len) < 0)
                     return -1;
             } else if (rc < 0) {
-                return video_bad(why, why_len, "reading the audio failed: %s", video_err(rc));
+                return udcs_why(why, why_len, "reading the audio failed: %s", video_err(rc));
             } else {
                 int bad = a->queued->stream_index == a->stream &&
                           audio_decode(a, a->queued, why, why_len) < 0;
@@ -391,9 +391,9 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
     const char *output = job->output;
     int64_t shift_num = job->shift_num, shift_den = job->shift_den ? job->shift_den : 1;
     if (job->n_segments == 0)
-        return video_bad(why, why_len, "nothing to join: no segments");
+        return udcs_why(why, why_len, "nothing to join: no segments");
     if (shift_num < 0 || shift_den <= 0 || shift_den > INT_MAX)
-        return video_bad(why, why_len, "the shift must be N/D seconds, N >= 0, D > 0");
+        return udcs_why(why, why_len, "the shift must be N/D seconds, N >= 0, D > 0");
     AVRational shift_unit = { 1, (int)shift_den };
     struct segments s = { .paths = job->segments, .n = job->n_segments };
     struct audio a = { 0 };
@@ -401,7 +401,7 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVPacket *vp = av_packet_alloc(), *ap = av_packet_alloc();
     AVRational fps = { 0, 1 };
-    int rc = par && vp && ap ? 0 : video_bad(why, why_len, "out of memory");
+    int rc = par && vp && ap ? 0 : udcs_why(why, why_len, "out of memory");
     if (rc == 0)
         rc = plan_dts(&s, par, &fps, why, why_len);
     if (rc == 0)
@@ -409,14 +409,14 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
     AVStream *vst = NULL;
     if (rc == 0) {
         if (avformat_query_codec(o.fmt->oformat, par->codec_id, FF_COMPLIANCE_NORMAL) != 1)
-            rc = video_bad(why, why_len, "%s: a %s file cannot hold %s video; choose another "
-                           "container (.mkv takes every codec)", output, o.fmt->oformat->name,
-                           avcodec_get_name(par->codec_id));
+            rc = udcs_why(why, why_len, "%s: a %s file cannot hold %s video; choose another "
+                          "container (.mkv takes every codec)", output, o.fmt->oformat->name,
+                          avcodec_get_name(par->codec_id));
     }
     if (rc == 0) {
         vst = avformat_new_stream(o.fmt, NULL);
         if (!vst || avcodec_parameters_copy(vst->codecpar, par) < 0)
-            rc = video_bad(why, why_len, "out of memory");
+            rc = udcs_why(why, why_len, "out of memory");
     }
     if (rc == 0) {
         vst->codecpar->codec_tag = 0;
@@ -429,8 +429,8 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
     if (rc == 0) {
         int err = avformat_write_header(o.fmt, NULL);
         if (err < 0)
-            rc = video_bad(why, why_len, "%s: cannot start the file: %s", output,
-                           video_err(err));
+            rc = udcs_why(why, why_len, "%s: cannot start the file: %s", output,
+                          video_err(err));
     }
     /* Interleave: write whichever stream's next packet comes first. */
     AVRational atb = a.out_st ? (a.enc ? a.enc->time_base : a.in->streams[a.stream]->time_base)
@@ -470,15 +470,15 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
         av_packet_rescale_ts(p, from, to->time_base);
         int err = av_interleaved_write_frame(o.fmt, p);   /* takes the packet's data */
         if (err < 0)
-            rc = video_bad(why, why_len, "%s: writing a packet failed (%s)", output,
-                           video_err(err));
+            rc = udcs_why(why, why_len, "%s: writing a packet failed (%s)", output,
+                          video_err(err));
         if (take_video)
             have_v = 0;
         else
             have_a = 0;
     }
     if (rc == 0 && s.next != s.n_pkts)
-        rc = video_bad(why, why_len, "the segments changed while they were joined");
+        rc = udcs_why(why, why_len, "the segments changed while they were joined");
     if (rc == 0)
         rc = video_output_finish(&o, why, why_len);
     else if (o.fmt)

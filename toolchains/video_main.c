@@ -152,8 +152,8 @@ static int cmd_plan(int argc, char **argv, int split)
     int rc = video_plan(in.pkts, in.n_pkts, target > 0 ? target : 1, &segs, &n, why,
                         sizeof(why));
     if (rc == 0 && split && mkdir(dir, 0755) < 0 && errno != EEXIST)
-        rc = video_bad(why, sizeof(why), "%s: cannot make the directory: %s", dir,
-                       strerror(errno));
+        rc = udcs_why(why, sizeof(why), "%s: cannot make the directory: %s", dir,
+                      strerror(errno));
     if (rc == 0 && split)
         rc = video_split(input, &in, segs, n, dir, why, sizeof(why));
     if (rc == 0) {
@@ -167,7 +167,7 @@ static int cmd_plan(int argc, char **argv, int split)
     return rc == 0 ? EXIT_SUCCESS : fail(why);
 }
 
-/* ---- encode, join ----------------------------------------------------------------------------- */
+/* ---- encode, join ---------------------------------------------------------------------------- */
 
 static int cmd_encode(int argc, char **argv)
 {

@@ -8,21 +8,9 @@
  * packets up to the last one shown before P (K included when leading pictures need it)
  * and keeps the frames shown before P; the segment from the cut keeps frames from P on. */
 #include "toolchains/video.h"
+#include "common/err.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* The last decode position after c whose picture is shown before pts p, or c - 1 when
  * there is none; -2 when that lies more than VIDEO_MAX_LEADING packets on. suffix_min[i]
@@ -66,25 +54,25 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
     *segs = NULL;
     *n_segs = 0;
     if (n == 0)
-        return bad(why, why_len, "the video stream has no packets");
+        return udcs_why(why, why_len, "the video stream has no packets");
     if (n > VIDEO_MAX_PACKETS)
-        return bad(why, why_len, "the video stream has %zu packets; at most %d can be planned",
-                   n, VIDEO_MAX_PACKETS);
+        return udcs_why(why, why_len, "the video stream has %zu packets; at most %d can be planned",
+                        n, VIDEO_MAX_PACKETS);
     if (target <= 0)
-        return bad(why, why_len, "the segment length must be positive");
+        return udcs_why(why, why_len, "the segment length must be positive");
     int64_t first = pkts[0].pts, last = pkts[0].pts;
     for (size_t i = 0; i < n; i++) {
         if (pkts[i].pts == VIDEO_NO_TS || pkts[i].pts == VIDEO_PTS_END)
-            return bad(why, why_len, "video packet %zu has no presentation timestamp; remux the "
-                       "input into a container that keeps them (mkv, mp4)", i);
+            return udcs_why(why, why_len, "video packet %zu has no presentation timestamp; "
+                            "remux the input into a container that keeps them (mkv, mp4)", i);
         if (pkts[i].pts < first)
             first = pkts[i].pts;
         if (pkts[i].pts > last)
             last = pkts[i].pts;
     }
     if (!pkts[0].key)
-        return bad(why, why_len, "the video stream does not start with a keyframe; its first "
-                   "frames cannot be decoded on their own");
+        return udcs_why(why, why_len, "the video stream does not start with a keyframe; its first "
+                        "frames cannot be decoded on their own");
     /* Candidates: keyframes shown after everything decoded before them. */
     size_t *cand = malloc(n * sizeof(*cand)), n_cand = 0;
     int64_t *suffix_min = malloc(n * sizeof(*suffix_min));
@@ -93,7 +81,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
         free(cand);
         free(suffix_min);
         free(out);
-        return bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     }
     suffix_min[n - 1] = pkts[n - 1].pts;
     for (size_t i = n - 1; i-- > 0;)
@@ -173,7 +161,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
     free(suffix_min);
     if (failed) {
         free(out);
-        return bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     }
     *segs = out;
     *n_segs = n_out;

@@ -67,14 +67,14 @@ static int decoder_open(struct decoder *d, const char *path, int want_audio, cha
     d->path = path;
     d->video = d->audio = -1;
     if (!path || !*path)
-        return video_bad(why, why_len, "no input file given");
+        return udcs_why(why, why_len, "no input file given");
 
     if (video_input_open(path, &d->fmt, why, why_len) < 0)
         return -1;
     int rc = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (rc < 0) {
-        video_bad(why, why_len, "%s: has no video stream (%s format)", path,
-                  d->fmt->iformat->name);
+        udcs_why(why, why_len, "%s: has no video stream (%s format)", path,
+                 d->fmt->iformat->name);
         goto out;
     }
     d->video = rc;
@@ -89,15 +89,15 @@ static int decoder_open(struct decoder *d, const char *path, int want_audio, cha
     const AVStream *st = d->fmt->streams[d->video];
     const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
     if (!codec) {
-        video_bad(why, why_len, "%s: this libavcodec has no decoder for its video (codec %s)",
-                  path, avcodec_get_name(st->codecpar->codec_id));
+        udcs_why(why, why_len, "%s: this libavcodec has no decoder for its video (codec %s)",
+                 path, avcodec_get_name(st->codecpar->codec_id));
         goto out;
     }
     d->dec = avcodec_alloc_context3(codec);
     d->pkt = av_packet_alloc();
     d->frame = av_frame_alloc();
     if (!d->dec || !d->pkt || !d->frame) {
-        video_bad(why, why_len, "%s: out of memory opening the %s decoder", path, codec->name);
+        udcs_why(why, why_len, "%s: out of memory opening the %s decoder", path, codec->name);
         goto out;
     }
     rc = avcodec_parameters_to_context(d->dec, st->codecpar);
@@ -110,8 +110,8 @@ static int decoder_open(struct decoder *d, const char *path, int want_audio, cha
         rc = avcodec_open2(d->dec, codec, NULL);
     }
     if (rc < 0) {
-        video_bad(why, why_len, "%s: cannot open the %s decoder for its video (%s)", path,
-                  codec->name, video_err(rc));
+        udcs_why(why, why_len, "%s: cannot open the %s decoder for its video (%s)", path,
+                 codec->name, video_err(rc));
         goto out;
     }
     return 0;
@@ -355,8 +355,8 @@ static json_t *video_json(const struct info *in, const struct decoder *d)
 int video_info(const char *path, FILE *out, char *why, size_t why_len)
 {
     if (!out)
-        return video_bad(why, why_len, "%s: no stream to print to",
-                         path ? path : "video_info");
+        return udcs_why(why, why_len, "%s: no stream to print to",
+                        path ? path : "video_info");
     struct decoder d;
     if (decoder_open(&d, path, 1, why, why_len) < 0)
         return -1;
@@ -389,11 +389,11 @@ int video_info(const char *path, FILE *out, char *why, size_t why_len)
         json_decref(audio);
     }
     if (!all)
-        video_bad(why, why_len, "%s: out of memory describing it", path);
+        udcs_why(why, why_len, "%s: out of memory describing it", path);
     else if (json_dumpf(all, out, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(12))
                  < 0 ||
              fputc('\n', out) == EOF || fflush(out) == EOF)
-        video_bad(why, why_len, "%s: cannot write what it holds: %s", path, strerror(errno));
+        udcs_why(why, why_len, "%s: cannot write what it holds: %s", path, strerror(errno));
     else
         rc = 0;
     json_decref(all);
@@ -426,14 +426,14 @@ static int side_convert(struct side *s, int width, int height, char *why, size_t
     if (!s->yuv) {
         s->yuv = av_frame_alloc();
         if (!s->yuv)
-            return video_bad(why, why_len, "out of memory comparing %s", s->d.path);
+            return udcs_why(why, why_len, "out of memory comparing %s", s->d.path);
         s->yuv->format = AV_PIX_FMT_YUV420P;
         s->yuv->width = width;
         s->yuv->height = height;
         int rc = av_frame_get_buffer(s->yuv, 0);
         if (rc < 0)
-            return video_bad(why, why_len, "%s: no memory for a %dx%d picture (%s)",
-                             s->d.path, width, height, video_err(rc));
+            return udcs_why(why, why_len, "%s: no memory for a %dx%d picture (%s)",
+                            s->d.path, width, height, video_err(rc));
     }
     s->sws = sws_getCachedContext(s->sws, f->width, f->height, f->format, width, height,
                                   AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
@@ -441,10 +441,10 @@ static int side_convert(struct side *s, int width, int height, char *why, size_t
         sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
                   s->yuv->data, s->yuv->linesize) <= 0) {
         const char *name = av_get_pix_fmt_name(f->format);
-        return video_bad(why, why_len,
-                         "%s: cannot convert frame %ld (counting from 0; %dx%d %s) to %dx%d "
-                         "yuv420p", s->d.path, s->d.frames - 1, f->width, f->height,
-                         name ? name : "unknown", width, height);
+        return udcs_why(why, why_len,
+                        "%s: cannot convert frame %ld (counting from 0; %dx%d %s) to %dx%d "
+                        "yuv420p", s->d.path, s->d.frames - 1, f->width, f->height,
+                        name ? name : "unknown", width, height);
     }
     return 0;
 }
@@ -489,7 +489,7 @@ int video_psnr(const char *a, const char *b, double *psnr, long *frames, char *w
                size_t why_len)
 {
     if (!psnr || !frames)
-        return video_bad(why, why_len, "video_psnr: nowhere to put the result");
+        return udcs_why(why, why_len, "video_psnr: nowhere to put the result");
     struct side sa = { 0 }, sb = { 0 };
     if (decoder_open(&sa.d, a, 0, why, why_len) < 0)
         return -1;
@@ -520,13 +520,13 @@ int video_psnr(const char *a, const char *b, double *psnr, long *frames, char *w
 
     const struct decoder *broken = sa.d.errors ? &sa.d : sb.d.errors ? &sb.d : NULL;
     if (broken)
-        video_bad(why, why_len, "%s: %ld decode error%s, the first: %s", broken->path,
-                  broken->errors, broken->errors == 1 ? "" : "s", broken->first_error);
+        udcs_why(why, why_len, "%s: %ld decode error%s, the first: %s", broken->path,
+                 broken->errors, broken->errors == 1 ? "" : "s", broken->first_error);
     else if (sa.d.frames != sb.d.frames)
-        video_bad(why, why_len, "%s has %ld frames, %s has %ld", a, sa.d.frames, b,
-                  sb.d.frames);
+        udcs_why(why, why_len, "%s has %ld frames, %s has %ld", a, sa.d.frames, b,
+                 sb.d.frames);
     else if (sa.d.frames == 0)
-        video_bad(why, why_len, "%s and %s have no video frames to compare", a, b);
+        udcs_why(why, why_len, "%s and %s have no video frames to compare", a, b);
     else {
         double mse = mse_sum / (double)sa.d.frames;
         *psnr = mse > 0 ? fmin(PSNR_CAP, 10.0 * log10(255.0 * 255.0 / mse)) : PSNR_CAP;

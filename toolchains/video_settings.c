@@ -14,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int video_bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *video_err(int averr)
 {
@@ -93,15 +85,15 @@ static int set_option(AVCodecContext *ctx, const AVCodec *codec, const char *fla
 {
     const AVOption *o = av_opt_find(ctx->priv_data, name, NULL, 0, 0);
     if (!o)
-        return video_bad(why, why_len, "%s: the %s encoder has no '%s' setting", flag,
-                         codec->name, name);
+        return udcs_why(why, why_len, "%s: the %s encoder has no '%s' setting", flag,
+                        codec->name, name);
     int rc = av_opt_set(ctx->priv_data, name, value, 0);
     if (rc == AVERROR(ERANGE) && o->type != AV_OPT_TYPE_STRING)
-        return video_bad(why, why_len, "%s %s: %s takes %g to %g", flag, value, codec->name,
-                         o->min, o->max);
+        return udcs_why(why, why_len, "%s %s: %s takes %g to %g", flag, value, codec->name,
+                        o->min, o->max);
     if (rc < 0)
-        return video_bad(why, why_len, "%s %s: %s refuses it (%s)", flag, value, codec->name,
-                         video_err(rc));
+        return udcs_why(why, why_len, "%s %s: %s refuses it (%s)", flag, value, codec->name,
+                        video_err(rc));
     return 0;
 }
 
@@ -112,16 +104,16 @@ static enum AVPixelFormat pick_pix_fmt(const AVCodec *codec, const struct video_
     if (s->pix_fmt) {
         enum AVPixelFormat want = av_get_pix_fmt(s->pix_fmt);
         if (want == AV_PIX_FMT_NONE) {
-            video_bad(why, why_len, "--pix-fmt %s: not a pixel format libav knows (yuv420p, "
-                      "yuv444p, yuv420p10le, ...)", s->pix_fmt);
+            udcs_why(why, why_len, "--pix-fmt %s: not a pixel format libav knows (yuv420p, "
+                     "yuv444p, yuv420p10le, ...)", s->pix_fmt);
             return AV_PIX_FMT_NONE;
         }
         for (int i = 0; list && list[i] != AV_PIX_FMT_NONE; i++)
             if (list[i] == want)
                 return want;
         if (list) {
-            video_bad(why, why_len, "--pix-fmt %s: the %s encoder does not take it",
-                      s->pix_fmt, codec->name);
+            udcs_why(why, why_len, "--pix-fmt %s: the %s encoder does not take it",
+                     s->pix_fmt, codec->name);
             return AV_PIX_FMT_NONE;
         }
         return want;
@@ -145,15 +137,15 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
     if (!codec || codec->type != AVMEDIA_TYPE_VIDEO) {
         char list[512];
         list_encoders(list, sizeof(list));
-        return video_bad(why, why_len, "--codec %s: not a video encoder this machine's "
-                         "libavcodec has; it has %s ('udcs-video encoders' lists all)",
-                         s->codec ? s->codec : "(none)", list);
+        return udcs_why(why, why_len, "--codec %s: not a video encoder this machine's "
+                        "libavcodec has; it has %s ('udcs-video encoders' lists all)",
+                        s->codec ? s->codec : "(none)", list);
     }
     if (s->crf >= 0 && s->bitrate > 0)
-        return video_bad(why, why_len, "--crf and --bitrate both given: choose one");
+        return udcs_why(why, why_len, "--crf and --bitrate both given: choose one");
     AVCodecContext *ctx = avcodec_alloc_context3(codec);
     if (!ctx)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     ctx->width = s->width ? s->width : width;
     ctx->height = s->height ? s->height : height;
     ctx->time_base = tb;
@@ -183,12 +175,12 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
         int err = avcodec_open2(ctx, codec, NULL);
         const char *said = video_log_end();
         if (err < 0)
-            rc = video_bad(why, why_len, "the %s encoder refuses these settings (%dx%d %s%s%s"
-                           "%s%s): %s%s%s", codec->name, ctx->width, ctx->height,
-                           av_get_pix_fmt_name(ctx->pix_fmt), s->preset ? ", preset " : "",
-                           s->preset ? s->preset : "", s->crf >= 0 ? ", crf " : "",
-                           s->crf >= 0 ? value : "", said[0] ? said : video_err(err),
-                           said[0] ? "; " : "", said[0] ? video_err(err) : "");
+            rc = udcs_why(why, why_len, "the %s encoder refuses these settings (%dx%d %s%s%s"
+                          "%s%s): %s%s%s", codec->name, ctx->width, ctx->height,
+                          av_get_pix_fmt_name(ctx->pix_fmt), s->preset ? ", preset " : "",
+                          s->preset ? s->preset : "", s->crf >= 0 ? ", crf " : "",
+                          s->crf >= 0 ? value : "", said[0] ? said : video_err(err),
+                          said[0] ? "; " : "", said[0] ? video_err(err) : "");
     }
     if (rc < 0) {
         avcodec_free_context(&ctx);
@@ -250,10 +242,10 @@ int video_check_container(const char *format, const char *codec, char *why, size
     const AVOutputFormat *of = av_guess_format(format, NULL, NULL);
     const AVCodec *c = avcodec_find_encoder_by_name(codec);
     if (!of)
-        return video_bad(why, why_len, "no container named %s here", format);
+        return udcs_why(why, why_len, "no container named %s here", format);
     if (c && avformat_query_codec(of, c->id, FF_COMPLIANCE_NORMAL) != 1)
-        return video_bad(why, why_len, "a %s file cannot hold %s video; choose another "
-                         "container (.mkv takes every codec)", format, avcodec_get_name(c->id));
+        return udcs_why(why, why_len, "a %s file cannot hold %s video; choose another "
+                        "container (.mkv takes every codec)", format, avcodec_get_name(c->id));
     return 0;
 }
 
@@ -271,12 +263,12 @@ int video_input_open(const char *path, AVFormatContext **fmt, char *why, size_t 
         return 0;
     avformat_close_input(fmt);
     if (rc == AVERROR(ENOENT))
-        return video_bad(why, why_len, "%s: no such file", path);
+        return udcs_why(why, why_len, "%s: no such file", path);
     if (rc == AVERROR_INVALIDDATA)
-        return video_bad(why, why_len, "%s: not a media file libavformat can read, or cut "
-                         "short (%s%s%s)", path, video_err(rc), said[0] ? ": " : "", said);
-    return video_bad(why, why_len, "%s: %s%s%s", path, video_err(rc), said[0] ? ": " : "",
-                     said);
+        return udcs_why(why, why_len, "%s: not a media file libavformat can read, or cut "
+                        "short (%s%s%s)", path, video_err(rc), said[0] ? ": " : "", said);
+    return udcs_why(why, why_len, "%s: %s%s%s", path, video_err(rc), said[0] ? ": " : "",
+                    said);
 }
 
 int video_output_open(struct video_output *o, const char *path, const char *format, char *why,
@@ -285,15 +277,15 @@ int video_output_open(struct video_output *o, const char *path, const char *form
     memset(o, 0, sizeof(*o));
     const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
     if (!of)
-        return video_bad(why, why_len, "%s: no container for %s%s (use .mp4, .mkv, .mov, "
-                         ".webm, .nut or .ts)", path, format ? "format " : "its extension",
-                         format ? format : "");
+        return udcs_why(why, why_len, "%s: no container for %s%s (use .mp4, .mkv, .mov, "
+                        ".webm, .nut or .ts)", path, format ? "format " : "its extension",
+                        format ? format : "");
     size_t len = strlen(path) + 32;
     o->path = strdup(path);
     o->tmp = malloc(len);
     if (!o->path || !o->tmp) {
         video_output_abort(o);
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     }
     /* the temporary name keeps no extension of its own: the container is chosen here */
     const char *slash = strrchr(path, '/');
@@ -303,7 +295,7 @@ int video_output_open(struct video_output *o, const char *path, const char *form
     if (rc >= 0 && !(of->flags & AVFMT_NOFILE))
         rc = avio_open(&o->fmt->pb, o->tmp, AVIO_FLAG_WRITE);
     if (rc < 0) {
-        video_bad(why, why_len, "%s: cannot write (%s)", o->tmp, video_err(rc));
+        udcs_why(why, why_len, "%s: cannot write (%s)", o->tmp, video_err(rc));
         video_output_abort(o);
         return -1;
     }
@@ -339,12 +331,12 @@ int video_output_finish(struct video_output *o, char *why, size_t why_len)
     if (rc >= 0)
         rc = closed;
     if (rc < 0) {
-        video_bad(why, why_len, "%s: writing failed (%s)", o->tmp, video_err(rc));
+        udcs_why(why, why_len, "%s: writing failed (%s)", o->tmp, video_err(rc));
         video_output_abort(o);
         return -1;
     }
     if (rename(o->tmp, o->path) < 0) {
-        video_bad(why, why_len, "%s: cannot rename into place: %s", o->path, strerror(errno));
+        udcs_why(why, why_len, "%s: cannot rename into place: %s", o->path, strerror(errno));
         video_output_abort(o);
         return -1;
     }

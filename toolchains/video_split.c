@@ -28,17 +28,17 @@ static int read_packet(AVFormatContext *fmt, AVPacket *pkt, const char *path, ch
         return 0;
     if (rc == AVERROR_EOF && fmt->pb && fmt->pb->error < 0)
         rc = fmt->pb->error;
-    return video_bad(why, why_len, "%s: reading failed at byte %lld: the file is damaged or "
-                     "cut short (%s%s%s)", path, fmt->pb ? (long long)avio_tell(fmt->pb) : -1LL,
-                     video_err(rc), said[0] ? ": " : "", said);
+    return udcs_why(why, why_len, "%s: reading failed at byte %lld: the file is damaged or "
+                    "cut short (%s%s%s)", path, fmt->pb ? (long long)avio_tell(fmt->pb) : -1LL,
+                    video_err(rc), said[0] ? ": " : "", said);
 }
 
 static int pick_video(AVFormatContext *fmt, const char *path, char *why, size_t why_len)
 {
     int v = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (v < 0 || (fmt->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC))
-        return video_bad(why, why_len, "%s: no video stream in this %s file", path,
-                         fmt->iformat->name);
+        return udcs_why(why, why_len, "%s: no video stream in this %s file", path,
+                        fmt->iformat->name);
     return v;
 }
 
@@ -79,9 +79,9 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
         in->fps_den = st->avg_frame_rate.den;
         in->has_audio = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0) >= 0;
         if (!pkt || !in->codec)
-            rc = video_bad(why, why_len, "out of memory");
+            rc = udcs_why(why, why_len, "out of memory");
         else if (in->width <= 0 || in->height <= 0)
-            rc = video_bad(why, why_len, "%s: the video stream has no picture size", path);
+            rc = udcs_why(why, why_len, "%s: the video stream has no picture size", path);
     }
     int a = rc == 0 && in->has_audio ? av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1,
                                                            NULL, 0) : -1;
@@ -108,8 +108,8 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
                 struct video_packet *grown = in->n_pkts < VIDEO_MAX_PACKETS ?
                     realloc(in->pkts, grown_cap * sizeof(*grown)) : NULL;
                 if (!grown) {
-                    rc = video_bad(why, why_len, "%s: too many video packets (at most %d)",
-                                   path, VIDEO_MAX_PACKETS);
+                    rc = udcs_why(why, why_len, "%s: too many video packets (at most %d)",
+                                  path, VIDEO_MAX_PACKETS);
                     break;
                 }
                 in->pkts = grown;
@@ -125,7 +125,7 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
         av_packet_unref(pkt);
     }
     if (rc == 0 && in->n_pkts == 0)
-        rc = video_bad(why, why_len, "%s: the video stream has no frames", path);
+        rc = udcs_why(why, why_len, "%s: the video stream has no frames", path);
     if (rc == 0 && (in->fps_num <= 0 || in->fps_den <= 0))
         average_rate(in, fmt->streams[v]);
     in->shift = -least;
@@ -157,7 +157,7 @@ static int open_copy(struct video_output *o, const char *path, const AVStream *s
         rc = avformat_write_header(o->fmt, NULL);
     }
     if (rc < 0) {
-        video_bad(why, why_len, "%s: cannot start the file (%s)", path, video_err(rc));
+        udcs_why(why, why_len, "%s: cannot start the file (%s)", path, video_err(rc));
         video_output_abort(o);
         return -1;
     }
@@ -170,7 +170,7 @@ static int write_copy(struct video_output *o, AVPacket *pkt, const AVStream *src
 {
     AVPacket *copy = av_packet_clone(pkt);
     if (!copy)
-        return video_bad(why, why_len, "out of memory");
+        return udcs_why(why, why_len, "out of memory");
     copy->stream_index = 0;
     copy->pos = -1;
     if (copy->pts != AV_NOPTS_VALUE)
@@ -181,8 +181,8 @@ static int write_copy(struct video_output *o, AVPacket *pkt, const AVStream *src
     int rc = av_write_frame(o->fmt, copy);
     av_packet_free(&copy);
     if (rc < 0)
-        return video_bad(why, why_len, "%s: writing a packet failed (%s)", o->path,
-                         video_err(rc));
+        return udcs_why(why, why_len, "%s: writing a packet failed (%s)", o->path,
+                        video_err(rc));
     return 0;
 }
 
@@ -202,7 +202,7 @@ int video_split(const char *path, const struct video_input *in,
     int64_t vshift = in->shift, ashift = a >= 0 && v >= 0 ? av_rescale_q_rnd(in->shift,
         fmt->streams[v]->time_base, fmt->streams[a]->time_base, AV_ROUND_UP) : 0;
     if (!pkt)
-        rc = video_bad(why, why_len, "out of memory");
+        rc = udcs_why(why, why_len, "out of memory");
     if (rc == 0 && a >= 0) {
         snprintf(name, sizeof(name), "%s/audio.nut", dir);
         rc = open_copy(&audio, name, fmt->streams[a], why, why_len);
@@ -219,7 +219,7 @@ int video_split(const char *path, const struct video_input *in,
             if (next < n_segs && segs[next].first == index) {
                 int slot = open[0].fmt ? 1 : 0;
                 if (open[slot].fmt) {
-                    rc = video_bad(why, why_len, "segments overlap by more than one");
+                    rc = udcs_why(why, why_len, "segments overlap by more than one");
                     break;
                 }
                 snprintf(name, sizeof(name), "%s/seg_%05zu.nut", dir, next);
@@ -238,8 +238,8 @@ int video_split(const char *path, const struct video_input *in,
         av_packet_unref(pkt);
     }
     if (rc == 0 && (next != n_segs || open[0].fmt || open[1].fmt))
-        rc = video_bad(why, why_len, "%s changed while it was split (%zu video packets now)",
-                       path, index);
+        rc = udcs_why(why, why_len, "%s changed while it was split (%zu video packets now)",
+                      path, index);
     if (rc == 0 && audio.fmt)
         rc = video_output_finish(&audio, why, why_len);
     for (int k = 0; k < 2; k++)
