@@ -39,24 +39,8 @@ RENDER="$UDCS_BIN/udcs-render"
 TRACE="$UDCS_BIN/udcs-trace"
 IMAGE="$UDCS_BIN/udcs-image"
 
-rm -rf "$B"
-mkdir -p "$B/home"
-# Nothing from the user's configuration, store or farm; agents find udcs-trace and
-# udcs-image (and povray) on PATH.
-export XDG_CONFIG_HOME=/nonexistent UDCS_SYSTEM_CONFIG="" HOME="$B/home" TMPDIR="$B"
-unset UDCS_CONFIG UDCS_FARM UDCS_TOKEN UDCS_CACHE_DIR UDCS_REMOTE UDCS_TOKEN_FILE UDCS_LOG_LEVEL
-export PATH="$UDCS_BIN:$PATH"
-# shellcheck source=tests/integration/lib.sh
-. "$ROOT/tests/integration/lib.sh"   # T (under $B), start_farm, start_agent, agents_idle
-set -euo pipefail
-STATUS=0
-FAILURES=()
-trap 'stop_farm; if [ "$STATUS" -eq 0 ]; then rm -rf "$T"; else echo "bench: logs kept in $T" >&2; fi' EXIT
-
-log() { echo "bench: $*" >&2; }
-fail() { log "FAILED: $*"; FAILURES+=("$*"); STATUS=1; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# shellcheck source=tests/bench/farm_lib.sh
+. "$ROOT/tests/bench/farm_lib.sh"   # environment, T, fail, log, now, secs, farm_up
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 pct() {   # pct A B: how much longer A is than B, in percent
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+.1f%%", (a / b - 1) * 100 }'
@@ -65,27 +49,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; el
 
 # ---- farms: a new master and new agents for every measured run -------------------------
 
-RUN=0
-stop_farm() {
-    local i
-    for ((i = ${#_pids[@]} - 1; i >= 0; i--)); do kill "${_pids[i]}" 2>/dev/null || true; done
-    for ((i = ${#_pids[@]} - 1; i >= 0; i--)); do wait "${_pids[i]}" 2>/dev/null || true; done
-    _pids=()   # agents first, then the master
-}
-# farm_up AGENTS: a master on a new state directory and AGENTS agents of one slot with
-# new work directories; sets FDIR (this run's directory) and UDCS_CACHE_DIR (a new store).
-farm_up() {
-    RUN=$((RUN + 1))
-    FDIR=$T/run$RUN
-    unset FARM_PORT   # lib.sh reuses the last port on a restart; this is a new master
-    start_farm "$FDIR" --log-level warn || { fail "run $RUN: the master did not start"; return 1; }
-    local i
-    for i in $(seq 1 "$1"); do
-        start_agent "run$RUN-agent$i" --slots 1 --log-level warn
-    done
-    wait_until 30 agents_idle "$1" || { fail "run $RUN: $1 agents did not register"; return 1; }
-    export UDCS_CACHE_DIR="$FDIR/client-store"
-}
+# farm_up (farm_lib.sh)
 
 # farm_render LABEL AGENTS UDCS-RENDER-ARGS...: time udcs-render on a new farm, frames to
 # $FDIR/out/f_####.png; sets WALL (seconds, or empty when it failed) and FDIR.
