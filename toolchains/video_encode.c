@@ -77,7 +77,7 @@ static int start(struct encoder *e, const AVFrame *first, char *why, size_t why_
     if (video_encoder_open(s, first->width, first->height, first->format, e->tb, e->fps, 1,
                            &e->enc, why, why_len) < 0)
         return -1;
-    if (video_output_open(&e->out, e->job->output, "nut", why, why_len) < 0)
+    if (video_output_open(&e->out, e->job->output, "nut", VIDEO_OUTPUT_INTERMEDIATE, why, why_len) < 0)
         return -1;
     AVStream *st = avformat_new_stream(e->out.fmt, NULL);
     int rc = st ? avcodec_parameters_from_context(st->codecpar, e->enc) : AVERROR(ENOMEM);

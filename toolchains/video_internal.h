@@ -32,17 +32,24 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
  * An encoder that has had pictures; see video_check_settings for one that has not. */
 void video_encoder_close(AVCodecContext **ctx);
 
-/* A muxer for `path` (its extension, or `format` when not NULL) writing to a temporary
- * name beside it; video_output_finish renames it into place, video_output_abort removes
+/* A muxer for `path` (its extension, or `format` when not NULL) of `kind` (a segment or
+ * split file, or the output people get), writing to a temporary name beside it; video_output_finish renames it into place, video_output_abort removes
  * it. Both free the context. */
 struct video_output {
     AVFormatContext *fmt;
     char *path, *tmp;
 };
-int video_output_open(struct video_output *o, const char *path, const char *format, char *why,
+#define VIDEO_OUTPUT_FINAL 0        /* the container's own timestamp rules */
+#define VIDEO_OUTPUT_INTERMEDIATE 1 /* timestamps exactly as given, never shifted */
+int video_output_open(struct video_output *o, const char *path, const char *format, int kind,
+                      char *why,
                       size_t why_len);
 int video_output_finish(struct video_output *o, char *why, size_t why_len);
 void video_output_abort(struct video_output *o);
+
+/* Whether a container of `of` can hold `codec`: 1 yes, 0 no; libavformat cannot tell for
+ * some (mpegts, nut): those are taken at their word, and the muxer says no if need be. */
+int video_container_takes(const AVOutputFormat *of, enum AVCodecID codec);
 
 /* Open `path` for reading; errors say what it is. Returns 0 or -1. */
 int video_input_open(const char *path, AVFormatContext **fmt, char *why, size_t why_len);

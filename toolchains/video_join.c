@@ -198,7 +198,7 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
     a->queued = av_packet_alloc();
     if (!a->out_st || !a->queued)
         return udcs_why(why, why_len, "out of memory");
-    if (avformat_query_codec(out->oformat, src->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 1) {
+    if (video_container_takes(out->oformat, src->codecpar->codec_id)) {
         if (avcodec_parameters_copy(a->out_st->codecpar, src->codecpar) < 0)
             return udcs_why(why, why_len, "out of memory");
         a->out_st->codecpar->codec_tag = 0;
@@ -405,10 +405,10 @@ int video_join(const struct video_join_job *job, char *why, size_t why_len)
     if (rc == 0)
         rc = plan_dts(&s, par, &fps, why, why_len);
     if (rc == 0)
-        rc = video_output_open(&o, output, job->format, why, why_len);
+        rc = video_output_open(&o, output, job->format, VIDEO_OUTPUT_FINAL, why, why_len);
     AVStream *vst = NULL;
     if (rc == 0) {
-        if (avformat_query_codec(o.fmt->oformat, par->codec_id, FF_COMPLIANCE_NORMAL) != 1)
+        if (!video_container_takes(o.fmt->oformat, par->codec_id))
             rc = udcs_why(why, why_len, "%s: a %s file cannot hold %s video; choose another "
                           "container (.mkv takes every codec)", output, o.fmt->oformat->name,
                           avcodec_get_name(par->codec_id));

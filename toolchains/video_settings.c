@@ -237,13 +237,18 @@ int video_check_settings(const struct video_settings *s, int width, int height, 
     return 0;
 }
 
+int video_container_takes(const AVOutputFormat *of, enum AVCodecID codec)
+{
+    return avformat_query_codec(of, codec, FF_COMPLIANCE_NORMAL) != 0;
+}
+
 int video_check_container(const char *format, const char *codec, char *why, size_t why_len)
 {
     const AVOutputFormat *of = av_guess_format(format, NULL, NULL);
     const AVCodec *c = avcodec_find_encoder_by_name(codec);
     if (!of)
         return udcs_why(why, why_len, "no container named %s here", format);
-    if (c && avformat_query_codec(of, c->id, FF_COMPLIANCE_NORMAL) != 1)
+    if (c && !video_container_takes(of, c->id))
         return udcs_why(why, why_len, "a %s file cannot hold %s video; choose another "
                         "container (.mkv takes every codec)", format, avcodec_get_name(c->id));
     return 0;
@@ -271,8 +276,8 @@ int video_input_open(const char *path, AVFormatContext **fmt, char *why, size_t 
                     said);
 }
 
-int video_output_open(struct video_output *o, const char *path, const char *format, char *why,
-                      size_t why_len)
+int video_output_open(struct video_output *o, const char *path, const char *format, int kind,
+                      char *why, size_t why_len)
 {
     memset(o, 0, sizeof(*o));
     const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
@@ -303,7 +308,7 @@ int video_output_open(struct video_output *o, const char *path, const char *form
     /* Intermediate files keep the input's timestamps as they are: shifting each file on
      * its own (what libavformat does where a container has no negative decode times)
      * would move segments against each other. */
-    if (strcmp(of->name, "nut") == 0)
+    if (kind == VIDEO_OUTPUT_INTERMEDIATE)
         o->fmt->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
     return 0;
 }

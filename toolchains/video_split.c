@@ -145,7 +145,7 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
 static int open_copy(struct video_output *o, const char *path, const AVStream *src, char *why,
                      size_t why_len)
 {
-    if (video_output_open(o, path, "nut", why, why_len) < 0)
+    if (video_output_open(o, path, "nut", VIDEO_OUTPUT_INTERMEDIATE, why, why_len) < 0)
         return -1;
     AVStream *st = avformat_new_stream(o->fmt, NULL);
     int rc = st ? avcodec_parameters_copy(st->codecpar, src->codecpar) : AVERROR(ENOMEM);

@@ -136,6 +136,16 @@ for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:m
     fi
 done
 
+# ---- every container: the same segments (from the cache), joined into each -------------------
+
+for ext in ts mov nut mkv; do
+    "$ENCODE" in/cfr.mp4 -o "out/cfr-as.$ext" "${SETTINGS[@]}" --segment-seconds 1 \
+        >/dev/null 2>"out/cfr-as.$ext.err"
+    check "into .$ext: all 150 frames and the audio, decoding cleanly" \
+        jq -e '.video.frames == 150 and .video.decode_errors == 0 and .video.pts_monotonic and
+               .audio != null' <(info "out/cfr-as.$ext")
+done
+
 # ---- another codec and container, scaled ------------------------------------------------------
 
 "$ENCODE" in/cfr.mp4 -o out/av1.mp4 --codec libsvtav1 --preset 12 --crf 40 --scale 160x120 \
