@@ -60,10 +60,18 @@ printf '[cas]\nmax_sise = 1G\n' >"$T/cfg/typo"
 expect_status 2 "an unknown key in the config file is refused" "$CAS" --config "$T/cfg/typo" stats
 expect_output_contains "unknown key 'max_sise'"
 
+# flip_byte FILE OFFSET: damage one byte for sure (writing a fixed byte may write the
+# byte that was there: 1 time in 256 on random data)
+flip_byte() {
+    local b
+    b=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+    printf "\\$(printf %03o $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # corruption: a damaged blob is found, not served, removed and counted
 f=$(ls "$S"/cas/*/"$(echo "$N" | cut -c3-)")
 chmod u+w "$f"
-printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$f" 100
 expect_status 1 "get of a damaged blob fails" c get "$N" -o "$T/bad.out"
 expect_output_contains "integrity"
 check "the damaged blob was removed" test ! -e "$f"
@@ -75,7 +83,7 @@ c put "$T/random.bin" "$T/numbers.txt" >/dev/null
 R=$(xxh128sum "$T/random.bin" 2>/dev/null | cut -d' ' -f1)
 f=$(ls "$S"/cas/*/"$(echo "$R" | cut -c3-)")
 chmod u+w "$f"
-printf 'Y' | dd of="$f" bs=1 seek=5000 conv=notrunc status=none
+flip_byte "$f" 5000
 expect_status 1 "verify reports damage with status 1" c verify
 expect_output_contains "removed damaged"
 check "verify is clean afterwards" c verify
