@@ -149,7 +149,7 @@ static int make_plan(const struct opts *o, const char *cache_dir, struct plan *p
     char why[1024];
     if (video_probe_input(o->input, &p->in, why, sizeof(why)) < 0 ||
         video_check_settings(&o->vs, p->in.width, p->in.height, p->in.fps_num, p->in.fps_den,
-                             why, sizeof(why)) < 0) {
+                             p->in.tb_num, p->in.tb_den, why, sizeof(why)) < 0) {
         udcs_log_error("%s", why);
         return UDCS_EXIT_FAILED;
     }

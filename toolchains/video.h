@@ -98,12 +98,12 @@ int video_settings_take(struct video_settings *s, json_t *fields, const char *fl
     "  --threads N        encoder threads per unit (default 1: agents run one unit\n" \
     "                     per core, and segments give the parallelism)\n"
 
-/* Check settings against this machine's libavcodec by opening the encoder for a
- * width x height picture at `fps_num/fps_den`: an unknown codec (with the list of video
- * encoders there are), a CRF or preset the encoder refuses, a size it cannot take.
- * Returns 0, or -1 with why. */
+/* Check settings against this machine's libavcodec by opening the encoder as the encode
+ * units will: for width x height pictures at `fps_num/fps_den` frames a second, in time
+ * base tb_num/tb_den (0: 1/fps); an unknown codec (with the list of video encoders there
+ * are), a CRF, preset, size or time base the encoder refuses. Returns 0, or -1 with why. */
 int video_check_settings(const struct video_settings *s, int width, int height, int fps_num,
-                         int fps_den, char *why, size_t why_len);
+                         int fps_den, int tb_num, int tb_den, char *why, size_t why_len);
 
 /* Whether container `format` (a libavformat muxer name: mp4, matroska, webm, ...) can hold
  * what `codec` makes. Returns 0, or -1 with why. */

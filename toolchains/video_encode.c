@@ -19,7 +19,7 @@ struct encoder {
     struct video_output out;
     AVPacket *pkt;
     AVRational tb, fps;
-    int64_t win_start, win_end;   /* the window, in the segment's time base */
+    int64_t win_start, win_end;   /* the window, in tb */
     int64_t *durations;           /* of the frames sent, by pts: pts, duration pairs */
     size_t n_durations, cap_durations;
     long frames;
@@ -77,7 +77,8 @@ static int start(struct encoder *e, const AVFrame *first, char *why, size_t why_
     if (video_encoder_open(s, first->width, first->height, first->format, e->tb, e->fps, 1,
                            &e->enc, why, why_len) < 0)
         return -1;
-    if (video_output_open(&e->out, e->job->output, "nut", VIDEO_OUTPUT_INTERMEDIATE, why, why_len) < 0)
+    if (video_output_open(&e->out, e->job->output, "nut", VIDEO_OUTPUT_INTERMEDIATE, why,
+                          why_len) < 0)
         return -1;
     AVStream *st = avformat_new_stream(e->out.fmt, NULL);
     int rc = st ? avcodec_parameters_from_context(st->codecpar, e->enc) : AVERROR(ENOMEM);
@@ -138,13 +139,13 @@ static int encode(struct encoder *e, AVFrame *frame, int64_t pts, int64_t durati
 
 static int keep(struct encoder *e, AVFrame *frame, AVRational src_tb, char *why, size_t why_len)
 {
-    int64_t pts = frame->best_effort_timestamp;
-    if (pts == AV_NOPTS_VALUE)
+    if (frame->best_effort_timestamp == AV_NOPTS_VALUE)
         return 0;
+    int64_t pts = av_rescale_q(frame->best_effort_timestamp, src_tb, e->tb);
     if (pts < e->win_start || pts >= e->win_end)
         return 0;   /* another segment's frame, decoded for the references */
-    int64_t duration = frame->pkt_duration > 0 ? frame->pkt_duration
-                       : av_rescale_q(1, av_inv_q(e->fps), src_tb);
+    int64_t duration = frame->pkt_duration > 0 ? av_rescale_q(frame->pkt_duration, src_tb, e->tb)
+                       : av_rescale_q(1, av_inv_q(e->fps), e->tb);
     return encode(e, frame, pts, duration, why, why_len);
 }
 
@@ -187,13 +188,12 @@ static int from_file(struct encoder *e, char *why, size_t why_len)
     } else {
         AVStream *st = fmt->streams[v];
         const struct video_encode_job *j = e->job;
-        AVRational wtb = j->tb_num > 0 && j->tb_den > 0 ? (AVRational){ j->tb_num, j->tb_den }
-                                                         : st->time_base;
-        e->tb = st->time_base;
-        e->win_start = j->start_pts == VIDEO_NO_TS ? INT64_MIN
-                       : av_rescale_q_rnd(j->start_pts, wtb, st->time_base, AV_ROUND_UP);
-        e->win_end = j->end_pts == VIDEO_PTS_END ? INT64_MAX
-                     : av_rescale_q_rnd(j->end_pts, wtb, st->time_base, AV_ROUND_UP);
+        /* frames are encoded in the input's time base (the window's), which the NUT file
+         * may have refined */
+        e->tb = j->tb_num > 0 && j->tb_den > 0 ? (AVRational){ j->tb_num, j->tb_den }
+                                               : st->time_base;
+        e->win_start = j->start_pts == VIDEO_NO_TS ? INT64_MIN : j->start_pts;
+        e->win_end = j->end_pts == VIDEO_PTS_END ? INT64_MAX : j->end_pts;
         if (e->job->fps_num > 0 && e->job->fps_den > 0)
             e->fps = (AVRational){ e->job->fps_num, e->job->fps_den };
         else

@@ -51,6 +51,11 @@ void video_output_abort(struct video_output *o);
  * some (mpegts, nut): those are taken at their word, and the muxer says no if need be. */
 int video_container_takes(const AVOutputFormat *of, enum AVCodecID codec);
 
+/* Whether the muxer of `of` accepts a copy of a stream like `par` (in time base tb): its
+ * header is written to memory to find out ("flac in MP4 support is experimental"). */
+int video_muxer_takes_copy(const AVOutputFormat *of, const AVCodecParameters *par,
+                           AVRational tb);
+
 /* Open `path` for reading; errors say what it is. Returns 0 or -1. */
 int video_input_open(const char *path, AVFormatContext **fmt, char *why, size_t why_len);
 

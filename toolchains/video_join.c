@@ -198,7 +198,7 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
     a->queued = av_packet_alloc();
     if (!a->out_st || !a->queued)
         return udcs_why(why, why_len, "out of memory");
-    if (video_container_takes(out->oformat, src->codecpar->codec_id)) {
+    if (video_muxer_takes_copy(out->oformat, src->codecpar, src->time_base)) {
         if (avcodec_parameters_copy(a->out_st->codecpar, src->codecpar) < 0)
             return udcs_why(why, why_len, "out of memory");
         a->out_st->codecpar->codec_tag = 0;

@@ -165,11 +165,25 @@ int video_encoder_open(const struct video_settings *s, int width, int height,
         rc = set_option(ctx, codec, "--preset", "preset", s->preset, why, why_len);
     if (rc == 0 && s->bitrate > 0)
         ctx->bit_rate = s->bitrate;
-    /* x265 reports its settings on stderr at every open: errors only */
-    if (rc == 0 && strcmp(codec->name, "libx265") == 0)
-        av_opt_set(ctx->priv_data, "x265-params", "log-level=error", 0);
-    if (rc == 0 && strcmp(codec->name, "libsvtav1") == 0)
-        setenv("SVT_LOG", "2", 0);   /* SVT-AV1 likewise: warnings and errors (its levels) */
+    /* libx265 and libsvtav1 take their thread counts from their own parameters, not
+     * thread_count. x265 reports its settings on stderr at every open (errors only,
+     * here), and writes an info SEI into its headers that names the CPU's SIMD flags:
+     * without it, segments encoded on different CPUs join. */
+    char params[128];
+    if (rc == 0 && strcmp(codec->name, "libx265") == 0) {
+        int at = snprintf(params, sizeof(params), "log-level=error:info=0");
+        if (s->threads > 0)
+            snprintf(params + at, sizeof(params) - (size_t)at, ":pools=%d:frame-threads=%d",
+                     s->threads, s->threads < 4 ? 1 : s->threads / 2);
+        av_opt_set(ctx->priv_data, "x265-params", params, 0);
+    }
+    if (rc == 0 && strcmp(codec->name, "libsvtav1") == 0) {
+        setenv("SVT_LOG", "2", 0);   /* SVT-AV1: warnings and errors (its levels) */
+        if (s->threads > 0) {
+            snprintf(params, sizeof(params), "lp=%d", s->threads);
+            av_opt_set(ctx->priv_data, "svtav1-params", params, 0);
+        }
+    }
     if (rc == 0) {
         video_log_begin();
         int err = avcodec_open2(ctx, codec, NULL);
@@ -224,12 +238,13 @@ static void feed_one_picture(AVCodecContext *ctx)
 }
 
 int video_check_settings(const struct video_settings *s, int width, int height, int fps_num,
-                         int fps_den, char *why, size_t why_len)
+                         int fps_den, int tb_num, int tb_den, char *why, size_t why_len)
 {
     AVCodecContext *ctx;
     AVRational fps = { fps_num > 0 ? fps_num : 25, fps_den > 0 ? fps_den : 1 };
-    if (video_encoder_open(s, width, height, AV_PIX_FMT_YUV420P, av_inv_q(fps), fps, 1, &ctx,
-                           why, why_len) < 0)
+    AVRational tb = tb_num > 0 && tb_den > 0 ? (AVRational){ tb_num, tb_den } : av_inv_q(fps);
+    if (video_encoder_open(s, width, height, AV_PIX_FMT_YUV420P, tb, fps, 1, &ctx, why,
+                           why_len) < 0)
         return -1;
     if (strcmp(ctx->codec->name, "libsvtav1") == 0)
         feed_one_picture(ctx);
@@ -237,9 +252,53 @@ int video_check_settings(const struct video_settings *s, int width, int height, 
     return 0;
 }
 
+/* What MPEG-TS carries as video or audio (its muxer writes anything else as an opaque
+ * data stream, which players do not play, and libavformat cannot say so). */
+static const enum AVCodecID mpegts_codecs[] = {
+    AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4, AV_CODEC_ID_H264,
+    AV_CODEC_ID_HEVC, AV_CODEC_ID_VC1, AV_CODEC_ID_CAVS, AV_CODEC_ID_DIRAC,
+    AV_CODEC_ID_MP2, AV_CODEC_ID_MP3, AV_CODEC_ID_AAC, AV_CODEC_ID_AAC_LATM, AV_CODEC_ID_AC3,
+    AV_CODEC_ID_EAC3, AV_CODEC_ID_TRUEHD, AV_CODEC_ID_DTS, AV_CODEC_ID_OPUS, AV_CODEC_ID_S302M,
+    AV_CODEC_ID_NONE
+};
+
 int video_container_takes(const AVOutputFormat *of, enum AVCodecID codec)
 {
+    if (strcmp(of->name, "mpegts") == 0) {
+        for (int i = 0; mpegts_codecs[i] != AV_CODEC_ID_NONE; i++)
+            if (mpegts_codecs[i] == codec)
+                return 1;
+        return 0;
+    }
     return avformat_query_codec(of, codec, FF_COMPLIANCE_NORMAL) != 0;
+}
+
+int video_muxer_takes_copy(const AVOutputFormat *of, const AVCodecParameters *par,
+                           AVRational tb)
+{
+    if (!video_container_takes(of, par->codec_id))
+        return 0;
+    /* the muxer's own word: a header written to memory with a copy of the stream */
+    AVFormatContext *fmt = NULL;
+    int ok = avformat_alloc_output_context2(&fmt, of, NULL, NULL) >= 0 &&
+             avio_open_dyn_buf(&fmt->pb) >= 0;
+    AVStream *st = ok ? avformat_new_stream(fmt, NULL) : NULL;
+    ok = st && avcodec_parameters_copy(st->codecpar, par) >= 0;
+    if (ok) {
+        st->codecpar->codec_tag = 0;
+        st->time_base = tb;
+        video_log_begin();   /* "flac in MP4 support is experimental": a no, not a message */
+        ok = avformat_write_header(fmt, NULL) >= 0;
+        video_log_end();
+    }
+    if (fmt && fmt->pb) {
+        uint8_t *bytes;
+        avio_close_dyn_buf(fmt->pb, &bytes);
+        av_free(bytes);
+        fmt->pb = NULL;
+    }
+    avformat_free_context(fmt);
+    return ok;
 }
 
 int video_check_container(const char *format, const char *codec, char *why, size_t why_len)
