@@ -122,7 +122,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 struct plan {
     struct video_input in;
     struct video_segment *segs;
-    size_t n_segs;
+    size_t n_segs, frames;        /* frames: in every window (what the output will have) */
     char dir[PATH_MAX];           /* where the split's files are, until sent */
 };
 
@@ -160,6 +160,8 @@ static int make_plan(const struct opts *o, const char *cache_dir, struct plan *p
         udcs_log_error("%s: %s", o->input, why);
         return UDCS_EXIT_FAILED;
     }
+    for (size_t i = 0; i < p->n_segs; i++)
+        p->frames += p->segs[i].frames;
     snprintf(p->dir, sizeof(p->dir), "%s/tmp", cache_dir);
     udcs_mkdir_p(p->dir, 0700);
     snprintf(p->dir, sizeof(p->dir), "%s/tmp/encode-XXXXXX", cache_dir);
@@ -343,7 +345,7 @@ static int encode(struct client *c, struct opts *o)
     uint64_t split_ms = udcs_mono_ms() - start;
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     int tty = !o->json && isatty(STDERR_FILENO);
-    struct run r = { .cas = cas, .o = o, .p = &p, .frames = p.in.n_pkts, .json = o->json,
+    struct run r = { .cas = cas, .o = o, .p = &p, .frames = p.frames, .json = o->json,
                      .tty = tty, .start_ms = udcs_mono_ms(),
                      .w = { .c = c, .program = "udcs-encode", .json = o->json, .tty = tty,
                             .cancel_note = "encoded segments are cached: the same command "
@@ -353,11 +355,11 @@ static int encode(struct client *c, struct opts *o)
     if (text && client_submit(c, text, &r.w.id) == 0) {
         if (o->json)
             printf("{\"event\":\"job_submitted\",\"job\":%lld,\"segments\":%zu,\"frames\":%zu,"
-                   "\"split_ms\":%llu}\n", r.w.id, p.n_segs, p.in.n_pkts,
+                   "\"split_ms\":%llu}\n", r.w.id, p.n_segs, p.frames,
                    (unsigned long long)split_ms);
         else
             fprintf(stderr, "udcs-encode: job %lld: %zu frames of %s in %zu segment%s, "
-                    "%s\n", r.w.id, p.in.n_pkts, o->input, p.n_segs, p.n_segs == 1 ? "" : "s",
+                    "%s\n", r.w.id, p.frames, o->input, p.n_segs, p.n_segs == 1 ? "" : "s",
                     o->vs.codec);
         fflush(stdout);
         if (o->detach) {
@@ -385,7 +387,7 @@ static int encode(struct client *c, struct opts *o)
                        r.w.state, p.n_segs, r.cached, r.written ? "true" : "false");
             else if (status == UDCS_EXIT_OK)
                 fprintf(stderr, "udcs-encode: %s written: %zu frames, %zu segment%s (%zu from "
-                        "the cache) in %.1fs\n", o->output, p.in.n_pkts, p.n_segs,
+                        "the cache) in %.1fs\n", o->output, p.frames, p.n_segs,
                         p.n_segs == 1 ? "" : "s", r.cached,
                         (double)(udcs_mono_ms() - start) / 1000);
         }

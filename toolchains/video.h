@@ -56,6 +56,13 @@ struct video_segment {
 int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
                struct video_segment **segs, size_t *n_segs, char *why, size_t why_len);
 
+/* Decode times for n packets shown at pts[] (in decode order), as an encoder makes them:
+ * dts[i] is the (i - d)-th smallest pts, d the least reorder depth that keeps every dts at
+ * or before its pts; the first d go back from the first pts by the first frame interval.
+ * sorted[] gets the pts in ascending order. Both arrays hold n. Returns 0, or -1 when two
+ * packets have the same pts. */
+int video_decode_times(const int64_t *pts, size_t n, int64_t *sorted, int64_t *dts);
+
 /* ---- encode settings (parsing them: video_args.c, plain C) ----------------------------- */
 
 struct video_settings {

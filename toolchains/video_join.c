@@ -106,29 +106,9 @@ static int plan_dts(struct segments *s, AVCodecParameters *par, AVRational *fps,
         if (!s->pts_sorted || !s->dts)
             rc = udcs_why(why, why_len, "out of memory");
     }
-    if (rc == 0) {
-        memcpy(s->pts_sorted, pts, s->n_pkts * sizeof(int64_t));
-        qsort(s->pts_sorted, s->n_pkts, sizeof(int64_t), cmp_i64);
-        for (size_t i = 1; rc == 0 && i < s->n_pkts; i++)
-            if (s->pts_sorted[i] == s->pts_sorted[i - 1])
-                rc = udcs_why(why, why_len, "two frames are shown at the same time (pts %lld): "
-                              "the segments overlap", (long long)s->pts_sorted[i]);
-    }
-    if (rc == 0) {
-        /* d: how far a packet comes before its place in display order, at most */
-        size_t d = 0;
-        for (size_t i = 0; i < s->n_pkts; i++) {
-            const int64_t *at = bsearch(&pts[i], s->pts_sorted, s->n_pkts, sizeof(int64_t),
-                                        cmp_i64);
-            size_t rank = (size_t)(at - s->pts_sorted);
-            if (i > rank && i - rank > d)
-                d = i - rank;
-        }
-        int64_t step = s->n_pkts > 1 ? s->pts_sorted[1] - s->pts_sorted[0] : 1;
-        for (size_t i = 0; i < s->n_pkts; i++)
-            s->dts[i] = i >= d ? s->pts_sorted[i - d]
-                               : s->pts_sorted[0] - (int64_t)(d - i) * step;
-    }
+    if (rc == 0 && video_decode_times(pts, s->n_pkts, s->pts_sorted, s->dts) < 0)
+        rc = udcs_why(why, why_len, "two frames are shown at the same time: the segments "
+                      "overlap");
     free(pts);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "common/err.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* The last decode position after c whose picture is shown before pts p, or c - 1 when
  * there is none; -2 when that lies more than VIDEO_MAX_LEADING packets on. suffix_min[i]
@@ -60,13 +61,13 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
                         n, VIDEO_MAX_PACKETS);
     if (target <= 0)
         return udcs_why(why, why_len, "the segment length must be positive");
+    /* The first keyframe's frame is the first one: pictures shown before it (an open
+     * GOP's leading pictures, cut from the stream they referred to) cannot be decoded */
     int64_t first = pkts[0].pts, last = pkts[0].pts;
     for (size_t i = 0; i < n; i++) {
         if (pkts[i].pts == VIDEO_NO_TS || pkts[i].pts == VIDEO_PTS_END)
             return udcs_why(why, why_len, "video packet %zu has no presentation timestamp; "
                             "remux the input into a container that keeps them (mkv, mp4)", i);
-        if (pkts[i].pts < first)
-            first = pkts[i].pts;
         if (pkts[i].pts > last)
             last = pkts[i].pts;
     }
@@ -95,7 +96,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
             max_before = pkts[c].pts;
     }
     /* Greedy from the start: the candidate nearest to each segment's target end. */
-    size_t n_out = 0, start = 0, k = 0;
+    size_t n_out = 0, start = 0, k = 0, min_cut = 0;
     int64_t start_pts = first;
     int failed = 0;
     /* Times are reckoned as offsets from the first frame, in uint64_t: pts may lie anywhere
@@ -107,7 +108,9 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
         uint64_t goal = sat_add(at / t * t, t);
         if (at % t > t / 2)
             goal = sat_add(goal, t);   /* a segment that began late does not end early */
-        while (k < n_cand && pkts[cand[k]].pts <= start_pts)
+        /* a cut comes after the pictures the segment before this one carries past its own
+         * cut: a packet is never in more than two segments */
+        while (k < n_cand && (pkts[cand[k]].pts <= start_pts || cand[k] < min_cut))
             k++;
         size_t best = 0;
         int found = 0;
@@ -154,6 +157,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
         out[n_out++] = s;
         if (!found)
             break;
+        min_cut = s.end;
         start = best;
         start_pts = pkts[best].pts;
     }
@@ -165,5 +169,35 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
     }
     *segs = out;
     *n_segs = n_out;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int video_decode_times(const int64_t *pts, size_t n, int64_t *sorted, int64_t *dts)
+{
+    if (n == 0)
+        return 0;
+    memcpy(sorted, pts, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), cmp_i64);
+    for (size_t i = 1; i < n; i++)
+        if (sorted[i] == sorted[i - 1])
+            return -1;
+    /* d: how far a packet comes before its place in display order, at most */
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *at = bsearch(&pts[i], sorted, n, sizeof(*sorted), cmp_i64);
+        size_t rank = (size_t)(at - sorted);
+        if (i > rank && i - rank > d)
+            d = i - rank;
+    }
+    uint64_t step = n > 1 ? (uint64_t)sorted[1] - (uint64_t)sorted[0] : 1;
+    for (size_t i = 0; i < n; i++)
+        dts[i] = i >= d ? sorted[i - d]
+                        : (int64_t)((uint64_t)sorted[0] - (uint64_t)(d - i) * step);
     return 0;
 }

@@ -141,6 +141,32 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
     return rc;
 }
 
+/* Decode times for the packets of a segment, from their pts: the input's own are not
+ * always there to copy (Matroska and NUT keep none; their demuxers guess) and must rise
+ * strictly in the segment's file. Returns a new array, or NULL with why. */
+static int64_t *segment_decode_times(const struct video_input *in,
+                                     const struct video_segment *seg, char *why,
+                                     size_t why_len)
+{
+    size_t n = seg->end - seg->first;
+    int64_t *pts = malloc(n * sizeof(*pts)), *sorted = malloc(n * sizeof(*sorted));
+    int64_t *dts = malloc(n * sizeof(*dts));
+    int rc = pts && sorted && dts ? 0 : udcs_why(why, why_len, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        pts[i] = in->pkts[seg->first + i].pts;
+    if (rc == 0 && video_decode_times(pts, n, sorted, dts) < 0)
+        rc = udcs_why(why, why_len, "two video frames of the input are shown at the same time "
+                      "(between packets %zu and %zu): its timestamps are broken", seg->first,
+                      seg->end);
+    free(pts);
+    free(sorted);
+    if (rc < 0) {
+        free(dts);
+        return NULL;
+    }
+    return dts;
+}
+
 /* A NUT file holding a copy of stream `src`. */
 static int open_copy(struct video_output *o, const char *path, const AVStream *src, char *why,
                      size_t why_len)
@@ -164,9 +190,10 @@ static int open_copy(struct video_output *o, const char *path, const AVStream *s
     return 0;
 }
 
-/* Copy pkt, its times moved on by `shift` (in the stream's time base). */
+/* Copy pkt, its times moved on by `shift` (in the stream's time base); its decode time
+ * `dts` when that is not AV_NOPTS_VALUE (already moved on). */
 static int write_copy(struct video_output *o, AVPacket *pkt, const AVStream *src, int64_t shift,
-                      char *why, size_t why_len)
+                      int64_t dts, char *why, size_t why_len)
 {
     AVPacket *copy = av_packet_clone(pkt);
     if (!copy)
@@ -177,6 +204,8 @@ static int write_copy(struct video_output *o, AVPacket *pkt, const AVStream *src
         copy->pts += shift;
     if (copy->dts != AV_NOPTS_VALUE)
         copy->dts += shift;
+    if (dts != AV_NOPTS_VALUE)
+        copy->dts = dts;
     av_packet_rescale_ts(copy, src->time_base, o->fmt->streams[0]->time_base);
     int rc = av_write_frame(o->fmt, copy);
     av_packet_free(&copy);
@@ -196,6 +225,7 @@ int video_split(const char *path, const struct video_input *in,
     int v = pick_video(fmt, path, why, why_len), rc = v < 0 ? -1 : 0;
     int a = in->has_audio ? av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0) : -1;
     struct video_output audio = { 0 }, open[2] = { { 0 } };   /* open GOPs overlap two */
+    int64_t *open_dts[2] = { NULL, NULL };
     size_t open_seg[2] = { 0 }, next = 0, index = 0;
     char name[4096];
     AVPacket *pkt = av_packet_alloc();
@@ -214,7 +244,7 @@ int video_split(const char *path, const struct video_input *in,
             break;
         }
         if (pkt->stream_index == a) {
-            rc = write_copy(&audio, pkt, fmt->streams[a], ashift, why, why_len);
+            rc = write_copy(&audio, pkt, fmt->streams[a], ashift, AV_NOPTS_VALUE, why, why_len);
         } else if (pkt->stream_index == v && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
             if (next < n_segs && segs[next].first == index) {
                 int slot = open[0].fmt ? 1 : 0;
@@ -223,13 +253,17 @@ int video_split(const char *path, const struct video_input *in,
                     break;
                 }
                 snprintf(name, sizeof(name), "%s/seg_%05zu.nut", dir, next);
-                rc = open_copy(&open[slot], name, fmt->streams[v], why, why_len);
+                free(open_dts[slot]);
+                open_dts[slot] = segment_decode_times(in, &segs[next], why, why_len);
+                rc = open_dts[slot] ? open_copy(&open[slot], name, fmt->streams[v], why, why_len)
+                                    : -1;
                 open_seg[slot] = next++;
             }
             for (int k = 0; rc == 0 && k < 2; k++) {
                 if (!open[k].fmt || index < segs[open_seg[k]].first)
                     continue;
-                rc = write_copy(&open[k], pkt, fmt->streams[v], vshift, why, why_len);
+                rc = write_copy(&open[k], pkt, fmt->streams[v], vshift,
+                                open_dts[k][index - segs[open_seg[k]].first], why, why_len);
                 if (rc == 0 && index + 1 == segs[open_seg[k]].end)
                     rc = video_output_finish(&open[k], why, why_len);
             }
@@ -247,6 +281,8 @@ int video_split(const char *path, const struct video_input *in,
             video_output_abort(&open[k]);
     if (audio.fmt)
         video_output_abort(&audio);
+    free(open_dts[0]);
+    free(open_dts[1]);
     av_packet_free(&pkt);
     avformat_close_input(&fmt);
     return rc;

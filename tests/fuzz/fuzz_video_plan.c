@@ -1,11 +1,12 @@
 /* tests/fuzz/fuzz_video_plan.c - the segment planner (video_plan) over any packet list.
  * It must refuse exactly the inputs video.h says it refuses (no packets, a packet without
  * a pts, a first packet that is no keyframe, a length <= 0), with a reason; and for every
- * other input give segments that tile the stream: windows back to back from the least pts
- * to VIDEO_PTS_END, each starting (after the first) at a keyframe, packet ranges in decode
- * order that hold every frame of their window and reach at most VIDEO_MAX_LEADING packets
- * past the next cut, frame counts that add up, and no piece shorter than a quarter of the
- * length except a stream shorter than that.
+ * other input give segments that tile the stream: windows back to back from the first
+ * keyframe's pts to VIDEO_PTS_END, each starting (after the first) at a keyframe, packet
+ * ranges in decode order that hold every frame of their window and reach at most
+ * VIDEO_MAX_LEADING packets past the next cut, no packet in three segments, frame counts
+ * that add up, and no piece shorter than a quarter of the length except a stream shorter
+ * than that.
  *
  * The input, little-endian:
  *   flags     1 byte: bit 0 a 64-bit length (else 16-bit), bit 1 a 64-bit first pts
@@ -54,16 +55,17 @@ static uint64_t span(int64_t a, int64_t b)
 static void check_plan(const struct video_packet *pkts, size_t n, int64_t target,
                        const struct video_segment *segs, size_t n_segs)
 {
-    int64_t least = pkts[0].pts, most = pkts[0].pts;
-    for (size_t i = 1; i < n; i++) {
-        least = pkts[i].pts < least ? pkts[i].pts : least;
+    int64_t most = pkts[0].pts;
+    for (size_t i = 1; i < n; i++)
         most = pkts[i].pts > most ? pkts[i].pts : most;
-    }
     uint64_t quarter = (uint64_t)(target / 4);
     FUZZ_CHECK(segs && n_segs >= 1, "success without segments (%zu)", n_segs);
     FUZZ_CHECK(segs[0].first == 0, "the first segment starts at packet %zu", segs[0].first);
-    FUZZ_CHECK(segs[0].start_pts == least, "the first window starts at %lld, not at the least "
-               "pts %lld", (long long)segs[0].start_pts, (long long)least);
+    /* the first keyframe's frame comes first: pictures shown before it are its leading
+     * pictures, whose references are not in the stream */
+    FUZZ_CHECK(segs[0].start_pts == pkts[0].pts, "the first window starts at %lld, not at "
+               "the first keyframe's pts %lld", (long long)segs[0].start_pts,
+               (long long)pkts[0].pts);
     FUZZ_CHECK(segs[n_segs - 1].end == n, "the last segment ends at packet %zu of %zu",
                segs[n_segs - 1].end, n);
     FUZZ_CHECK(segs[n_segs - 1].end_pts == VIDEO_PTS_END, "the last window ends at %lld",
@@ -104,7 +106,13 @@ static void check_plan(const struct video_packet *pkts, size_t n, int64_t target
      * into that segment; count them per window. */
     size_t *count = calloc(n_segs, sizeof(*count));
     FUZZ_CHECK(count, "out of memory in the check");
+    for (size_t k = 2; k < n_segs; k++)
+        FUZZ_CHECK(segs[k - 2].end <= segs[k].first, "segments %zu and %zu share packets: "
+                   "[%zu, %zu) and [%zu, ...)", k - 2, k, segs[k - 2].first, segs[k - 2].end,
+                   segs[k].first);
     for (size_t i = 0; i < n; i++) {
+        if (pkts[i].pts < pkts[0].pts)
+            continue;   /* before the first frame: in no window */
         size_t lo = 0, hi = n_segs;   /* the last window starting at or before pts */
         while (hi - lo > 1) {
             size_t mid = lo + (hi - lo) / 2;

@@ -136,6 +136,27 @@ for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:m
     fi
 done
 
+# ---- an input cut at an open GOP's keyframe: its leading pictures cannot be decoded -------------
+
+"$VIDEO" split in/opengop.mp4 -d in/og-split --segment-seconds 1 >in/og-plan.json
+# a segment whose keyframe has leading pictures: the one before it reaches past its start
+cut=$(jq -r '.segments as $s | [range(1; $s | length) |
+             select($s[. - 1].first_packet + $s[. - 1].packets > $s[.].first_packet)] |
+             first as $k | $s[$k].file' in/og-plan.json)
+check "a stream that begins at an open GOP's keyframe (segment $cut of opengop.mp4)" \
+    test -n "$cut" -a "$cut" != null
+# remuxed (the join, with no audio) into Matroska, which keeps no decode times
+check "... remuxed into Matroska" "$VIDEO" join -o in/og-cut.mkv "in/og-split/$cut"
+decodable=$(field in/og-cut.mkv .video.frames)
+check "... has packets a decoder cannot make frames of ($decodable frames)" \
+    test "$decodable" -lt "$(field in/og-cut.mkv .video.packets)"
+"$ENCODE" in/og-cut.mkv -o out/og-cut.mkv "${SETTINGS[@]}" --segment-seconds 1 \
+    >/dev/null 2>out/og-cut.err
+check "... encodes" test $? -eq 0
+check "... to the $decodable frames a decoder gets from it, cleanly" \
+    jq -e --argjson n "$decodable" '.video.frames == $n and .video.decode_errors == 0' \
+    <(info out/og-cut.mkv)
+
 # ---- every container: the same segments (from the cache), joined into each -------------------
 
 for ext in ts mov nut mkv; do

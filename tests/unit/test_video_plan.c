@@ -199,6 +199,36 @@ static void open_gop_keeps_leading_pictures_before_the_cut(void **state)
     plan_is(&s, 24, want, N_OF(want));
 }
 
+/* A stream cut out of a longer one at an open GOP's keyframe: the B-frames after it, shown
+ * before it, refer to what is gone; its own frame is the first. */
+static void open_gop_at_the_start_drops_its_leading_pictures(void **state)
+{
+    (void)state;
+    static struct stream s;
+    s.n = 0;
+    const int64_t pts[] = { 3, 1, 2, 6, 4, 5, 9, 12, 10, 11 };
+    for (size_t i = 0; i < N_OF(pts); i++)
+        push(&s, pts[i], pts[i] == 3 || pts[i] == 9);
+    const struct expect want[] = { { 0, 6, 3, 9, 4 }, { 6, 10, 9, END, 4 } };
+    plan_is(&s, 6, want, N_OF(want));
+}
+
+/* K2's leading picture comes after K2 itself: a cut at K2 would put packets 3 and 4 in
+ * three segments (the splitter holds two at once); K2 is passed over. */
+static void no_packet_in_three_segments(void **state)
+{
+    (void)state;
+    static struct stream s;
+    s.n = 0;
+    const int64_t pts[] = { 0, 1, 10, 20, 5, 21, 30, 31, 40 };
+    const int key[] = { 1, 0, 1, 1, 0, 0, 1, 0, 0 };
+    for (size_t i = 0; i < N_OF(pts); i++)
+        push(&s, pts[i], key[i]);
+    const struct expect want[] = { { 0, 5, 0, 10, 3 }, { 2, 6, 10, 30, 3 },
+                                   { 6, 9, 30, END, 3 } };
+    plan_is(&s, 10, want, N_OF(want));
+}
+
 static void too_many_leading_pictures_is_no_cut(void **state)
 {
     (void)state;
@@ -762,6 +792,8 @@ int main(void)
         cmocka_unit_test(short_remainder_joins_the_last_segment),
         cmocka_unit_test(keyframes_far_apart),
         cmocka_unit_test(open_gop_keeps_leading_pictures_before_the_cut),
+        cmocka_unit_test(open_gop_at_the_start_drops_its_leading_pictures),
+        cmocka_unit_test(no_packet_in_three_segments),
         cmocka_unit_test(too_many_leading_pictures_is_no_cut),
         cmocka_unit_test(keyframe_shown_before_earlier_packets_is_no_cut),
         cmocka_unit_test(variable_frame_rate),
