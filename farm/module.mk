@@ -23,13 +23,15 @@ $(BIN)/udcs: $(UDCS_CLI_OBJS) $(CAS_LIB) $(COMMON_LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # udcs-render reads built-in scenes itself (toolchains/trace.h) to refuse a broken scene
-# with its line and column before anything is sent, and to find the files it needs.
+# with its line and column before anything is sent, and to find the files it needs; with
+# --encode it opens the encoder (toolchains/video.h) to refuse settings before rendering.
 RENDER_CLI_OBJS := $(O)/farm/render_main.o $(O)/farm/client.o $(O)/farm/client_watch.o
 DEPFILES += $(O)/farm/render_main.d $(O)/farm/client_watch.d
 BINARIES += $(BIN)/udcs-render
-$(BIN)/udcs-render: $(RENDER_CLI_OBJS) $(RENDER_LIB) $(TRACE_LIB) $(CAS_LIB) $(COMMON_LIB)
+$(BIN)/udcs-render: $(RENDER_CLI_OBJS) $(VIDEO_LIB) $(RENDER_LIB) $(TRACE_LIB) $(CAS_LIB) \
+                    $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(VIDEO_LDLIBS) -lm -o $@
 
 # udcs-encode reads and splits the input itself (toolchains/video.h, FFmpeg's libraries):
 # only segments travel, and a file that is not a video is refused before anything is sent.

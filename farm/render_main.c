@@ -182,6 +182,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         udcs_log_error("--fps %s: a frame rate N or N/D (24, 30000/1001)", o->fps);
         return -1;
     }
+    enum image_format fmt;
+    if (o->encode && image_format_of_path(o->output, &fmt) == 0 && fmt == IMAGE_EXR) {
+        udcs_log_error("--encode with EXR frames: they hold linear light, which a video "
+                       "would show too dark; render PNG or TIFF frames to encode them");
+        return -1;
+    }
+    const char *muxer = !o->encode ? NULL : strcmp(dot + 1, "mkv") == 0 ? "matroska"
+                        : strcmp(dot + 1, "ts") == 0 ? "mpegts" : dot + 1;
+    if (muxer && video_check_container(muxer, o->vs.codec, why, sizeof(why)) < 0) {
+        udcs_log_error("--encode %s: %s", o->encode, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -500,6 +512,25 @@ static int on_event(void *arg, const char *event, json_t *d)
     return rc;
 }
 
+/* --encode: open the encoder here as the encode units will (frame size, rate), so that
+ * settings it refuses are refused before anything renders. */
+static int check_encode(const struct opts *o, const json_t *job)
+{
+    int width = 0, height = 0, num = 24, den = 1;
+    const char *size = json_string_value(json_object_get(job, "size"));
+    char why[1024];
+    if (size && image_parse_size(size, &width, &height) < 0)
+        width = height = 0;
+    if (o->fps)
+        video_parse_rate(o->fps, &num, &den);
+    if (video_check_settings(&o->vs, width ? width : 320, height ? height : 240, num, den, 0,
+                             0, why, sizeof(why)) < 0) {
+        udcs_log_error("--encode: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int render(struct client *c, const struct opts *o)
 {
     struct pattern pat;
@@ -530,6 +561,10 @@ static int render(struct client *c, const struct opts *o)
     if (rc < 0)
         udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
     json_t *job = rc == 0 ? build_job(o, cas, renderer, image_format_name(fmt)) : NULL;
+    if (job && o->encode && check_encode(o, job) < 0) {
+        json_decref(job);
+        job = NULL;
+    }
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     int tty = !o->json && isatty(STDERR_FILENO);
     struct run r = { .cas = cas, .pat = &pat, .frames = frames, .n_frames = n_frames,

@@ -291,6 +291,18 @@ check "... and the same video" cmp render/orbit.mp4 render/again.mp4
 expect_status 2 "--encode to an unknown container is refused" \
     "$UDCS_BIN/udcs-render" "$ROOT/scenes/orbit.scn" --frames 1-2 -o render/g_####.png \
     --encode render/x.gif
+expect_status 2 "--encode into a container that cannot hold the codec is refused" \
+    "$UDCS_BIN/udcs-render" "$ROOT/scenes/orbit.scn" --frames 1-2 -o render/g_####.png \
+    --encode render/x.webm
+expect_output_contains "a webm file cannot hold h264 video"
+expect_status 2 "--encode of EXR frames (linear light) is refused" \
+    "$UDCS_BIN/udcs-render" "$ROOT/scenes/orbit.scn" --frames 1-2 -o render/g_####.exr \
+    --encode render/x.mp4
+expect_status 1 "--encode with settings the encoder refuses fails before anything renders" \
+    "$UDCS_BIN/udcs-render" "$ROOT/scenes/orbit.scn" --frames 1-2 --size 161x91 \
+    -o render/odd_####.png --encode render/odd.mp4
+expect_output_contains "refuses these settings (161x91"
+check "... no frame rendered" test ! -e render/odd_0001.png
 expect_status 2 "encode settings without --encode are refused" \
     "$UDCS_BIN/udcs-render" "$ROOT/scenes/orbit.scn" --frames 1-2 -o render/g_####.png \
     --crf 20
