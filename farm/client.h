@@ -95,6 +95,9 @@ int client_watch(struct client_watch *w);
  * page (the master keeps only the latest events: this finds what the stream missed). */
 int client_watch_sweep(struct client_watch *w, client_unit_fn *fn);
 
+/* Print one JSON event (an object, taken) as a line on stdout, and flush. */
+void client_print_event(json_t *event);
+
 /* Say that a unit failed or will be retried (event unit_failed, unit_retry, data d): one
  * JSON line on stdout with --json, else a line on stderr (after the progress bar's). */
 void client_say_unit_trouble(const char *event, json_t *d, int json, int tty);

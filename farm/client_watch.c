@@ -134,16 +134,22 @@ int client_watch_sweep(struct client_watch *w, client_unit_fn *fn)
     }
 }
 
+void client_print_event(json_t *event)
+{
+    char *t = event ? json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    printf("%s\n", t ? t : "{}");
+    fflush(stdout);
+    free(t);
+    json_decref(event);
+}
+
 void client_say_unit_trouble(const char *event, json_t *d, int json, int tty)
 {
     const char *err = json_string_value(json_object_get(d, "error"));
     const char *name = json_string_value(json_object_get(d, "name"));
     if (json) {
         json_object_set_new(d, "event", json_string(event));
-        char *t = json_dumps(d, JSON_COMPACT);
-        printf("%s\n", t ? t : "{}");
-        free(t);
-        fflush(stdout);
+        client_print_event(json_incref(d));
     } else {
         fprintf(stderr, "%s%s %s: %s\n", tty ? "\n" : "", name ? name : "unit",
                 strcmp(event, "unit_failed") == 0 ? "failed" : "will be retried",

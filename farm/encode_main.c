@@ -18,12 +18,14 @@
 #include "toolchains/encode.h"
 #include "toolchains/video.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libavutil/log.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define DEFAULT_SEGMENT_SECONDS 10.0
@@ -143,6 +145,35 @@ static void plan_release(struct plan *p)
     video_input_release(&p->in);
 }
 
+/* Remove what an udcs-encode that was killed while it split left under tmp/ (directories
+ * encode-PID-XXXXXX whose process is gone). */
+static void sweep_stale_splits(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long pid;
+        char path[PATH_MAX];
+        if (sscanf(e->d_name, "encode-%ld-", &pid) != 1 || pid <= 0 ||
+            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
+        DIR *sd = opendir(path);
+        struct dirent *f;
+        while (sd && (f = readdir(sd))) {
+            char file[PATH_MAX + 256];
+            snprintf(file, sizeof(file), "%s/%s", path, f->d_name);
+            if (f->d_name[0] != '.')
+                unlink(file);
+        }
+        if (sd)
+            closedir(sd);
+        rmdir(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 /* Read, check, plan and split the input into a directory beside the local store. */
 static int make_plan(const struct opts *o, const char *cache_dir, struct plan *p)
 {
@@ -164,7 +195,8 @@ static int make_plan(const struct opts *o, const char *cache_dir, struct plan *p
         p->frames += p->segs[i].frames;
     snprintf(p->dir, sizeof(p->dir), "%s/tmp", cache_dir);
     udcs_mkdir_p(p->dir, 0700);
-    snprintf(p->dir, sizeof(p->dir), "%s/tmp/encode-XXXXXX", cache_dir);
+    sweep_stale_splits(p->dir);
+    snprintf(p->dir, sizeof(p->dir), "%s/tmp/encode-%ld-XXXXXX", cache_dir, (long)getpid());
     if (!mkdtemp(p->dir)) {
         udcs_log_error("cannot make a directory for the segments under %s/tmp: %s", cache_dir,
                        strerror(errno));
@@ -266,8 +298,8 @@ static int take_output(struct run *r, json_t *outputs, int cached)
     }
     r->written = 1;
     if (r->json)
-        printf("{\"event\":\"output\",\"path\":\"%s\",\"digest\":\"%s\",\"cached\":%s}\n",
-               r->o->output, digest, cached ? "true" : "false");
+        client_print_event(json_pack("{s:s, s:s, s:s, s:b}", "event", "output", "path",
+                                     r->o->output, "digest", digest, "cached", cached));
     fflush(stdout);
     return 0;
 }

@@ -437,8 +437,8 @@ static int write_video(struct run *r, json_t *outputs, int cached)
     }
     r->encoded = 1;
     if (r->json)
-        printf("{\"event\":\"video\",\"path\":\"%s\",\"cached\":%s}\n", r->encode,
-               cached ? "true" : "false");
+        client_print_event(json_pack("{s:s, s:s, s:b}", "event", "video", "path", r->encode,
+                                     "cached", cached));
     else if (!r->tty)
         printf("video: %s%s\n", r->encode, cached ? " (cached)" : "");
     fflush(stdout);
@@ -485,9 +485,10 @@ static int write_frame(void *arg, const char *name, json_t *outputs, int cached)
     r->n_written++;
     r->n_cached += cached;
     if (r->json)
-        printf("{\"event\":\"frame\",\"frame\":%d,\"path\":\"%s\",\"cached\":%s,"
-               "\"frames_done\":%zu,\"frames\":%zu}\n", frame, path, cached ? "true" : "false",
-               r->n_written, r->n_frames);
+        client_print_event(json_pack("{s:s, s:i, s:s, s:b, s:I, s:I}", "event", "frame",
+                                     "frame", frame, "path", path, "cached", cached,
+                                     "frames_done", (json_int_t)r->n_written, "frames",
+                                     (json_int_t)r->n_frames));
     else if (!r->tty)
         printf("frame %d: %s%s\n", frame, path, cached ? " (cached)" : "");
     fflush(stdout);

@@ -239,6 +239,24 @@ static int audio_open(struct audio *a, const char *path, AVFormatContext *out, c
     return a->fifo ? 0 : udcs_why(why, why_len, "out of memory");
 }
 
+/* Convert n samples (in NULL: what the resampler still holds) into the fifo. */
+static int audio_resample(struct audio *a, const uint8_t **in, int n, char *why, size_t why_len)
+{
+    int max = swr_get_out_samples(a->swr, n);
+    uint8_t **data = NULL;
+    int got = max <= 0 ? max : av_samples_alloc_array_and_samples(&data, NULL,
+        a->enc->ch_layout.nb_channels, max, a->enc->sample_fmt, 0);
+    if (got > 0)
+        got = swr_convert(a->swr, data, max, in, n);
+    if (got > 0 && av_audio_fifo_write(a->fifo, (void **)data, got) < got)
+        got = AVERROR(ENOMEM);
+    if (data)
+        av_freep(&data[0]);
+    av_freep(&data);
+    return got < 0 ? udcs_why(why, why_len, "converting the audio failed: %s", video_err(got))
+                   : 0;
+}
+
 /* Decode a packet (NULL: the end) and put its samples, converted, into the fifo. */
 static int audio_decode(struct audio *a, const AVPacket *pkt, char *why, size_t why_len)
 {
@@ -249,24 +267,16 @@ static int audio_decode(struct audio *a, const AVPacket *pkt, char *why, size_t 
             break;
         if (rc < 0)
             break;
-        int max = swr_get_out_samples(a->swr, a->frame->nb_samples);
-        uint8_t **data = NULL;
-        int got = av_samples_alloc_array_and_samples(&data, NULL, a->enc->ch_layout.nb_channels,
-                                                     max, a->enc->sample_fmt, 0);
-        if (got >= 0)
-            got = swr_convert(a->swr, data, max, (const uint8_t **)a->frame->extended_data,
-                              a->frame->nb_samples);
-        if (got > 0 && av_audio_fifo_write(a->fifo, (void **)data, got) < got)
-            got = AVERROR(ENOMEM);
-        if (data)
-            av_freep(&data[0]);
-        av_freep(&data);
+        int got = audio_resample(a, (const uint8_t **)a->frame->extended_data,
+                                 a->frame->nb_samples, why, why_len);
         av_frame_unref(a->frame);
         if (got < 0)
-            return udcs_why(why, why_len, "converting the audio failed: %s", video_err(got));
+            return -1;
     }
     if (rc < 0 && rc != AVERROR(EAGAIN) && rc != AVERROR_EOF)
         return udcs_why(why, why_len, "decoding the audio failed: %s", video_err(rc));
+    if (!pkt)
+        return audio_resample(a, NULL, 0, why, why_len);   /* the resampler's last samples */
     return 0;
 }
 

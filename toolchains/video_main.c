@@ -313,12 +313,14 @@ static int cmd_encoders(void)
     return EXIT_SUCCESS;
 }
 
-/* The encoder libraries libavcodec loaded, by soname (their build is in it: libx264.so.164). */
+/* The encoder libraries libavcodec loaded, by soname (their build is in it: libx264.so.164);
+ * the audio ones too, which the join uses when it must encode the audio. */
 static int note_encoder_library(struct dl_phdr_info *info, size_t size, void *arg)
 {
     static const char *const encoders[] = { "libx264.", "libx265.", "libSvtAv1Enc.", "libaom.",
                                             "libvpx.", "librav1e.", "libdav1d.", "libopenh264.",
-                                            "libtheoraenc.", "libxvidcore.", NULL };
+                                            "libtheoraenc.", "libxvidcore.", "libopus.",
+                                            "libvorbisenc.", "libmp3lame.", NULL };
     (void)size;
     const char *base = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
     base = base ? base + 1 : info->dlpi_name;

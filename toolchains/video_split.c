@@ -128,6 +128,9 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
         rc = udcs_why(why, why_len, "%s: the video stream has no frames", path);
     if (rc == 0 && (in->fps_num <= 0 || in->fps_den <= 0))
         average_rate(in, fmt->streams[v]);
+    if (rc == 0 && least < -(INT64_MAX / 4))
+        rc = udcs_why(why, why_len, "%s: its timestamps start at %lld, too far before zero "
+                      "to be moved on", path, (long long)least);
     in->shift = -least;
     for (size_t i = 0; rc == 0 && i < in->n_pkts; i++) {
         in->pkts[i].pts += in->shift;
