@@ -29,6 +29,8 @@ struct video_packet {
     int64_t pts, dts;             /* in the stream's time base; dts may be VIDEO_NO_TS */
     int64_t duration;             /* 0 when unknown */
     int key;                      /* a keyframe (random access point) */
+    int discard;                  /* decoded for the others, never shown: before or after an
+                                     edit list's span (a trimmed mp4) */
 };
 #define VIDEO_NO_TS INT64_MIN
 
@@ -51,8 +53,10 @@ struct video_segment {
 
 /* Cut n packets into segments of about `target` time-base units each, at the keyframes
  * nearest to every multiple of `target` from the first frame. Every packet needs a pts;
- * the first packet must be a keyframe. A remainder shorter than a quarter of `target` joins
- * the segment before it. Returns 0 with *segs (free it), or -1 with why. */
+ * the first packet must be a keyframe. The first frame is the first keyframe's, or the
+ * first one not discarded after it; discarded packets are in no window (the last window
+ * then ends after the last frame shown). A remainder shorter than a quarter of `target`
+ * joins the segment before it. Returns 0 with *segs (free it), or -1 with why. */
 int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
                struct video_segment **segs, size_t *n_segs, char *why, size_t why_len);
 

@@ -45,7 +45,7 @@ static size_t frames_in(const struct video_packet *pkts, size_t n, int64_t start
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += pkts[i].pts >= start && pkts[i].pts < end;
+        k += !pkts[i].discard && pkts[i].pts >= start && pkts[i].pts < end;
     return k;
 }
 
@@ -61,16 +61,29 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
                         n, VIDEO_MAX_PACKETS);
     if (target <= 0)
         return udcs_why(why, why_len, "the segment length must be positive");
-    /* The first keyframe's frame is the first one: pictures shown before it (an open
-     * GOP's leading pictures, cut from the stream they referred to) cannot be decoded */
-    int64_t first = pkts[0].pts, last = pkts[0].pts;
+    /* The first frame is the first keyframe's: pictures shown before it (an open GOP's
+     * leading pictures, cut from the stream they referred to) cannot be decoded; or, when
+     * an edit list discards the start, the first frame shown after that */
+    int64_t first = pkts[0].pts, last = VIDEO_NO_TS, least_kept = VIDEO_PTS_END;
+    int discarded_after = 0;
     for (size_t i = 0; i < n; i++) {
         if (pkts[i].pts == VIDEO_NO_TS || pkts[i].pts == VIDEO_PTS_END)
             return udcs_why(why, why_len, "video packet %zu has no presentation timestamp; "
                             "remux the input into a container that keeps them (mkv, mp4)", i);
-        if (pkts[i].pts > last)
+        if (!pkts[i].discard && pkts[i].pts > last)
             last = pkts[i].pts;
+        if (!pkts[i].discard && pkts[i].pts < least_kept)
+            least_kept = pkts[i].pts;
     }
+    if (least_kept == VIDEO_PTS_END)
+        return udcs_why(why, why_len, "every video packet is discarded (an edit list shows "
+                        "none of them)");
+    if (least_kept > first)
+        first = least_kept;
+    if (last < first)
+        return udcs_why(why, why_len, "no frame is shown from the first keyframe on");
+    for (size_t i = 0; i < n; i++)
+        discarded_after |= pkts[i].discard && pkts[i].pts > last;
     if (!pkts[0].key)
         return udcs_why(why, why_len, "the video stream does not start with a keyframe; its first "
                         "frames cannot be decoded on their own");
@@ -89,7 +102,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
         suffix_min[i] = pkts[i].pts < suffix_min[i + 1] ? pkts[i].pts : suffix_min[i + 1];
     int64_t max_before = pkts[0].pts;
     for (size_t c = 1; c < n; c++) {
-        if (pkts[c].key && pkts[c].pts > max_before &&
+        if (pkts[c].key && !pkts[c].discard && pkts[c].pts > first && pkts[c].pts > max_before &&
             last_leading(pkts, suffix_min, n, c, pkts[c].pts) != -2)
             cand[n_cand++] = c;
         if (pkts[c].pts > max_before)
@@ -143,7 +156,7 @@ int video_plan(const struct video_packet *pkts, size_t n, int64_t target,
             s.end_pts = pkts[best].pts;
         } else {
             s.end = n;
-            s.end_pts = VIDEO_PTS_END;
+            s.end_pts = discarded_after ? last + 1 : VIDEO_PTS_END;
         }
         s.frames = frames_in(pkts + s.first, s.end - s.first, s.start_pts, s.end_pts);
         if (n_out && !(n_out & (n_out - 1))) {

@@ -102,7 +102,7 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
                     least = at < least ? at : least;
                 }
         }
-        if (pkt->stream_index == v && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+        if (pkt->stream_index == v) {
             if (in->n_pkts == cap) {
                 size_t grown_cap = cap ? 2 * cap : 1024;
                 struct video_packet *grown = in->n_pkts < VIDEO_MAX_PACKETS ?
@@ -120,6 +120,7 @@ int video_probe_input(const char *path, struct video_input *in, char *why, size_
                 .dts = pkt->dts == AV_NOPTS_VALUE ? VIDEO_NO_TS : pkt->dts,
                 .duration = pkt->duration,
                 .key = !!(pkt->flags & AV_PKT_FLAG_KEY),
+                .discard = !!(pkt->flags & AV_PKT_FLAG_DISCARD),
             };
         }
         av_packet_unref(pkt);
@@ -248,7 +249,7 @@ int video_split(const char *path, const struct video_input *in,
         }
         if (pkt->stream_index == a) {
             rc = write_copy(&audio, pkt, fmt->streams[a], ashift, AV_NOPTS_VALUE, why, why_len);
-        } else if (pkt->stream_index == v && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+        } else if (pkt->stream_index == v) {
             if (next < n_segs && segs[next].first == index) {
                 int slot = open[0].fmt ? 1 : 0;
                 if (open[slot].fmt) {

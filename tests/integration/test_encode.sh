@@ -31,6 +31,8 @@ check "an input whose keyframes are far apart (one every 100 frames)" \
 check "an input with open GOPs (pictures after a keyframe shown before it)" \
     "$MAKE_VIDEO" -o in/opengop.mp4 --size 320x240 --frames 200 --fps 25 --gop 25 \
     --bframes 3 --open-gop --audio
+check "a trimmed mp4: an edit list starts it inside a GOP (ffmpeg -ss, stream copy)" \
+    ffmpeg -v error -ss 2.5 -i in/cfr.mp4 -c copy in/trimmed.mp4
 check "an input whose audio an mp4 cannot hold as it is (PCM in NUT)" \
     "$MAKE_VIDEO" -o in/pcm.nut --size 320x240 --frames 100 --fps 25 --gop 25 --audio
 
@@ -70,7 +72,7 @@ within() { awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { d = a - b; if (d < 0) d = 
 # ---- each input: split on the farm == one machine, within the limits -----------------------
 
 for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:mp4 \
-    pcm.nut:mp4; do
+    trimmed.mp4:mp4 pcm.nut:mp4; do
     input=${pair%:*} ext=${pair#*:}
     out="out/${input%.*}.$ext"
     "$ENCODE" "in/$input" -o "$out" "${SETTINGS[@]}" --segment-seconds 1 --json >"$out.events"
@@ -118,7 +120,7 @@ for pair in cfr.mp4:mp4 silent.mkv:mkv vfr.mkv:mkv farkeys.mp4:mp4 opengop.mp4:m
     check "$input: PSNR $p_farm dB in $segs segments, $p_single dB whole: within 0.2 dB" \
         within "$p_farm" "$p_single" 0.2
     case $input in
-    cfr.mp4 | vfr.mkv | silent.mkv | pcm.nut)
+    cfr.mp4 | vfr.mkv | silent.mkv | pcm.nut | trimmed.mp4)
         check "$input: cut into several segments ($segs)" test "$segs" -gt 2 ;;
     opengop.mp4)
         check "$input: cut into several segments ($segs), at keyframes with leading pictures" \
