@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t step = a & 2 ? take(&r, 8) : (uint64_t)(int64_t)(int16_t)take(&r, 2);
         pts += step * scale;
         struct video_packet *p = &pkts[n];
-        p->pts = as_signed(pts);
+        *p = (struct video_packet){ .pts = as_signed(pts) };   /* never discarded */
         if ((a & 0x38) == 0x38) {
             static const int64_t special[] = { VIDEO_NO_TS, VIDEO_PTS_END, INT64_MAX - 1,
                                                INT64_MIN + 1 };

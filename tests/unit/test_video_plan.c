@@ -229,6 +229,27 @@ static void no_packet_in_three_segments(void **state)
     plan_is(&s, 10, want, N_OF(want));
 }
 
+/* A trimmed mp4: its edit list discards the pictures before the trim (and after its end);
+ * they are decoded for the others and shown in no window. */
+static void discarded_packets_are_in_no_window(void **state)
+{
+    (void)state;
+    static struct stream s;
+    const int64_t pts[] = { 0, 3, 1, 2, 6, 9, 7, 8 };
+    const int key[] = { 1, 0, 0, 0, 1, 0, 0, 0 };
+    const int discard[] = { 1, 0, 1, 0, 0, 0, 0, 0 };
+    s.n = 0;
+    for (size_t i = 0; i < N_OF(pts); i++) {
+        push(&s, pts[i], key[i]);
+        s.p[i].discard = discard[i];
+    }
+    const struct expect want[] = { { 0, 4, 2, 6, 2 }, { 4, 8, 6, END, 4 } };
+    plan_is(&s, 6, want, N_OF(want));
+    s.p[5].discard = 1;   /* pts 9, past the end of the edit */
+    const struct expect cut_end[] = { { 0, 4, 2, 6, 2 }, { 4, 8, 6, 9, 3 } };
+    plan_is(&s, 6, cut_end, N_OF(cut_end));
+}
+
 static void too_many_leading_pictures_is_no_cut(void **state)
 {
     (void)state;
@@ -794,6 +815,7 @@ int main(void)
         cmocka_unit_test(open_gop_keeps_leading_pictures_before_the_cut),
         cmocka_unit_test(open_gop_at_the_start_drops_its_leading_pictures),
         cmocka_unit_test(no_packet_in_three_segments),
+        cmocka_unit_test(discarded_packets_are_in_no_window),
         cmocka_unit_test(too_many_leading_pictures_is_no_cut),
         cmocka_unit_test(keyframe_shown_before_earlier_packets_is_no_cut),
         cmocka_unit_test(variable_frame_rate),
