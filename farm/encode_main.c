@@ -58,8 +58,9 @@ struct opts {
     json_t *fields;               /* the settings as the job carries them */
 };
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int parse_opts(int argc, char **argv, void *opts)
 {
+    struct opts *o = opts;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char why[512];
@@ -341,8 +342,9 @@ static int on_event(void *arg, const char *event, json_t *d)
     return rc;
 }
 
-static int encode(struct client *c, struct opts *o)
+static int encode(struct client *c, void *opts)
 {
+    struct opts *o = opts;
     char out_real[PATH_MAX], in_real[PATH_MAX], why[512];
     const char *muxer = strcmp(o->format, "mkv") == 0 ? "matroska"
                         : strcmp(o->format, "ts") == 0 ? "mpegts" : o->format;
@@ -432,22 +434,12 @@ static int encode(struct client *c, struct opts *o)
     return status;
 }
 
-static int parse(int argc, char **argv, void *opts)
-{
-    return parse_opts(argc, argv, opts);
-}
-
-static int run(struct client *c, void *opts)
-{
-    return encode(c, opts);
-}
-
 int main(int argc, char **argv)
 {
     av_log_set_level(AV_LOG_ERROR);
     struct opts o = { .vs = VIDEO_SETTINGS_INIT, .fields = json_object() };
-    struct client_program p = { .name = "udcs-encode", .usage = usage, .parse = parse, .run = run,
-                                 .opts = &o };
+    struct client_program p = { .name = "udcs-encode", .usage = usage, .parse = parse_opts,
+                                .run = encode, .opts = &o };
     int status = client_program_main(&p, argc, argv);
     json_decref(o.fields);
     return status;

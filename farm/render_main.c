@@ -86,8 +86,9 @@ static int number(const char *flag, const char *v, long min, long max, long *out
     return 0;
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int parse_opts(int argc, char **argv, void *opts)
 {
+    struct opts *o = opts;
     char why[256];
     int took;
     for (int i = 0; i < argc; i++) {
@@ -532,8 +533,9 @@ static int check_encode(const struct opts *o, const json_t *job)
     return 0;
 }
 
-static int render(struct client *c, const struct opts *o)
+static int render(struct client *c, void *opts)
 {
+    const struct opts *o = opts;
     struct pattern pat;
     int *frames = NULL;
     size_t n_frames = 0;
@@ -621,21 +623,11 @@ static int render(struct client *c, const struct opts *o)
     return status;
 }
 
-static int parse(int argc, char **argv, void *opts)
-{
-    return parse_opts(argc, argv, opts);
-}
-
-static int run(struct client *c, void *opts)
-{
-    return render(c, opts);
-}
-
 int main(int argc, char **argv)
 {
     struct opts o = { .vs = VIDEO_SETTINGS_INIT, .encode_fields = json_object() };
-    struct client_program p = { .name = "udcs-render", .usage = usage, .parse = parse, .run = run,
-                                 .opts = &o };
+    struct client_program p = { .name = "udcs-render", .usage = usage, .parse = parse_opts,
+                                .run = render, .opts = &o };
     int status = client_program_main(&p, argc, argv);
     free(o.inputs);
     json_decref(o.encode_fields);
