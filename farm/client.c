@@ -195,3 +195,16 @@ int client_program_main(const struct client_program *p, int argc, char **argv)
     udcs_config_release(&c.cfg);
     return udcs_cli_finish(status);
 }
+
+int client_open_store(struct client *c, struct cas **cas)
+{
+    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
+                                         .max_size = 5ull << 30,
+                                         .encode = { .level = 3, .workers = 1 } },
+                              .remote_url = c->url, .remote_token = c->token };
+    *cas = NULL;
+    int rc = cas_open(&co, cas);
+    if (rc < 0)
+        udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
+    return rc;
+}

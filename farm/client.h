@@ -58,6 +58,15 @@ struct cas;
 #define CLIENT_DIGEST_TEXT 64
 int client_send_file(struct cas *cas, const char *path, char text[CLIENT_DIGEST_TEXT]);
 
+/* The client's store: the local one (--cache-dir, 5 GiB) layered on the master's. Says
+ * what went wrong and returns an error code, or 0 with *cas (cas_close it). */
+int client_open_store(struct client *c, struct cas **cas);
+
+/* Draw a progress bar on stderr (a terminal's line, redrawn): done of total, then `text`,
+ * the time since start_ms and the ETA (seconds; < 0: not known yet). */
+void client_draw_progress(size_t done, size_t total, const char *text, uint64_t start_ms,
+                          double eta);
+
 /* The exit status for a call's error code. */
 int client_status_of(int rc);
 /* POST /api/submit; the job's id goes to *id. */

@@ -134,6 +134,22 @@ int client_watch_sweep(struct client_watch *w, client_unit_fn *fn)
     }
 }
 
+void client_draw_progress(size_t done, size_t total, const char *text, uint64_t start_ms,
+                          double eta)
+{
+    int width = 30, filled = (int)(width * (done < total ? done : total) /
+                                   (total ? total : 1));
+    char bar[64];
+    memset(bar, '#', (size_t)filled);
+    memset(bar + filled, '.', (size_t)(width - filled));
+    bar[width] = '\0';
+    double elapsed = (double)(udcs_mono_ms() - start_ms) / 1000;
+    if (eta < 0)
+        fprintf(stderr, "\r[%s] %s, %.0fs   ", bar, text, elapsed);
+    else
+        fprintf(stderr, "\r[%s] %s, %.0fs, ETA %.0fs   ", bar, text, elapsed, eta);
+}
+
 void client_print_event(json_t *event)
 {
     char *t = event ? json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

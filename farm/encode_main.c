@@ -270,17 +270,13 @@ static void progress(struct run *r)
 {
     if (r->json || !r->tty)
         return;
-    int width = 30, filled = (int)(width * r->frames_done / (r->frames ? r->frames : 1));
-    char bar[64];
-    memset(bar, '#', (size_t)filled);
-    memset(bar + filled, '.', (size_t)(width - filled));
-    bar[width] = '\0';
+    char text[160];
+    snprintf(text, sizeof(text), "%zu/%zu segments, %zu/%zu frames, %zu cached", r->segs_done,
+             r->p->n_segs, r->frames_done, r->frames, r->cached);
     double elapsed = (double)(udcs_mono_ms() - r->start_ms) / 1000;
-    size_t fresh = r->frames_done;   /* frames per second so far, cached ones included */
-    double eta = fresh ? elapsed * (double)(r->frames - r->frames_done) / (double)fresh : 0;
-    fprintf(stderr, "\r[%s] %zu/%zu segments, %zu/%zu frames, %zu cached, %.0fs, ETA %.0fs   ",
-            bar, r->segs_done, r->p->n_segs, r->frames_done, r->frames, r->cached, elapsed,
-            eta);
+    size_t done = r->frames_done;   /* frames a second so far, cached ones included */
+    client_draw_progress(r->frames_done, r->frames, text, r->start_ms,
+                         done ? elapsed * (double)(r->frames - done) / (double)done : -1);
 }
 
 static int take_output(struct run *r, json_t *outputs, int cached)
@@ -357,22 +353,16 @@ static int encode(struct client *c, void *opts)
         udcs_log_error("-o %s is the input itself; write the encode elsewhere", o->output);
         return UDCS_EXIT_USAGE;
     }
-    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
-                                         .max_size = 5ull << 30,
-                                         .encode = { .level = 3, .workers = 1 } },
-                              .remote_url = c->url, .remote_token = c->token };
-    struct cas *cas = NULL;
+    struct cas *cas;
     struct plan p = { 0 };
     uint64_t start = udcs_mono_ms();
-    int status = UDCS_EXIT_FAILED, rc = cas_open(&co, &cas);
-    if (rc < 0) {
-        udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
+    int status = UDCS_EXIT_FAILED;
+    if (client_open_store(c, &cas) < 0)
         return status;
-    }
     json_t *job = NULL;
     /* the master answers before the input is read and split for it */
     int planned = client_call_json(c, "GET", "/api/devices", NULL, NULL);
-    planned = planned < 0 ? client_status_of(planned) : make_plan(o, co.local.root, &p);
+    planned = planned < 0 ? client_status_of(planned) : make_plan(o, udcs_config_str(&c->cfg, "cache_dir"), &p);
     if (planned == 0)
         job = build_job(o, &p, cas);
     status = planned ? planned : UDCS_EXIT_FAILED;

@@ -408,18 +408,13 @@ static void progress(struct run *r)
 {
     if (r->json || !r->tty)
         return;
-    int width = 30, filled = (int)(width * r->n_written / (r->n_frames ? r->n_frames : 1));
-    char bar[64];
-    memset(bar, '#', (size_t)filled);
-    memset(bar + filled, '.', (size_t)(width - filled));
-    bar[width] = '\0';
+    char text[160];
+    size_t done = r->units_done;   /* units a second so far, cached ones included */
+    snprintf(text, sizeof(text), "%zu/%zu frames, %zu cached, units %zu/%zu", r->n_written,
+             r->n_frames, r->n_cached, r->units_done, r->units_total);
     double elapsed = (double)(udcs_mono_ms() - r->start_ms) / 1000;
-    size_t rendered = r->units_done;
-    double eta = rendered ? elapsed * (double)(r->units_total - r->units_done) / (double)rendered
-                          : 0;
-    fprintf(stderr, "\r[%s] %zu/%zu frames, %zu cached, units %zu/%zu, %.0fs, ETA %.0fs   ",
-            bar, r->n_written, r->n_frames, r->n_cached, r->units_done, r->units_total,
-            elapsed, eta);
+    client_draw_progress(r->n_written, r->n_frames, text, r->start_ms,
+                         done ? elapsed * (double)(r->units_total - done) / (double)done : -1);
 }
 
 /* The join of --encode ("output") finished: fetch the video. */
@@ -555,14 +550,8 @@ static int render(struct client *c, void *opts)
         return UDCS_EXIT_USAGE;
     }
     image_format_of_path(o->output, &fmt);
-    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
-                                         .max_size = 5ull << 30,
-                                         .encode = { .level = 3, .workers = 1 } },
-                              .remote_url = c->url, .remote_token = c->token };
-    struct cas *cas = NULL;
-    int status = UDCS_EXIT_FAILED, rc = cas_open(&co, &cas);
-    if (rc < 0)
-        udcs_log_error("cannot open the local store %s: %s", co.local.root, udcs_strerror(rc));
+    struct cas *cas;
+    int status = UDCS_EXIT_FAILED, rc = client_open_store(c, &cas);
     json_t *job = rc == 0 ? build_job(o, cas, renderer, image_format_name(fmt)) : NULL;
     if (job && o->encode && check_encode(o, job) < 0) {
         json_decref(job);

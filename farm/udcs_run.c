@@ -208,16 +208,9 @@ int cmd_run(struct client *c, int argc, char **argv)
         free(o.env);
         return UDCS_EXIT_USAGE;
     }
-    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
-                                         .max_size = 5ull << 30,
-                                         .encode = { .level = 3, .workers = 1 } },
-                              .remote_url = c->url, .remote_token = c->token };
-    struct cas *cas = NULL;
+    struct cas *cas;
     int status = RUN_EXIT_FARM_FAILED;
-    int rc = cas_open(&co, &cas);
-    if (rc < 0)
-        udcs_log_error("run: cannot open the local store %s: %s", co.local.root,
-                       udcs_strerror(rc));
+    int rc = client_open_store(c, &cas);
     json_t *job = rc == 0 ? build_job(c, cas, &o) : NULL;
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     long long id = 0;
