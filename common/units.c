@@ -75,11 +75,14 @@ char *udcs_size_format(uint64_t bytes, char *out, size_t out_len)
         i++;
     }
     if (i == (int)strlen(unit_letters) - 1) {
-        /* In the largest unit, round down: 2^64 - 1 bytes must not print as "16.0 EiB",
-         * which is more than a 64-bit size can hold and would not parse back. */
+        /* In the largest unit, round to the nearest shown digit, except where that would
+         * reach 16: 2^64 - 1 bytes must not print as "16.0 EiB", more than a 64-bit size can
+         * hold, which would not parse back. Rounding down everywhere would cost up to 1%
+         * just below 1 EiB ("0.99 EiB" for 2^60 - 1). */
         v = (double)(bytes >> 40) / (1 << 20);   /* exact, unlike (double)bytes near 2^64 */
         double scale = v < 10 ? 100 : v < 100 ? 10 : 1;
-        v = (double)(uint64_t)(v * scale) / scale;
+        double nearest = (double)(uint64_t)(v * scale + 0.5) / scale;
+        v = nearest < 16 ? nearest : (double)(uint64_t)(v * scale) / scale;
     }
     snprintf(out, out_len, v < 10 ? "%.2f %ciB" : v < 100 ? "%.1f %ciB" : "%.0f %ciB", v,
              unit_letters[i]);

@@ -15,7 +15,7 @@
  * upper-case and padded copies below on the stack. */
 #define FUZZ_TEXT_MAX 512
 /* udcs_size_format writes 3 significant digits ("1.50 GiB", "15.2 MiB", "152 MiB"),
- * rounded, or cut in the largest unit so that 2^64 - 1 does not print as "16.0 EiB"; read
+ * rounded (cut only near 16 EiB so that 2^64 - 1 does not print as "16.0 EiB"); read
  * back, that is off by at most one unit in the last place: 1%. */
 #define FORMAT_RELATIVE_ERROR 0.01
 

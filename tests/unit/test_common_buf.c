@@ -339,7 +339,9 @@ static void size_format_uses_bytes_then_binary_units(void **state)
         { 150ull * 1024 * 1024, "150 MiB" },
         { 1024 * 1024 - 1, "1.00 MiB" },   /* not "1024 KiB" */
         { GIB - 1, "1.00 GiB" },
-        { UINT64_MAX, "15.9 EiB" },
+        { (1ull << 60) - 1, "1.00 EiB" },   /* rounded, not cut to "0.99 EiB" */
+        { 3ull << 59, "1.50 EiB" },
+        { UINT64_MAX, "15.9 EiB" },         /* cut: "16.0 EiB" would not fit */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[32];
