@@ -1,6 +1,6 @@
 /* toolchains/trace_kernel.c - trace_pixel(): a path tracer over one struct trace_view.
  *
- * Rules kept so this file can become an OpenCL or CUDA kernel (see trace_kernel.h): no
+ * Rules kept so this file is also an OpenCL and a CUDA kernel (see trace_kernel.h): no
  * allocation, no recursion (the bounce loop and the BVH walk are loops with fixed-size
  * stacks), no globals, float arithmetic and the exactly rounded float functions only. Sines
  * and cosines come from a polynomial below rather than libm, whose results may differ
@@ -11,7 +11,7 @@
  * Russian roulette after TRACE_RR_BOUNCE bounces. */
 #include "toolchains/trace_kernel.h"
 
-#ifndef __OPENCL_VERSION__
+#ifndef TRACE_DEVICE
 #include <math.h>
 #endif
 
@@ -317,7 +317,7 @@ TRACE_FN float hit_plane(TRACE_GLOBAL const struct trace_plane *p, const struct 
 }
 
 /* Test the primitive `prim` and shorten h->t on a hit. */
-TRACE_FN void hit_prim(TRACE_GLOBAL const struct trace_view *v, uint32_t prim,
+TRACE_FN void hit_prim(const struct trace_view *v, uint32_t prim,
                        const struct ray *r, struct hit *h)
 {
     if (prim & TRACE_PRIM_SPHERE) {
@@ -339,7 +339,7 @@ TRACE_FN void hit_prim(TRACE_GLOBAL const struct trace_view *v, uint32_t prim,
 
 /* The nearest hit closer than tmax, or h.prim == TRACE_HIT_NONE. With any_hit, stop at
  * the first hit found (shadow rays). */
-TRACE_FN struct hit intersect(TRACE_GLOBAL const struct trace_view *v, const struct ray *r,
+TRACE_FN struct hit intersect(const struct trace_view *v, const struct ray *r,
                               float tmax, int any_hit)
 {
     struct hit h;
@@ -413,7 +413,7 @@ struct surface {
     int front;                  /* the ray came from the side the normal points to */
 };
 
-TRACE_FN struct surface surface_at(TRACE_GLOBAL const struct trace_view *v,
+TRACE_FN struct surface surface_at(const struct trace_view *v,
                                    const struct ray *r, const struct hit *h)
 {
     struct surface s;
@@ -460,7 +460,7 @@ TRACE_FN struct trace_vec3 offset_from(struct trace_vec3 p, struct trace_vec3 si
     return v3_madd(p, side, TRACE_EPS_REL * scale);
 }
 
-TRACE_FN struct trace_vec3 background(TRACE_GLOBAL const struct trace_view *v,
+TRACE_FN struct trace_vec3 background(const struct trace_view *v,
                                       struct trace_vec3 d)
 {
     float t = minf(maxf(d.y, 0.0f), 1.0f);
@@ -476,7 +476,7 @@ TRACE_FN float mis_weight(float pdf_this, float pdf_other)
 
 /* Solid-angle density with which light sampling picks the point at distance `dist` seen
  * under cos_light on light `li`. */
-TRACE_FN float light_pdf(TRACE_GLOBAL const struct trace_view *v, int li, float dist,
+TRACE_FN float light_pdf(const struct trace_view *v, int li, float dist,
                          float cos_light)
 {
     TRACE_GLOBAL const struct trace_light *l = &v->lights[li];
@@ -486,7 +486,7 @@ TRACE_FN float light_pdf(TRACE_GLOBAL const struct trace_view *v, int li, float 
 }
 
 /* Index of the light whose cdf interval holds u. */
-TRACE_FN int light_pick(TRACE_GLOBAL const struct trace_view *v, float u)
+TRACE_FN int light_pick(const struct trace_view *v, float u)
 {
     int lo = 0, hi = v->n_lights - 1;
     while (lo < hi) {
@@ -501,7 +501,7 @@ TRACE_FN int light_pick(TRACE_GLOBAL const struct trace_view *v, float u)
 
 /* Direct light at diffuse surface s: one light sample, MIS-weighted against the cosine
  * sampling that continues the path. Returns radiance times the BRDF's cosine term. */
-TRACE_FN struct trace_vec3 direct_light(TRACE_GLOBAL const struct trace_view *v,
+TRACE_FN struct trace_vec3 direct_light(const struct trace_view *v,
                                         const struct surface *s, struct trace_vec3 albedo,
                                         struct rng *rg)
 {
@@ -564,7 +564,7 @@ TRACE_FN float schlick(float cosine, float ior)
  * times or more is limited to v->clamp (when above 0): the rare bright paths of caustics
  * (a diffuse wall, a mirror, the lamp) would otherwise speckle the image at low sample
  * counts. Light seen directly or through one bounce is never changed. */
-TRACE_FN struct trace_vec3 add_light(TRACE_GLOBAL const struct trace_view *v,
+TRACE_FN struct trace_vec3 add_light(const struct trace_view *v,
                                      struct trace_vec3 radiance, struct trace_vec3 c,
                                      int scatterings)
 {
@@ -576,7 +576,7 @@ TRACE_FN struct trace_vec3 add_light(TRACE_GLOBAL const struct trace_view *v,
     return v3_add(radiance, c);
 }
 
-TRACE_FN struct trace_vec3 trace_path(TRACE_GLOBAL const struct trace_view *v, int x, int y,
+TRACE_FN struct trace_vec3 trace_path(const struct trace_view *v, int x, int y,
                                       uint32_t seed)
 {
     struct rng rg = rng_for_bounce(seed, 0);
@@ -667,7 +667,7 @@ TRACE_FN struct trace_vec3 trace_path(TRACE_GLOBAL const struct trace_view *v, i
     return radiance;
 }
 
-void trace_pixel(TRACE_GLOBAL const struct trace_view *v, int x, int y, float rgba_out[4])
+void trace_pixel(const struct trace_view *v, int x, int y, float rgba_out[4])
 {
     float sum_r = 0.0f, sum_g = 0.0f, sum_b = 0.0f;
     for (int sample = 0; sample < v->samples; sample++) {

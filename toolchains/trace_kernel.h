@@ -1,15 +1,20 @@
 /* toolchains/trace_kernel.h - the per-pixel half of udcs-trace: the flat data a frame is
  * reduced to (struct trace_view) and trace_pixel(), which computes one pixel from it.
  *
- * Written so that the same source can be compiled by OpenCL or CUDA later: plain structs of
- * floats and ints, arrays reached through pointers (TRACE_GLOBAL marks them, empty in C,
- * `__global` in OpenCL), no allocation, no recursion, no globals, no libc besides the
- * float functions sqrtf, fabsf and copysignf, whose results IEEE 754 fixes exactly. Building the arrays (scene evaluation, transforms, the BVH) is the host's work:
- * toolchains/trace_frame.c and trace_bvh.c. */
+ * The same source is compiled as C, as OpenCL C and as CUDA C++ (toolchains/trace_gpu.cl,
+ * trace_gpu.cu): plain structs of floats and ints, arrays reached through pointers
+ * (TRACE_GLOBAL marks them, empty in C, `__global` in OpenCL), no allocation, no
+ * recursion, no globals, no libc besides the float functions sqrtf, fabsf and copysignf,
+ * whose results IEEE 754 fixes exactly. The view itself is in the caller's own memory (its
+ * pointer has no address space: private in OpenCL, where the wrapper kernel fills one from
+ * its arguments). Building the arrays (scene evaluation, transforms, the BVH) is the
+ * host's work: toolchains/trace_frame.c and trace_bvh.c. */
 #ifndef UDCS_TRACE_KERNEL_H
 #define UDCS_TRACE_KERNEL_H
 
-#ifndef __OPENCL_VERSION__
+/* TRACE_DEVICE: compiled by a device's compiler, which has no C library headers (the
+ * wrappers trace_gpu.cl and trace_gpu.cu define it, uint32_t and the float functions). */
+#ifndef TRACE_DEVICE
 #include <stdint.h>
 #endif
 
@@ -127,6 +132,6 @@ struct trace_view {
  * v->samples paths. rgba_out[3] is 1. The random numbers of a path come from a hash of
  * (frame, x, y, sample, bounce) alone, so a pixel's value does not depend on which region
  * or thread computes it. Non-finite path values count as black. */
-void trace_pixel(TRACE_GLOBAL const struct trace_view *v, int x, int y, float rgba_out[4]);
+void trace_pixel(const struct trace_view *v, int x, int y, float rgba_out[4]);
 
 #endif
