@@ -42,11 +42,13 @@ DEPFILES :=
 
 include common/module.mk
 include cas/module.mk
+include kernels/module.mk
 include agents/module.mk
 include agents/agent.mk
 include toolchains/module.mk
 include toolchains/trace.mk
 include toolchains/video.mk
+include kernels/kernel.mk
 include farm/module.mk
 include tests/module.mk
 
@@ -76,7 +78,7 @@ all: $(BINARIES)
 DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
         libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl jq procps \
-        ocl-icd-libopencl1 pocl-opencl-icd libarchive-dev bubblewrap \
+        ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libarchive-dev bubblewrap \
         cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
         linux-source-6.1 flex bison bc ccache sccache distcc \
         libopenimageio-dev libtiff-dev povray povray-includes povray-examples \

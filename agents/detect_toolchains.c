@@ -26,6 +26,8 @@ extern char **environ;
  * application first (the design's figure: allow it 10 s). */
 #define TC_PROBE_TIMEOUT_MS 5000
 #define TC_BLENDER_TIMEOUT_MS 10000
+/* Opening a device loads its driver: PoCL's LLVM, CUDA's driver (a second or more). */
+#define TC_DEVICE_TIMEOUT_MS 20000
 /* A tool that ignores SIGTERM after its timeout is killed this much later. */
 #define TC_PROBE_KILL_GRACE_MS 500
 /* Version banners are a few lines; Blender's and POV-Ray's are the longest, under 2 KiB. */
@@ -47,34 +49,44 @@ struct tc_probe {
     uint64_t timeout_ms;
     int version_in_fingerprint; /* what it makes depends on the libraries its version
                                    names, which the file's content does not show */
+    const char *program;        /* the program to run, when not `name` */
+    int only_with_version;      /* leave it out when it tells no version: a device API
+                                   that this machine does not have */
 };
 
 static const struct tc_probe tc_probes[] = {
-    { "gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "clang", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "clang++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "cc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "c++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "clang", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "clang++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "cc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "c++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
     /* cross compilers as Debian names them (gcc-aarch64-linux-gnu, gcc-mingw-w64, ...) */
-    { "aarch64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "aarch64-linux-gnu-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "arm-linux-gnueabihf-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "riscv64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "aarch64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "aarch64-linux-gnu-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "arm-linux-gnueabihf-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "riscv64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "x86_64-linux-gnu-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "x86_64-w64-mingw32-gcc", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "x86_64-w64-mingw32-g++", TC_COMPILER, NULL, NULL, 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
     /* bubblewrap runs shipped toolchains in an isolated root (agents/toolchain.c) */
-    { "bwrap", TC_BANNER, "--version", "bubblewrap ", 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "bwrap", TC_BANNER, "--version", "bubblewrap ", 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
     /* POV-Ray 3.7 prints "POV-Ray 3.7.0.10.unofficial" and its licence on stderr. */
-    { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS, 0 },
-    { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS, 0 },
-    { "ffmpeg", TC_BANNER, "-version", "ffmpeg version ", 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "povray", TC_BANNER, "--version", "POV-Ray ", 1, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "blender", TC_BANNER, "--version", "Blender ", 0, TC_BLENDER_TIMEOUT_MS, 0, NULL, 0 },
+    { "ffmpeg", TC_BANNER, "-version", "ffmpeg version ", 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
     /* UDCS's own: the built-in renderer and the merge program of tiled frames */
-    { "udcs-trace", TC_BANNER, "--version", "udcs-trace ", 0, TC_PROBE_TIMEOUT_MS, 0 },
-    { "udcs-image", TC_BANNER, "--version", "udcs-image ", 0, TC_PROBE_TIMEOUT_MS, 0 },
+    { "udcs-trace", TC_BANNER, "--version", "udcs-trace ", 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "udcs-image", TC_BANNER, "--version", "udcs-image ", 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
     /* the encoder adapter: its version line names the FFmpeg and encoder libraries */
-    { "udcs-video", TC_BANNER, "--version", "udcs-video ", 0, TC_PROBE_TIMEOUT_MS, 1 },
+    { "udcs-video", TC_BANNER, "--version", "udcs-video ", 0, TC_PROBE_TIMEOUT_MS, 1, NULL, 0 },
+    /* the kernel runner, and the device API it finds: "opencl" and "cuda" are offered only
+     * with a device, and their fingerprints include the device class (docs/KERNELS.md) */
+    { "udcs-kernel", TC_BANNER, "--version", "udcs-kernel ", 0, TC_PROBE_TIMEOUT_MS, 0, NULL, 0 },
+    { "opencl", TC_BANNER, "--opencl-device", "opencl ", 0, TC_DEVICE_TIMEOUT_MS, 1,
+      "udcs-kernel", 1 },
+    { "cuda", TC_BANNER, "--cuda-device", "cuda ", 0, TC_DEVICE_TIMEOUT_MS, 1, "udcs-kernel",
+      1 },
 };
 
 /* The FFmpeg libraries, by the sonames of Debian 12, which the encoder adapter is built
@@ -407,7 +419,7 @@ static int entry_add(json_t *out, const char *name, const char *version, const c
 /* Detect the program of probe `pr` on `search_path`, appending it to `out` when found. */
 static int tool_add(json_t *out, const struct tc_probe *pr, const char *search_path, char **env)
 {
-    char *exe = path_find(search_path, pr->name);
+    char *exe = path_find(search_path, pr->program ? pr->program : pr->name);
     if (!exe)
         return 0;
     char *resolved = realpath(exe, NULL);
@@ -423,6 +435,13 @@ static int tool_add(json_t *out, const struct tc_probe *pr, const char *search_p
      * busybox, clang++ -> clang) behave according to the name they are started under. */
     int rc = pr->kind == TC_COMPILER ? probe_compiler(exe, pr, env, &version, &target)
                                      : probe_banner(exe, pr, env, &version);
+    if (!version && pr->only_with_version) {
+        udcs_log_debug("agent: %s %s finds no device: not offering %s", exe, pr->flag,
+                       pr->name);
+        free(resolved);
+        free(exe);
+        return rc == -ENOMEM ? rc : 0;
+    }
     if (!version) {
         if (rc == -ETIMEDOUT)
             udcs_log_warn("agent: %s did not tell its version within %llu ms; listing it "

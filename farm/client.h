@@ -118,5 +118,7 @@ int client_wait_job(struct client *c, const char *id, enum wait_mode mode);
 
 /* udcs run (udcs_run.c). */
 int cmd_run(struct client *c, int argc, char **argv);
+/* udcs kernel (udcs_kernel.c). */
+int cmd_kernel(struct client *c, int argc, char **argv);
 
 #endif

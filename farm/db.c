@@ -38,7 +38,8 @@ static const char schema[] =
 
 enum stmt_id {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_INSERT_JOB, ST_SAVE_JOB, ST_INSERT_UNIT, ST_SAVE_UNIT,
-    ST_INSERT_AGENT, ST_SAVE_AGENT, ST_SAVE_BLOCK, ST_COUNT
+    ST_INSERT_AGENT, ST_SAVE_AGENT, ST_SAVE_BLOCK, ST_SAVE_JOB_SPEC, ST_SAVE_UNIT_SPEC,
+    ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -63,6 +64,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " units_done=?6, units_failed=?7 WHERE id=?1",
     [ST_SAVE_BLOCK] = "INSERT OR REPLACE INTO blocklist(agent_id, job_id, failures)"
                       " VALUES(?1, ?2, ?3)",
+    [ST_SAVE_JOB_SPEC] = "UPDATE jobs SET spec=?2 WHERE id=?1",
+    [ST_SAVE_UNIT_SPEC] = "UPDATE units SET spec=?2 WHERE id=?1",
 };
 
 _Static_assert(ST_COUNT <= FARM_DB_STMTS, "farm.stmt[] is too small");
@@ -172,6 +175,25 @@ int farm_db_save_job(struct farm *f, const struct job *j)
     sqlite3_bind_int64(s, 6, (sqlite3_int64)j->retries);
     sqlite3_bind_int(s, 7, j->callback_pending);
     return step(f, ST_SAVE_JOB);
+}
+
+int farm_db_save_specs(struct farm *f, const struct job *j)
+{
+    char *spec = json_dumps(j->spec, JSON_COMPACT);
+    if (!spec)
+        return -ENOMEM;
+    sqlite3_stmt *s = stmts[ST_SAVE_JOB_SPEC];
+    sqlite3_bind_int64(s, 1, j->id);
+    bind_text(s, 2, spec);
+    int rc = step(f, ST_SAVE_JOB_SPEC);
+    free(spec);
+    for (size_t i = 0; rc == 0 && i < j->n_units; i++) {
+        s = stmts[ST_SAVE_UNIT_SPEC];
+        sqlite3_bind_int64(s, 1, j->units[i]->id);
+        bind_text(s, 2, j->units[i]->spec);
+        rc = step(f, ST_SAVE_UNIT_SPEC);
+    }
+    return rc;
 }
 
 static char *deps_text(const struct unit *u)

@@ -109,6 +109,7 @@ struct job {
     struct job_queue *queues;
     size_t n_queues;
     int in_bucket;               /* listed in its priority's bucket */
+    int pin_pending;             /* units wait for the first agent to pin a toolchain */
     struct job_event events[JOB_EVENTS_KEPT];
     uint64_t next_event_seq;
     int callback_pending;
@@ -186,6 +187,8 @@ int farm_db_insert_job(struct farm *f, struct job *j);
 int farm_db_save_job(struct farm *f, const struct job *j);
 int farm_db_insert_unit(struct farm *f, struct unit *u);
 int farm_db_save_unit(struct farm *f, const struct unit *u);
+/* The job's spec and every unit's, after they changed (a pinned toolchain). */
+int farm_db_save_specs(struct farm *f, const struct job *j);
 int farm_db_save_agent(struct farm *f, struct agent *a);   /* inserts when a->id == 0 */
 int farm_db_save_blocklist(struct farm *f, const struct agent *a, int64_t job_id, int failures);
 /* Rebuild memory from the database after a (re)start. */
@@ -222,6 +225,20 @@ json_t *farm_agent_json(struct farm *f, struct agent *a);
 void farm_agent_update_state(struct agent *a);
 /* Record that `a` now holds unit `id` (the release is in farm_set_unit_state). */
 int farm_agent_hold(struct agent *a, int64_t id);
+
+/* ---- spec.c: pinning a toolchain ----------------------------------------------------------- */
+/* The environment variable that carries a pinned toolchain ("NAME@FINGERPRINT") into a
+ * unit's action, and so into its cache key. */
+#define FARM_PINNED_TOOLCHAIN_ENV "UDCS_PINNED_TOOLCHAIN"
+/* The fingerprint `a` reports for toolchain `name`, or NULL. Points into a->info. */
+const char *farm_agent_toolchain_fingerprint(const struct agent *a, const char *name);
+/* Pin a unit spec's "pin_toolchain" (if any) to `fingerprint`: its requirement becomes
+ * NAME@FINGERPRINT, and FARM_PINNED_TOOLCHAIN_ENV is set. Returns 0 or -EINVAL. */
+int farm_pin_spec(json_t *spec, const char *fingerprint);
+/* Pin every unit of `j` still waiting for it to the build of the toolchain `a` offers, as
+ * the first agent to take one of them: specs, classes and actions change, queued units
+ * are looked up in the action cache again. Returns 0, or a negative code. */
+int farm_job_pin(struct farm *f, struct job *j, struct agent *a);
 
 /* ---- sched.c: requirement classes, queues, matching ---------------------------------------- */
 int farm_class_for(struct farm *f, const json_t *requirements, int *class_id, char *why,

@@ -11,14 +11,15 @@ $(FARM_LIB): $(FARM_OBJS)
 	$(QUIET_AR)$(AR) rcs $@ $^
 
 BINARIES += $(BIN)/udcs-farm
-$(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(RENDER_LIB) $(CAS_LIB) $(COMMON_LIB)
+$(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(KERNELS_LIB) $(RENDER_LIB) $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-UDCS_CLI_OBJS := $(O)/farm/udcs_main.o $(O)/farm/udcs_run.o $(O)/farm/client.o
+UDCS_CLI_OBJS := $(O)/farm/udcs_main.o $(O)/farm/udcs_run.o $(O)/farm/udcs_kernel.o \
+                 $(O)/farm/client.o
 DEPFILES += $(UDCS_CLI_OBJS:.o=.d)
 BINARIES += $(BIN)/udcs
-$(BIN)/udcs: $(UDCS_CLI_OBJS) $(CAS_LIB) $(COMMON_LIB)
+$(BIN)/udcs: $(UDCS_CLI_OBJS) $(KERNELS_LIB) $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 

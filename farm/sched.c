@@ -6,6 +6,8 @@
 #include "farm/farm_internal.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
+#include "kernels/kernel_job.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -299,6 +301,13 @@ static struct unit *take_for(struct farm *f, struct job *j, struct agent *a)
         struct job_queue *q = &j->queues[i];
         if (!q->head || !farm_agent_matches(f, a, q->class_id))
             continue;
+        if (j->pin_pending) {
+            /* the first agent to take a unit pins the job to its build of the toolchain:
+             * units move to the pinned class, some may complete from the cache */
+            if (farm_job_pin(f, j, a) < 0)
+                udcs_log_error("farm: job %lld: cannot pin its toolchain", (long long)j->id);
+            return j->state == JOB_RUNNING && !j->pin_pending ? take_for(f, j, a) : NULL;
+        }
         struct unit *u = q->head;
         q->head = u->next;
         if (!q->head)
@@ -389,6 +398,26 @@ size_t farm_release_delayed(struct farm *f, uint64_t now)
 
 /* ---- why a unit waits -------------------------------------------------------------------- */
 
+/* The device API a class needs, as people name it ("CUDA", "OpenCL", "CUDA on the device
+ * class the job is pinned to"), or NULL when it needs none. */
+static const char *device_api_required(const struct req *r)
+{
+    static const struct { const char *toolchain, *name, *pinned; } apis[] = {
+        { KERNEL_TOOLCHAIN_CUDA, "CUDA", "CUDA on the device class this job is pinned to" },
+        { KERNEL_TOOLCHAIN_OPENCL, "OpenCL",
+          "OpenCL on the device class this job is pinned to" },
+    };
+    for (size_t i = 0; i < r->n_toolchains; i++) {
+        for (size_t k = 0; k < sizeof(apis) / sizeof(apis[0]); k++) {
+            size_t len = strlen(apis[k].toolchain);
+            const char *t = r->toolchains[i];
+            if (strncmp(t, apis[k].toolchain, len) == 0 && (t[len] == '\0' || t[len] == '@'))
+                return t[len] ? apis[k].pinned : apis[k].name;
+        }
+    }
+    return NULL;
+}
+
 char *farm_unit_why(struct farm *f, struct unit *u)
 {
     struct udcs_buf b = UDCS_BUF_INIT(2048);
@@ -432,7 +461,11 @@ char *farm_unit_why(struct farm *f, struct unit *u)
             busy++;
     }
     const struct req_class *c = &f->classes[u->class_id];
-    if (alive == 0 && strcmp(c->key, "{}") == 0)
+    const char *api = alive == 0 ? device_api_required(&c->req) : NULL;
+    if (api)
+        udcs_buf_appendf(&b, "no agent offers %s%s", api,
+                         matching ? " (the matching ones are lost)" : "");
+    else if (alive == 0 && strcmp(c->key, "{}") == 0)
         udcs_buf_appendf(&b, "no agent is connected%s", matching ? " (the known ones are lost)" : "");
     else if (alive == 0)
         udcs_buf_appendf(&b, "no agent with %s is connected%s", c->text,

@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "kernels/kernel_job.h"
 #include "toolchains/encode.h"
 #include "toolchains/render.h"
 
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER, ENCODE"
+#define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER, ENCODE, CUDA_KERNEL, OPENCL_KERNEL"
 #define MAX_UNITS_PER_JOB 1000000
 #define DEFAULT_PRIORITY 5
 #define MAX_URL_BYTES 2048
@@ -190,6 +191,42 @@ static json_t *merged_requirements(const json_t *job_req, const json_t *unit)
     return r;
 }
 
+/* Whether the requirements of `spec` list toolchain `name` (unpinned). */
+static int requires_toolchain(const json_t *spec, const char *name)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(json_object_get(spec, "requirements"), "toolchains"), i, t)
+        if (name && json_string_value(t) && strcmp(json_string_value(t), name) == 0)
+            return 1;
+    return 0;
+}
+
+int farm_pin_spec(json_t *spec, const char *fingerprint)
+{
+    const char *name = json_string_value(json_object_get(spec, "pin_toolchain"));
+    if (!name)
+        return 0;
+    char pinned[256];
+    if ((size_t)snprintf(pinned, sizeof(pinned), "%s@%s", name, fingerprint) >= sizeof(pinned))
+        return -EINVAL;
+    json_t *list = json_object_get(json_object_get(spec, "requirements"), "toolchains");
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t)
+        if (json_string_value(t) && strcmp(json_string_value(t), name) == 0)
+            json_array_set_new(list, i, json_string(pinned));
+    json_t *env = json_object_get(spec, "env");
+    if (!env) {
+        env = json_object();
+        json_object_set_new(spec, "env", env);
+    }
+    /* in the action, so in its key: a result is cached for this build of the toolchain */
+    json_object_set_new(env, FARM_PINNED_TOOLCHAIN_ENV, json_string(pinned));
+    json_object_del(spec, "pin_toolchain");
+    return 0;
+}
+
 /* Validate one submitted unit and build its normalized spec. */
 static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const json_t *job_req,
                               char *why, size_t why_len)
@@ -200,7 +237,7 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
     }
     static const char *const known[] = { "argv", "env", "inputs", "outputs", "cwd", "stdin",
                                          "timeout_ms", "limits", "platform", "requirements",
-                                         "toolchain", "name", NULL };
+                                         "toolchain", "name", "pin_toolchain", NULL };
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)u, k, v) {
@@ -209,8 +246,8 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
             ok |= strcmp(k, known[i]) == 0;
         if (!ok) {
             bad(why, why_len, "unit %d: unknown field '%s'; known: argv, env, inputs, outputs, "
-                "cwd, stdin, timeout_ms, limits, platform, requirements, toolchain, name", index,
-                k);
+                "cwd, stdin, timeout_ms, limits, platform, requirements, toolchain, name, "
+                "pin_toolchain", index, k);
             return NULL;
         }
     }
@@ -244,6 +281,13 @@ static json_t *normalize_unit(struct farm *f, const json_t *u, int index, const 
         return NULL;
     }
     json_object_set_new(spec, "requirements", merged_requirements(job_req, u));
+    json_t *pin = json_object_get(spec, "pin_toolchain");
+    if (pin && !requires_toolchain(spec, json_string_value(pin))) {
+        bad(why, why_len, "unit %d: pin_toolchain must name a toolchain its requirements list "
+            "(without a fingerprint)", index);
+        json_decref(spec);
+        return NULL;
+    }
     int class_id;
     if (farm_class_for(f, json_object_get(spec, "requirements"), &class_id, why, why_len) < 0) {
         char reason[512];
@@ -391,6 +435,19 @@ static int cmp_text(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+const char *farm_agent_toolchain_fingerprint(const struct agent *a, const char *name)
+{
+    size_t k;
+    json_t *t;
+    json_array_foreach(json_object_get(a->info, "toolchains"), k, t) {
+        const char *fp = json_string_value(json_object_get(t, "fingerprint"));
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        if (fp && tn && strcmp(tn, name) == 0)
+            return fp;
+    }
+    return NULL;
+}
+
 /* The fingerprint most live agents report for toolchain `name` (the smallest among
  * equals), or NULL when none has it. Points into an agent's detection JSON. */
 static const char *common_fingerprint(struct farm *f, const char *name)
@@ -399,18 +456,11 @@ static const char *common_fingerprint(struct farm *f, const char *name)
     size_t n = 0;
     for (size_t i = 0; fps && i < f->n_agents; i++) {
         struct agent *a = f->agents[i];
-        json_t *t;
-        size_t k;
         if (!a || a->state == AGENT_LOST)
             continue;
-        json_array_foreach(json_object_get(a->info, "toolchains"), k, t) {
-            const char *fp = json_string_value(json_object_get(t, "fingerprint"));
-            const char *tn = json_string_value(json_object_get(t, "name"));
-            if (fp && tn && strcmp(tn, name) == 0) {
-                fps[n++] = fp;
-                break;
-            }
-        }
+        const char *fp = farm_agent_toolchain_fingerprint(a, name);
+        if (fp)
+            fps[n++] = fp;
     }
     const char *best = NULL;
     if (n)
@@ -479,6 +529,92 @@ static json_t *units_of_encode(struct farm *f, json_t *job, char *why, size_t wh
     return normalized(f, encode_split(job, why, why_len), job, why, why_len);
 }
 
+int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
+{
+    const char *name = NULL, *fp = NULL;
+    uint64_t now = farm_now_ms();
+    int rc = 0;
+    j->pin_pending = 0;
+    for (size_t i = 0; rc == 0 && i < j->n_units; i++) {
+        struct unit *u = j->units[i];
+        json_t *spec = farm_unit_spec(u);
+        const char *want = json_string_value(json_object_get(spec, "pin_toolchain"));
+        if (!want || (u->state != UNIT_QUEUED && u->state != UNIT_WAITING)) {
+            json_decref(spec);
+            continue;
+        }
+        if (!fp) {
+            name = want;
+            fp = farm_agent_toolchain_fingerprint(a, name);
+            if (!fp) {   /* cannot happen: the agent matched the unpinned requirement */
+                json_decref(spec);
+                j->pin_pending = 1;
+                return 0;
+            }
+            char pinned[256];
+            snprintf(pinned, sizeof(pinned), "%s@%s", name, fp);
+            json_object_set_new(j->spec, "pinned_toolchain", json_string(pinned));
+            if (kernel_job_api(j->type) >= 0)
+                json_object_set_new(j->spec, "device_fingerprint", json_string(fp));
+        }
+        char *text = NULL, why[512];
+        int class_id = u->class_id;
+        rc = farm_pin_spec(spec, fp);
+        if (rc == 0 && !(text = json_dumps(spec, JSON_COMPACT)))
+            rc = -ENOMEM;
+        if (rc == 0)
+            rc = farm_class_for(f, json_object_get(spec, "requirements"), &class_id, why,
+                                sizeof(why));
+        json_decref(spec);
+        if (rc < 0) {
+            free(text);
+            break;
+        }
+        int queued = u->state == UNIT_QUEUED;
+        if (queued)
+            farm_dequeue(f, u);   /* from its old class; a unit in backoff is in no queue */
+        free(u->spec);
+        u->spec = text;
+        u->class_id = class_id;
+        u->has_action = 0;
+        if (queued && u->not_before_ms <= now)
+            rc = farm_unit_ready(f, u);   /* its new action may be cached already */
+        else if (queued)
+            rc = farm_resolve_action(f, u, why, sizeof(why));
+    }
+    if (rc == 0 && fp)
+        rc = farm_db_save_specs(f, j);
+    return rc;
+}
+
+/* CUDA_KERNEL, OPENCL_KERNEL: kernels/kernel_job.c binds the data and makes the units. The
+ * device class is pinned now when an agent offers the API; otherwise the units wait, and
+ * the first agent that takes one pins the whole job (farm_job_pin). */
+static json_t *units_of_kernel(struct farm *f, json_t *job, char *why, size_t why_len)
+{
+    int api = kernel_job_api(json_string_value(json_object_get(job, "type")));
+    const char *toolchain = kernel_api_toolchain((enum kernel_api)api);
+    json_t *given = json_object_get(job, "device_fingerprint");
+    if (given && !json_is_string(given)) {
+        bad(why, why_len, "field 'device_fingerprint' must be a toolchain fingerprint");
+        return NULL;
+    }
+    const char *fp = given ? json_string_value(given) : common_fingerprint(f, toolchain);
+    if (fp && !given)
+        json_object_set_new(job, "device_fingerprint", json_string(fp));
+    json_t *units = kernel_split(job, f->cs, why, why_len);
+    size_t i;
+    json_t *u;
+    json_array_foreach(units, i, u)
+        if (fp && farm_pin_spec(u, json_string_value(json_object_get(job, "device_fingerprint")))
+                      < 0) {
+            bad(why, why_len, "field 'device_fingerprint' is too long");
+            json_decref(units);
+            return NULL;
+        }
+    return normalized(f, units, job, why, why_len);
+}
+
 int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_out,
                     json_t **units_out, char *why, size_t why_len)
 {
@@ -515,6 +651,12 @@ int farm_spec_parse(struct farm *f, const char *body, size_t len, json_t **job_o
         specs = units_of_render(f, job, why, why_len);
     } else if (strcmp(type, "ENCODE") == 0) {
         specs = units_of_encode(f, job, why, why_len);
+    } else if (kernel_job_api(type) >= 0) {
+        specs = units_of_kernel(f, job, why, why_len);
+    } else if (strcmp(type, "METAL_KERNEL") == 0) {
+        bad(why, why_len, "METAL_KERNEL cannot run here: Metal exists only on Apple's systems, "
+            "and UDCS agents run Linux, where no Metal device can be. Port the kernel to "
+            "OpenCL (OPENCL_KERNEL) or CUDA (CUDA_KERNEL)");
     } else {
         bad(why, why_len, "job type '%s' is not known to this master; known types: "
             KNOWN_TYPES, type);

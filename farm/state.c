@@ -101,6 +101,8 @@ int farm_add_unit(struct farm *f, struct unit *u)
     json_t *spec = farm_unit_spec(u);
     int rc = spec ? farm_class_for(f, json_object_get(spec, "requirements"), &u->class_id, why,
                                    sizeof(why)) : -ENOMEM;
+    if (json_object_get(spec, "pin_toolchain"))
+        j->pin_pending = 1;
     json_decref(spec);
     if (rc < 0) {
         udcs_log_error("farm: unit %lld: %s", (long long)u->id, rc == -ENOMEM ? "out of memory" : why);

@@ -36,6 +36,11 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "  run [--arch A] [--os O] [--input F]... [--output F]... [--env K=V]...\n"
             "      [--timeout S] -- CMD ARGS   run a command on an agent; files named in ARGS\n"
             "                                  are sent, outputs come back, exit status too\n"
+            "  kernel FILE.cl|FILE.cu --global X[,Y,Z] [--local ...] [--entry NAME]\n"
+            "      [--arg NAME=VALUE]... [--out NAME=PATH[:COUNT]]... [--split N]\n"
+            "                                  run a GPU kernel on an agent's OpenCL or CUDA\n"
+            "                                  device; VALUE: a number, local:N or a file\n"
+            "                                  (.npy or raw); outputs to PATH (.npy or raw)\n"
             "\n"
             "options (also settable by environment and config file):\n");
     udcs_config_print_flags(cfg, out);
@@ -399,6 +404,7 @@ struct command {
 static const struct command commands[] = {
     { "devices", cmd_devices }, { "jobs", cmd_jobs }, { "job", cmd_job },
     { "submit", cmd_submit }, { "wait", cmd_wait }, { "cancel", cmd_cancel }, { "run", cmd_run },
+    { "kernel", cmd_kernel },
 };
 
 int main(int argc, char **argv)
@@ -421,7 +427,7 @@ int main(int argc, char **argv)
                 status = commands[k].run(&c, cli.n_rest - 1, cli.rest + 1);
         if (status < 0) {
             udcs_log_error("unknown command '%s'; commands are devices, jobs, job, submit, "
-                           "wait, cancel, run (see 'udcs --help')", cli.rest[0]);
+                           "wait, cancel, run, kernel (see 'udcs --help')", cli.rest[0]);
             status = UDCS_EXIT_USAGE;
         }
     }

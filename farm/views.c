@@ -2,6 +2,7 @@
  * lock held. */
 #include "farm/farm_internal.h"
 #include "common/err.h"
+#include "kernels/kernel_job.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,52 @@ json_t *farm_unit_json(struct farm *f, struct unit *u)
     return j;
 }
 
+/* A finished kernel job's outputs, by parameter name: {"digest", "type", "count"} and,
+ * for arrays small enough to be JSON (as its inputs could be), their "values". The last
+ * unit ("kernel" or "merge") holds them. */
+static json_t *kernel_outputs_json(struct farm *f, struct job *jb)
+{
+    json_t *outs = json_object_get(jb->spec, "kernel_outputs"), *o;
+    struct unit *last = jb->n_units ? jb->units[jb->n_units - 1] : NULL;
+    struct cas_action_result r;
+    char why[128];
+    if (!json_is_array(outs) || jb->state != JOB_DONE || !last || !last->result_json ||
+        cas_action_result_from_json(last->result_json, strlen(last->result_json), &r, why,
+                                    sizeof(why)) < 0)
+        return NULL;
+    json_t *result = json_object();
+    size_t i;
+    json_array_foreach(outs, i, o) {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *path = json_string_value(json_object_get(o, "path"));
+        const char *type = json_string_value(json_object_get(o, "type"));
+        json_int_t count = json_integer_value(json_object_get(o, "count"));
+        int width = (int)json_integer_value(json_object_get(o, "width"));
+        size_t elem_bytes = (size_t)json_integer_value(json_object_get(o, "elem_bytes"));
+        for (size_t k = 0; name && path && k < r.n_outputs; k++) {
+            if (strcmp(r.outputs[k].path, path) != 0)
+                continue;
+            char hex[CAS_HEX_LEN + 1], digest[CAS_HEX_LEN + 32];
+            snprintf(digest, sizeof(digest), "%s/%llu", cas_digest_hex(&r.outputs[k].digest, hex),
+                     (unsigned long long)r.outputs[k].digest.size);
+            json_t *entry = json_pack("{s:s, s:s, s:I, s:i}", "digest", digest, "type",
+                                      type ? type : "", "count", count, "width", width);
+            struct udcs_buf bytes = UDCS_BUF_INIT((size_t)KERNEL_JSON_ARRAY_MAX * 8 * 16);
+            enum kernel_elem e = kernel_elem_by_name(type ? type : "");
+            if (entry && e != KERNEL_ELEM_NONE && count * width <= KERNEL_JSON_ARRAY_MAX &&
+                elem_bytes && cas_store_get_bytes(f->cs, &r.outputs[k].digest, &bytes) == 0 &&
+                bytes.len == (size_t)count * elem_bytes)
+                json_object_set_new(entry, "values",
+                                    kernel_values_json(e, bytes.data, (size_t)count, width,
+                                                       elem_bytes));
+            udcs_buf_release(&bytes);
+            json_object_set_new(result, name, entry);
+        }
+    }
+    cas_action_result_release(&r);
+    return result;
+}
+
 json_t *farm_job_json(struct farm *f, struct job *jb, int with_units, size_t offset,
                       size_t limit, const char *unit_state)
 {
@@ -76,6 +123,19 @@ json_t *farm_job_json(struct farm *f, struct job *jb, int with_units, size_t off
         json_object_set_new(j, "callback_url", json_string(jb->callback_url));
     if (!with_units)
         return j;
+    json_t *kernel = kernel_outputs_json(f, jb);
+    if (kernel) {
+        /* the values alone too, by name, as the seed's example reads them: c = [5, 7, 9] */
+        json_t *values = json_object(), *o;
+        const char *name;
+        json_object_foreach(kernel, name, o)
+            if (json_object_get(o, "values"))
+                json_object_set(values, name, json_object_get(o, "values"));
+        json_object_set_new(j, "outputs", kernel);
+        json_object_set_new(j, "result", values);
+    }
+    if (json_object_get(jb->spec, "device_fingerprint"))
+        json_object_set(j, "device_fingerprint", json_object_get(jb->spec, "device_fingerprint"));
     json_t *list = json_array();
     size_t seen = 0;
     for (size_t i = 0; i < jb->n_units && json_array_size(list) < limit; i++) {
