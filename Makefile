@@ -93,6 +93,9 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
 # installs it, and its tests say why they skip where it is missing. FFmpeg's libraries:
 # the encoder adapter (udcs-video, udcs-encode); the ffmpeg program: what the encode
 # benchmark compares with, and ffprobe, which the encode tests ask for frame times.
+# OpenCL: the ICD loader and its headers (udcs-kernel loads it at run time; the headers give
+# the types), PoCL (every machine's CPU is an OpenCL device, so the tests run real kernels),
+# clinfo (to see what the loader finds).
 
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
