@@ -17,8 +17,22 @@ echo "# OpenCL device: $opencl_class"
 cuda_class=$("$KERNEL" --cuda-device 2>/dev/null) || cuda_class=
 
 start_farm "$T/farm" || { not_ok "master starts"; done_testing; exit 1; }
+submit_json() { curl -sf -X POST -H "Authorization: Bearer $(cat "$FARM_TOKEN_FILE")" \
+    --data-binary @"$1" "$FARM_URL/api/submit"; }
+
+# A job sent before any agent offers OpenCL waits, then the first agent pins it.
+jq -n '{type: "OPENCL_KERNEL", kernel_code: "__kernel void twice(__global const int *x, __global int *y, int n) { int i = get_global_id(0); if (i < n) y[i] = 2 * x[i]; }",
+        data: {x: [1, 2, 3, 4]}, global_size: [4]}' >"$T/early.json"
+JE=$(submit_json "$T/early.json" | jq -r .id)
+check "a kernel job is accepted before any agent is connected" test -n "$JE"
+"$UDCS" job "$JE" >"$T/.out" 2>&1
+expect_output_contains "no agent offers OpenCL"
 PATH="$UDCS_BIN:$PATH" start_agent a1 --slots 2
 check "the agent registers" wait_until 30 agents_idle 1
+check "the waiting job then runs" uwait "$JE"
+job_json "$JE" >"$T/early.out"
+check "pinned to the agent's device class, with y = 2x" \
+    jq -e '(.device_fingerprint | test("^[0-9a-f]{32}$")) and .result.y == [2, 4, 6, 8]' "$T/early.out"
 curl -sf "$FARM_URL/api/devices" >"$T/devices.json"
 check "the agent offers OpenCL, with its device class as the version" \
     jq -e --arg c "${opencl_class#opencl }" \
@@ -44,9 +58,6 @@ seed_job() {   # TYPE SOURCE: the seed's task, as it is written there
         data: {a: [1.0, 2.0, 3.0], b: [4.0, 5.0, 6.0]},
         grid_size: [1, 1, 1], block_size: [256, 1, 1]}'
 }
-submit_json() { curl -sf -X POST -H "Authorization: Bearer $(cat "$FARM_TOKEN_FILE")" \
-    --data-binary @"$1" "$FARM_URL/api/submit"; }
-
 seed_job OPENCL_KERNEL "$SEED_CL" >"$T/seed_cl.json"
 J=$(submit_json "$T/seed_cl.json" | jq -r .id)
 check "the seed's example as OPENCL_KERNEL is accepted" test -n "$J"
