@@ -570,20 +570,27 @@ int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
             free(text);
             break;
         }
-        int queued = u->state == UNIT_QUEUED;
-        if (queued)
+        if (u->state == UNIT_QUEUED)
             farm_dequeue(f, u);   /* from its old class; a unit in backoff is in no queue */
         free(u->spec);
         u->spec = text;
         u->class_id = class_id;
         u->has_action = 0;
-        if (queued && u->not_before_ms <= now)
-            rc = farm_unit_ready(f, u);   /* its new action may be cached already */
-        else if (queued)
-            rc = farm_resolve_action(f, u, why, sizeof(why));
     }
     if (rc == 0 && fp)
         rc = farm_db_save_specs(f, j);
+    /* Then, every spec pinned, the queued units under their new keys: one may complete
+     * from the cache and make later ones ready, which must see pinned specs too. */
+    for (size_t i = 0; rc == 0 && fp && i < j->n_units && j->state == JOB_RUNNING; i++) {
+        struct unit *u = j->units[i];
+        char why[512];
+        if (u->state != UNIT_QUEUED || u->has_action)
+            continue;
+        if (u->not_before_ms <= now)
+            rc = farm_unit_ready(f, u);   /* its new action may be cached already */
+        else   /* in backoff: the delayed list queues it in its new class later */
+            rc = farm_resolve_action(f, u, why, sizeof(why));
+    }
     return rc;
 }
 
