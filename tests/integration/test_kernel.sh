@@ -14,7 +14,7 @@ if ! opencl_class=$("$KERNEL" --opencl-device 2>"$T/opencl.err"); then
     exit 0
 fi
 echo "# OpenCL device: $opencl_class"
-cuda_class=$("$KERNEL" --cuda-device 2>/dev/null) || cuda_class=
+cuda_class=$("$KERNEL" --cuda-device 2>"$T/cuda.err") || cuda_class=
 
 start_farm "$T/farm" || { not_ok "master starts"; done_testing; exit 1; }
 submit_json() { curl -sf -X POST -H "Authorization: Bearer $(cat "$FARM_TOKEN_FILE")" \
@@ -79,6 +79,7 @@ if [ -n "$cuda_class" ]; then
     check "on CUDA it completes" uwait "$JC"
     check "with c = [5, 7, 9]" jq -e '.result.c == [5, 7, 9]' <(job_json "$JC")
 else
+    ok "# SKIP running CUDA kernels: $(sed 's/^udcs-kernel: //' "$T/cuda.err")"
     sleep 1
     "$UDCS" job "$JC" >"$T/.out" 2>&1
     expect_output_contains "no agent offers CUDA"
