@@ -2,13 +2,16 @@
  * a .scn scene to PNG, OpenEXR or TIFF, list the files a scene needs, or check a scene.
  *
  *   udcs-trace SCENE --frame N [--size WxH] [--samples N] [--region X,Y,W,H]
- *              [--threads N] [--linear] [--float-tiff] -o OUT.png|.exr|.tif
+ *              [--threads N] [--device cpu|opencl|cuda] [--linear] [--float-tiff]
+ *              -o OUT.png|.exr|.tif
  *   udcs-trace SCENE --inputs
  *   udcs-trace SCENE --check [--frames A-B]
  *
- * The renderer is toolchains/trace.h; images are written through toolchains/image.h. */
+ * The renderer is toolchains/trace.h, its GPU path toolchains/trace_gpu.h; images are
+ * written through toolchains/image.h. */
 #include "toolchains/image.h"
 #include "toolchains/trace.h"
+#include "toolchains/trace_gpu.h"
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -28,7 +31,8 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(size,      "--size",      NULL,             NULL,        NULL,    STRING, "WxH: the image size (default: the scene's)"),
     UDCS_SETTING(samples,   "--samples",   NULL,             NULL,        NULL,    UINT,   "paths per pixel (default: the scene's)"),
     UDCS_SETTING(region,    "--region",    NULL,             NULL,        NULL,    STRING, "X,Y,W,H: render only this rectangle of the frame, as a WxH image"),
-    UDCS_SETTING(threads,   "--threads",   NULL,             NULL,        "0",     UINT,   "render threads (0: one per CPU)"),
+    UDCS_SETTING(threads,   "--threads",   NULL,             NULL,        "0",     UINT,   "render threads (0: one per CPU; --device cpu only)"),
+    UDCS_SETTING(device,    "--device",    NULL,             NULL,        "cpu",   STRING, "cpu, opencl or cuda: where the pixels are computed (the same pixels)"),
     UDCS_SETTING(linear,    "--linear",    NULL,             NULL,        "false", BOOL,   "write linear radiance (for EXR) instead of sRGB"),
     UDCS_SETTING(output,    "-o",          NULL,             NULL,        NULL,    STRING, "the image to write: .png, .exr or .tif"),
     UDCS_SETTING(float_tiff, "--float-tiff", NULL,           NULL,        "false", BOOL,   "write 32-bit float TIFF whatever the name (the farm's tile files)"),
@@ -42,19 +46,22 @@ static void usage(FILE *out, const struct udcs_config *cfg)
 {
     fprintf(out,
             "usage: udcs-trace SCENE --frame N [--size WxH] [--samples N] [--region X,Y,W,H]\n"
-            "                  [--threads N] [--linear] [--float-tiff] -o OUT.png|.exr|.tif\n"
+            "                  [--threads N] [--device cpu|opencl|cuda] [--linear]\n"
+            "                  [--float-tiff] -o OUT.png|.exr|.tif\n"
             "       udcs-trace SCENE --inputs\n"
             "       udcs-trace SCENE --check [--frames A-B]\n"
             "       udcs-trace --version\n"
             "\n"
             "The built-in path tracer of UDCS. Renders frame N of a .scn scene\n"
             "(docs/SCENES.md); a region renders exactly the pixels of the whole frame.\n"
+            "--device opencl or cuda computes them on a GPU, the same to the bit\n"
+            "(docs/RENDER.md).\n"
             "--inputs prints the included files and meshes the scene needs, one per line,\n"
             "relative to its directory; --check parses and prints a summary.\n"
             "\n"
             "options:\n");
     udcs_config_print_flags(cfg, out);
-    fprintf(out, "\nexit status: 0 done, 1 scene or file error, 2 usage error\n");
+    fprintf(out, "\nexit status: 0 done, 1 scene, file or device error, 2 usage error\n");
 }
 
 /* A whole number in [lo, hi] from text. Returns 0 or -1. */
@@ -153,6 +160,7 @@ struct render_opts {
     int frame, width, height, samples, threads, linear, float_tiff;
     int has_region, rect[4];
     enum image_format format;
+    enum trace_device device;
 };
 
 static int render_opts_from(const struct udcs_config *cfg, const char *scene,
@@ -163,6 +171,7 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
     const char *frame = udcs_config_str(cfg, "frame");
     const char *size = udcs_config_str(cfg, "size");
     const char *region = udcs_config_str(cfg, "region");
+    const char *device = udcs_config_str(cfg, "device");
     uint64_t v;
     o->out = udcs_config_str(cfg, "output");
     if (!frame || parse_int(frame, -TRACE_MAX_FRAME, TRACE_MAX_FRAME, &o->frame) < 0) {
@@ -197,6 +206,12 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
     if (udcs_config_bool(cfg, "linear", &o->linear) < 0 ||
         udcs_config_bool(cfg, "float_tiff", &o->float_tiff) < 0)
         return UDCS_EUSAGE;
+    if (trace_device_parse(device, &o->device) < 0) {
+        udcs_log_error("--device needs cpu, opencl or cuda, not '%s'%s", device,
+                       strcmp(device, "gpu") == 0 ? " (udcs-render --device gpu picks the API; "
+                       "here, name it)" : "");
+        return UDCS_EUSAGE;
+    }
     if (region) {
         if (image_parse_rect(region, o->rect) < 0) {
             udcs_log_error("--region needs X,Y,W,H (X, Y from 0, W, H from 1), not '%s'",
@@ -211,12 +226,38 @@ static int render_opts_from(const struct udcs_config *cfg, const char *scene,
     return 0;
 }
 
+/* --device opencl|cuda: the device, with the renderer compiled for it. A missing API or
+ * device ends the command (exit 1): an agent that was sent a GPU unit must not quietly
+ * render it on its CPU. */
+static int open_device(const struct render_opts *o, struct trace_gpu **gpu)
+{
+    char why[WHY_LEN];
+    *gpu = NULL;
+    if (o->device == TRACE_DEVICE_CPU)
+        return UDCS_EXIT_OK;
+    uint64_t start_ms = udcs_mono_ms();
+    if (trace_gpu_open(o->device, gpu, why, sizeof(why)) < 0) {
+        udcs_log_error("--device %s: %s", trace_device_name(o->device), why);
+        return UDCS_EXIT_FAILED;
+    }
+    udcs_log_info("--device %s: %s; renderer compiled in %llu ms",
+                  trace_device_name(o->device), trace_gpu_device_class(*gpu),
+                  (unsigned long long)(udcs_mono_ms() - start_ms));
+    return UDCS_EXIT_OK;
+}
+
 static int cmd_render(const struct render_opts *o)
 {
-    struct trace_scene *s;
-    int status = load(o->scene, &s);
+    struct trace_gpu *gpu;
+    int status = open_device(o, &gpu);
     if (status != UDCS_EXIT_OK)
         return status;
+    struct trace_scene *s;
+    status = load(o->scene, &s);
+    if (status != UDCS_EXIT_OK) {
+        trace_gpu_free(gpu);
+        return status;
+    }
     char why[WHY_LEN];
     struct trace_view *v = NULL;
     struct image img = { 0 };
@@ -244,7 +285,14 @@ static int cmd_render(const struct render_opts *o)
         goto out;
     }
     uint64_t built_ms = udcs_mono_ms();
-    trace_render_region(v, rect[0], rect[1], rect[2], rect[3], o->threads, img.pixels);
+    if (!gpu) {
+        trace_render_region(v, rect[0], rect[1], rect[2], rect[3], o->threads, img.pixels);
+    } else if (trace_gpu_render_region(gpu, v, rect[0], rect[1], rect[2], rect[3], img.pixels,
+                                       why, sizeof(why)) < 0) {
+        udcs_log_error("--device %s: %s", trace_device_name(o->device), why);
+        status = UDCS_EXIT_FAILED;
+        goto out;
+    }
     if (!o->linear)
         trace_encode_srgb(img.pixels, (size_t)rect[2] * (size_t)rect[3]);
     uint64_t rendered_ms = udcs_mono_ms();
@@ -255,14 +303,16 @@ static int cmd_render(const struct render_opts *o)
         goto out;
     }
     udcs_log_info("frame %d, %dx%d at %d,%d of %dx%d, %d samples: scene %llu ms, render "
-                  "%llu ms, %s written", o->frame, rect[2], rect[3], rect[0], rect[1],
+                  "%llu ms (%s), %s written", o->frame, rect[2], rect[3], rect[0], rect[1],
                   v->width, v->height, v->samples,
                   (unsigned long long)(built_ms - start_ms),
-                  (unsigned long long)(rendered_ms - built_ms), o->out);
+                  (unsigned long long)(rendered_ms - built_ms), trace_device_name(o->device),
+                  o->out);
 out:
     image_release(&img);
     trace_view_free(v);
     trace_scene_free(s);
+    trace_gpu_free(gpu);
     return status;
 }
 

@@ -1,0 +1,349 @@
+/* tests/unit/test_trace_gpu.c - udcs-trace on a GPU (toolchains/trace_gpu.h) against the
+ * CPU: the scenes of scenes/ (the Cornell box; orbit.scn's meshes, glass, metal and lens)
+ * and a few made here, rendered through OpenCL and by trace_render_region(), must be the
+ * same to the bit, whole frames and odd regions alike, and udcs-trace --device opencl must
+ * write the same file. Each comparison prints how many pixels differ and by how much at
+ * most. Where no OpenCL platform exists (PoCL is one: pocl-opencl-icd) those tests skip,
+ * saying why; CUDA is compiled only where a CUDA device is, so it is not tested here. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "toolchains/trace.h"
+#include "toolchains/trace_gpu.h"
+#include "kernels/runtime.h"
+#include "common/err.h"
+#include "common/proc.h"
+#include "helpers/testutil.h"
+#include "helpers/trace_golden.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHY 2048
+
+extern char **environ;
+
+/* The device every test below shares (compiling the renderer takes PoCL about a second);
+ * NULL where OpenCL is missing, and the tests that need it skip. */
+static struct trace_gpu *gpu;
+
+static int open_opencl(void **state)
+{
+    (void)state;
+    char why[WHY];
+    if (!kernel_api_available(KERNEL_API_OPENCL, why, sizeof(why))) {
+        printf("# skipping the OpenCL comparisons: %s\n", why);
+        return 0;
+    }
+    int rc = trace_gpu_open(TRACE_DEVICE_OPENCL, &gpu, why, sizeof(why));
+    if (rc < 0) {
+        /* a platform is there, so this is a failure of ours, not a missing device */
+        fprintf(stderr, "# opening OpenCL failed: %s (%s)\n", why, udcs_strerror(rc));
+        return -1;
+    }
+    printf("# OpenCL device: %s\n", trace_gpu_device_class(gpu));
+    return 0;
+}
+
+static int close_opencl(void **state)
+{
+    (void)state;
+    trace_gpu_free(gpu);
+    gpu = NULL;
+    return 0;
+}
+
+static void need_opencl(void)
+{
+    if (!gpu)
+        skip();
+}
+
+static struct trace_view *view_of_file(const char *path, int frame, int w, int h, int samples,
+                                       struct trace_scene **scene)
+{
+    char why[WHY];
+    struct trace_view *v = NULL;
+    if (trace_scene_load(path, scene, why, sizeof(why)) != 0)
+        fail_msg("%s: %s (the tests run from the top of the source tree)", path, why);
+    if (trace_view_build(*scene, frame, w, h, samples, &v, why, sizeof(why)) != 0)
+        fail_msg("%s frame %d: %s", path, frame, why);
+    return v;
+}
+
+static struct trace_view *view_of_text(const char *text, int frame, int w, int h, int samples,
+                                       struct trace_scene **scene)
+{
+    char why[WHY];
+    struct trace_view *v = NULL;
+    if (trace_scene_parse("t.scn", text, strlen(text), NULL, scene, why, sizeof(why)) != 0)
+        fail_msg("t.scn: %s", why);
+    if (trace_view_build(*scene, frame, w, h, samples, &v, why, sizeof(why)) != 0)
+        fail_msg("t.scn frame %d: %s", frame, why);
+    return v;
+}
+
+/* Render (x, y, w, h) of `v` on the CPU and through OpenCL, print how many pixels differ
+ * and by how much at most, and require none to: the kernel is the same C, compiled
+ * without contraction into FMA and with correctly rounded division and square root
+ * (trace_gpu.cl), so every operation rounds as in the C build (docs/RENDER.md). */
+static void same_pixels(const char *what, const struct trace_view *v, int x, int y, int w,
+                        int h)
+{
+    size_t n = (size_t)w * (size_t)h * 4;
+    float *cpu = malloc(n * sizeof(float)), *dev = malloc(n * sizeof(float));
+    assert_non_null(cpu);
+    assert_non_null(dev);
+    memset(dev, 0xff, n * sizeof(float));     /* NaN: a pixel never written shows */
+    char why[WHY];
+    assert_int_equal(trace_render_region(v, x, y, w, h, 0, cpu), 0);
+    int rc = trace_gpu_render_region(gpu, v, x, y, w, h, dev, why, sizeof(why));
+    if (rc != 0)
+        fail_msg("%s: %s", what, why);
+    size_t differ = 0;
+    double most = 0;
+    for (size_t p = 0; p < n / 4; p++) {
+        if (memcmp(cpu + 4 * p, dev + 4 * p, 4 * sizeof(float)) == 0)
+            continue;
+        differ++;
+        for (int k = 0; k < 4; k++) {
+            double d = fabs((double)cpu[4 * p + k] - (double)dev[4 * p + k]);
+            if (!(d <= most))   /* NaN counts as the largest */
+                most = isnan(d) ? INFINITY : d;
+        }
+    }
+    printf("# %s, %dx%d at %d,%d, %d samples: %zu of %zu pixels differ, max difference %g\n",
+           what, w, h, x, y, v->samples, differ, n / 4, most);
+    free(cpu);
+    free(dev);
+    assert_int_equal(differ, 0);
+}
+
+/* ---- pixels ------------------------------------------------------------------------------ */
+
+/* `path` at `frame`, w x h, `samples`: the whole frame both ways. */
+static void same_frame_from_file(const char *path, int frame, int w, int h, int samples)
+{
+    need_opencl();
+    struct trace_scene *s;
+    struct trace_view *v = view_of_file(path, frame, w, h, samples, &s);
+    char what[128];
+    snprintf(what, sizeof(what), "%s frame %d", path, frame);
+    same_pixels(what, v, 0, 0, w, h);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
+static void opencl_renders_the_cornell_box_as_the_cpu_does(void **state)
+{
+    (void)state;
+    same_frame_from_file("scenes/cornell.scn", 1, 64, 48, 8);
+}
+
+/* Smooth-shaded meshes through the BVH, glass, metal, a plane, depth of field, a sky. */
+static void opencl_renders_orbit_meshes_glass_and_metal_as_the_cpu_does(void **state)
+{
+    (void)state;
+    same_frame_from_file("scenes/orbit.scn", 40, 96, 54, 4);
+}
+
+/* Work-groups are 8x8: a region neither placed nor sized on multiples of 8 has items
+ * outside it, which must write nothing, and pixels whose coordinates are the frame's. */
+static void opencl_region_holds_the_pixels_of_the_whole_frame(void **state)
+{
+    (void)state;
+    need_opencl();
+    struct trace_scene *s;
+    struct trace_view *v = view_of_file("scenes/cornell.scn", 1, 61, 45, 4, &s);
+    same_pixels("cornell.scn region", v, 5, 3, 13, 7);
+    same_pixels("cornell.scn last column", v, 60, 0, 1, 45);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
+/* The pixels tests/unit/helpers/trace_golden.h holds, from gcc's build: every material and
+ * primitive but meshes, a lens, an orbit, clamping. */
+static void opencl_gives_the_golden_pixels(void **state)
+{
+    (void)state;
+    need_opencl();
+    struct trace_scene *s;
+    struct trace_view *v = view_of_text(trace_golden_scene, TRACE_GOLDEN_FRAME, 0, 0, 0, &s);
+    float *px = malloc((size_t)v->width * (size_t)v->height * 4 * sizeof(float));
+    assert_non_null(px);
+    char why[WHY];
+    if (trace_gpu_render_region(gpu, v, 0, 0, v->width, v->height, px, why, sizeof(why)) != 0)
+        fail_msg("%s", why);
+    for (size_t i = 0; i < sizeof(trace_golden_pixels) / sizeof(trace_golden_pixels[0]); i++) {
+        const float *got = px + ((size_t)trace_golden_pixels[i].y * (size_t)v->width +
+                                 (size_t)trace_golden_pixels[i].x) * 4;
+        if (memcmp(got, trace_golden_pixels[i].rgb, sizeof(trace_golden_pixels[i].rgb)) != 0)
+            fail_msg("pixel %d,%d: OpenCL gives { %af, %af, %af }", trace_golden_pixels[i].x,
+                     trace_golden_pixels[i].y, got[0], got[1], got[2]);
+    }
+    same_pixels("golden scene", v, 0, 0, v->width, v->height);
+    free(px);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
+/* Arrays of no elements (no planes, triangles, normals or lights) go as a dummy element. */
+static void opencl_renders_a_scene_with_empty_arrays(void **state)
+{
+    (void)state;
+    need_opencl();
+    struct trace_scene *s;
+    struct trace_view *v = view_of_text(
+        "settings { background <0.6, 0.7, 0.9> <0.1, 0.2, 0.6> }\n"
+        "camera { position <0, 1, 5> look_at <0, 1, 0> }\n"
+        "material m metal { color <0.8, 0.6, 0.4> roughness 0.1 }\n"
+        "sphere { material m position <0, 1, 0> radius 0.8 }\n", 1, 24, 16, 4, &s);
+    assert_int_equal(v->n_planes + v->n_triangles + v->n_normals + v->n_lights, 0);
+    same_pixels("a lone sphere", v, 0, 0, 24, 16);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
+static void opencl_refuses_a_region_outside_the_frame(void **state)
+{
+    (void)state;
+    need_opencl();
+    struct trace_scene *s;
+    struct trace_view *v = view_of_file("scenes/cornell.scn", 1, 16, 12, 1, &s);
+    float px[4 * 4];
+    char why[WHY];
+    assert_int_equal(trace_gpu_render_region(gpu, v, 14, 0, 4, 1, px, why, sizeof(why)),
+                     -EINVAL);
+    assert_non_null(strstr(why, "not inside the 16x12 frame"));
+    assert_int_equal(trace_gpu_render_region(gpu, v, 0, 0, 0, 1, px, why, sizeof(why)),
+                     -EINVAL);
+    trace_view_free(v);
+    trace_scene_free(s);
+}
+
+/* ---- udcs-trace --device ----------------------------------------------------------------- */
+
+/* Run udcs-trace with `args` (NULL-ended) and extra environment `extra_env` (or NULL);
+ * returns its exit status, its stderr in `err`. */
+static int run_trace(const char *const *args, const char *extra_env, struct udcs_buf *err)
+{
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)test_bin("udcs-trace");
+    for (; *args && n < 31; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **env = calloc(n_env + 2, sizeof(char *));
+    assert_non_null(env);
+    memcpy(env, environ, n_env * sizeof(char *));
+    env[n_env] = (char *)extra_env;
+    struct udcs_proc p = UDCS_PROC_INIT;
+    p.argv = argv;
+    p.env = env;
+    p.out.mode = UDCS_PROC_NULL;
+    p.err.mode = UDCS_PROC_CAPTURE;
+    p.err.buf = err;
+    p.timeout_ms = 120000;
+    assert_int_equal(udcs_proc_run(&p), 0);
+    free(env);
+    return p.exit_code;
+}
+
+static void udcs_trace_writes_the_same_file_on_opencl(void **state)
+{
+    (void)state;
+    need_opencl();
+    char *dir = test_tmpdir("trace-gpu");
+    char cpu[512], dev[512];
+    snprintf(cpu, sizeof(cpu), "%s/cpu.png", dir);
+    snprintf(dev, sizeof(dev), "%s/opencl.png", dir);
+    struct udcs_buf err = UDCS_BUF_INIT(1 << 16);
+    const char *a[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
+                        "4", "--region", "3,5,30,20", "-o", cpu, NULL };
+    assert_int_equal(run_trace(a, NULL, &err), 0);
+    const char *b[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
+                        "4", "--region", "3,5,30,20", "--device", "opencl", "-o", dev, NULL };
+    int status = run_trace(b, NULL, &err);
+    if (status != 0)
+        fail_msg("udcs-trace --device opencl: exit %d: %s", status, err.data);
+    size_t len;
+    void *bytes = test_read_file(cpu, &len);
+    assert_true(test_file_is(dev, bytes, len));
+    free(bytes);
+    udcs_buf_release(&err);
+    test_rmtree(dir);
+}
+
+/* A missing API is an error naming it and what to install, never the CPU instead: with no
+ * OpenCL vendor to load (ocl-icd reads OCL_ICD_VENDORS), and CUDA where it is absent. */
+static void udcs_trace_without_the_api_says_what_to_install(void **state)
+{
+    (void)state;
+    struct udcs_buf err = UDCS_BUF_INIT(1 << 16);
+    const char *cl[] = { "scenes/cornell.scn", "--frame", "1", "--size", "8x8", "--device",
+                         "opencl", "-o", "/nonexistent/x.png", NULL };
+    assert_int_equal(run_trace(cl, "OCL_ICD_VENDORS=/nonexistent", &err), 1);
+    printf("# without OpenCL: %s", err.data);
+    assert_non_null(strstr(err.data, "--device opencl"));
+    assert_non_null(strstr(err.data, "OpenCL"));
+    assert_non_null(strstr(err.data, "install"));
+    char why[WHY];
+    if (!kernel_api_available(KERNEL_API_CUDA, why, sizeof(why))) {
+        const char *cu[] = { "scenes/cornell.scn", "--frame", "1", "--size", "8x8", "--device",
+                             "cuda", "-o", "/nonexistent/x.png", NULL };
+        udcs_buf_reset(&err);
+        assert_int_equal(run_trace(cu, NULL, &err), 1);
+        printf("# without CUDA: %s", err.data);
+        assert_non_null(strstr(err.data, "--device cuda"));
+        assert_non_null(strstr(err.data, "install"));
+    }
+    const char *bad[] = { "scenes/cornell.scn", "--frame", "1", "--device", "gpu", "-o",
+                          "x.png", NULL };
+    udcs_buf_reset(&err);
+    assert_int_equal(run_trace(bad, NULL, &err), 2);
+    assert_non_null(strstr(err.data, "cpu, opencl or cuda"));
+    udcs_buf_release(&err);
+}
+
+static void device_names(void **state)
+{
+    (void)state;
+    enum trace_device d;
+    assert_int_equal(trace_device_parse("cpu", &d), 0);
+    assert_int_equal(d, TRACE_DEVICE_CPU);
+    assert_int_equal(trace_device_parse("opencl", &d), 0);
+    assert_int_equal(d, TRACE_DEVICE_OPENCL);
+    assert_int_equal(trace_device_parse("cuda", &d), 0);
+    assert_string_equal(trace_device_name(d), "cuda");
+    assert_int_equal(trace_device_parse("gpu", &d), -1);
+    assert_int_equal(trace_device_parse("", &d), -1);
+    struct trace_gpu *g = (struct trace_gpu *)1;
+    char why[WHY];
+    assert_int_equal(trace_gpu_open(TRACE_DEVICE_CPU, &g, why, sizeof(why)), -EINVAL);
+    assert_null(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(opencl_renders_the_cornell_box_as_the_cpu_does),
+        cmocka_unit_test(opencl_renders_orbit_meshes_glass_and_metal_as_the_cpu_does),
+        cmocka_unit_test(opencl_region_holds_the_pixels_of_the_whole_frame),
+        cmocka_unit_test(opencl_gives_the_golden_pixels),
+        cmocka_unit_test(opencl_renders_a_scene_with_empty_arrays),
+        cmocka_unit_test(opencl_refuses_a_region_outside_the_frame),
+        cmocka_unit_test(udcs_trace_writes_the_same_file_on_opencl),
+        cmocka_unit_test(udcs_trace_without_the_api_says_what_to_install),
+        cmocka_unit_test(device_names),
+    };
+    return cmocka_run_group_tests(tests, open_opencl, close_opencl);
+}
