@@ -2,7 +2,8 @@
  * tile of a frame) a cached unit, and write the frames here as they complete.
  *
  *   udcs-render SCENE --frames 1-240[,300] [--tiles 4x4] [--renderer NAME] [--samples N]
- *               [--size WxH] -o out/frame_####.png [--encode out.mp4 [ENCODE SETTINGS]]
+ *               [--size WxH] [--device gpu] -o out/frame_####.png
+ *               [--encode out.mp4 [ENCODE SETTINGS]]
  *
  * The scene and the files it needs go to the master's store; the master splits the job
  * (toolchains/render_split.c). Interrupting cancels the job: finished units stay in the
@@ -45,6 +46,8 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "                     depth 1-9\n"
             "  --size WxH         image size (default: the scene's; POV-Ray 640x480)\n"
             "  --threads N        threads per unit (default 1: agents run a unit per core)\n"
+            "  --device DEV       builtin: cpu (default), gpu (CUDA where an agent has it,\n"
+            "                     else OpenCL), opencl or cuda; the same pixels on each\n"
             "  --animation A-B    the frames the scene's clock spans (POV-Ray +KFI/+KFF;\n"
             "                     default: the frames asked for)\n"
             "  --input FILE       another file the scene needs (repeatable)\n"
@@ -63,7 +66,7 @@ static void usage(FILE *out, const struct udcs_config *cfg)
 }
 
 struct opts {
-    const char *scene, *frames, *output, *tiles, *renderer, *size, *animation;
+    const char *scene, *frames, *output, *tiles, *renderer, *size, *animation, *device;
     long samples, threads, priority;
     const char *encode, *fps;     /* --encode OUT.mp4: the frames as a video too */
     long segment_frames;
@@ -122,6 +125,8 @@ static int parse_opts(int argc, char **argv, void *opts)
             s = &o->size;
         else if (strcmp(a, "--animation") == 0)
             s = &o->animation;
+        else if (strcmp(a, "--device") == 0)
+            s = &o->device;
         if (s) {
             if (!v) {
                 udcs_log_error("%s needs a value (see 'udcs-render --help')", a);
@@ -165,6 +170,10 @@ static int parse_opts(int argc, char **argv, void *opts)
     if (!o->scene || !o->frames || !o->output) {
         udcs_log_error("usage: udcs-render SCENE --frames LIST -o OUT [OPTIONS] (missing %s)",
                        !o->scene ? "the scene" : !o->frames ? "--frames" : "-o");
+        return -1;
+    }
+    if (o->device && !render_device_known(o->device)) {
+        udcs_log_error("--device %s: devices are " RENDER_DEVICES, o->device);
         return -1;
     }
     if (!o->encode && (o->fps || o->segment_frames || json_object_size(o->encode_fields))) {
@@ -364,6 +373,8 @@ static json_t *build_job(const struct opts *o, struct cas *cas, const char *rend
         json_object_set_new(job, "threads", json_integer(o->threads));
     if (o->animation)
         json_object_set_new(job, "animation", json_string(o->animation));
+    if (o->device)
+        json_object_set_new(job, "device", json_string(o->device));
     if (o->encode) {
         json_t *e = json_deep_copy(o->encode_fields);
         json_object_set_new(e, "format", json_string(strrchr(o->encode, '.') + 1));
@@ -539,6 +550,11 @@ static int render(struct client *c, void *opts)
     enum image_format fmt;
     if (!render_tool_of(renderer)) {
         udcs_log_error("--renderer %s: renderers are builtin, povray, blender", renderer);
+        return UDCS_EXIT_USAGE;
+    }
+    if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(renderer, "builtin") != 0) {
+        udcs_log_error("--device %s: only the builtin renderer (.scn scenes) renders on GPUs; "
+                       "%s renders on its agents' CPUs", o->device, renderer);
         return UDCS_EXIT_USAGE;
     }
     if (render_frames_parse(o->frames, &frames, &n_frames, why, sizeof(why)) < 0) {

@@ -8,8 +8,13 @@
  *   {"type": "RENDER", "renderer": "builtin", "scene": "cornell.scn",
  *    "inputs": {"cornell.scn": "HEX/SIZE", ...}, "frames": "1-240,300",
  *    "tiles": "4x4", "size": "1920x1080", "samples": 64, "format": "png",
- *    "threads": 1, "animation": "1-300",
- *    "renderer_fingerprint": "HEX", "merge_fingerprint": "HEX"}
+ *    "threads": 1, "animation": "1-300", "device": "cpu",
+ *    "renderer_fingerprint": "HEX", "merge_fingerprint": "HEX", "device_fingerprint": "HEX"}
+ *
+ * "device" (builtin renderer only): "cpu" (default), "opencl" or "cuda" (udcs-trace
+ * --device API; units also require the toolchain named after the API, which agents offer
+ * with their device class as its fingerprint, pinned by "device_fingerprint"), or "gpu",
+ * which the master turns into "cuda" or "opencl" before splitting (farm/spec.c).
  */
 #ifndef UDCS_RENDER_H
 #define UDCS_RENDER_H
@@ -29,6 +34,10 @@
 const char *render_tool_of(const char *renderer);
 /* The program of merge units. */
 #define RENDER_MERGE_TOOL "udcs-image"
+
+/* Whether `device` is a value of a job's "device": "cpu", "gpu", "opencl" or "cuda". */
+int render_device_known(const char *device);
+#define RENDER_DEVICES "cpu, gpu, opencl, cuda"
 
 /* "1-240,300,310-320" -> the frames in ascending order, each once. Returns 0, or -1 with
  * why. Free *frames. */

@@ -25,7 +25,9 @@ struct job {
     int anim_first, anim_last;
     int cols, rows, width, height; /* width 0: the scene's own size */
     int samples, threads;
+    const char *device;            /* "cpu", "opencl" or "cuda" */
     char tool_req[200], merge_req[200], encode_req[200];
+    char device_req[200];          /* "opencl[@FP]" or "cuda[@FP]"; "" for the CPU */
     const json_t *encode;          /* udcs-render --encode: the settings, or NULL */
 };
 
@@ -44,6 +46,12 @@ const char *render_tool_of(const char *renderer)
 int render_tile_align(const char *renderer)
 {
     return strcmp(renderer, "povray") == 0 ? POVRAY_BLOCK : 1;
+}
+
+int render_device_known(const char *device)
+{
+    return strcmp(device, "cpu") == 0 || strcmp(device, "gpu") == 0 ||
+           strcmp(device, "opencl") == 0 || strcmp(device, "cuda") == 0;
 }
 
 /* ---- frames ------------------------------------------------------------------------------ */
@@ -185,8 +193,34 @@ static int read_frames(const json_t *job, struct job *j, char *why, size_t why_l
 static const char *const known_fields[] = {
     "renderer", "scene", "inputs", "frames", "animation", "tiles", "size",
     "samples", "format", "threads", "renderer_fingerprint", "merge_fingerprint", "encode",
-    "encoder_fingerprint", NULL
+    "encoder_fingerprint", "device", "device_fingerprint", NULL
 };
+
+/* "device": the API udcs-trace computes pixels with, and the toolchain requirement that
+ * sends its units to agents having it. */
+static int read_device(const json_t *job, struct job *j, char *why, size_t why_len)
+{
+    if (job_opt_str(job, "device", "cpu", &j->device, why, why_len) < 0)
+        return -1;
+    if (!render_device_known(j->device))
+        return udcs_why(why, why_len, "device '%s' is not one of " RENDER_DEVICES, j->device);
+    if (strcmp(j->device, "gpu") == 0)
+        return udcs_why(why, why_len, "device 'gpu' was not resolved: the master names the "
+                        "API ('cuda' where an agent offers CUDA, else 'opencl') before the job "
+                        "is split; submit to the master, or name the API");
+    if (strcmp(j->device, "cpu") == 0) {
+        if (json_object_get(job, "device_fingerprint"))
+            return udcs_why(why, why_len, "field 'device_fingerprint' goes with device "
+                            "'opencl' or 'cuda', not 'cpu'");
+        return 0;
+    }
+    if (strcmp(j->renderer, "builtin") != 0)
+        return udcs_why(why, why_len, "device '%s' needs the builtin renderer: %s renders on "
+                        "its agents' CPUs; leave 'device' out, or render a .scn scene",
+                        j->device, j->renderer);
+    return job_tool_requirement(job, "device_fingerprint", j->device, j->device_req,
+                                sizeof(j->device_req), why, why_len);
+}
 
 static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
 {
@@ -203,6 +237,8 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
     if (!(j->tool = render_tool_of(j->renderer)))
         return udcs_why(why, why_len, "renderer '%s' is not known; renderers: builtin, povray, "
                         "blender", j->renderer);
+    if (read_device(job, j, why, why_len) < 0)
+        return -1;
     j->inputs = json_object_get(job, "inputs");
     if (!j->scene || !job_safe_relative(j->scene))
         return udcs_why(why, why_len, "field 'scene' must name the scene file: a relative path "
@@ -295,6 +331,10 @@ static void builtin_argv(const struct job *j, json_t *argv, int f, const int *re
     }
     job_arg(argv, "--threads");
     job_arg(argv, "%d", j->threads);
+    if (strcmp(j->device, "cpu") != 0) {
+        job_arg(argv, "--device");
+        job_arg(argv, "%s", j->device);
+    }
     if (rect) {
         job_arg(argv, "--region");
         job_arg(argv, "%d,%d,%d,%d", rect[0], rect[1], rect[2], rect[3]);
@@ -428,6 +468,14 @@ static json_t *render_unit(const struct job *j, int f, const int *rect, int col,
     }
     json_t *u = unit_of(name, argv, json_deep_copy(j->inputs), out, j->tool_req,
                         "UDCS_RENDERER");
+    if (u && j->device_req[0]) {
+        /* the API's toolchain too; its pin (the device class) in the action, like the
+         * renderer's build */
+        json_array_append_new(json_object_get(json_object_get(u, "requirements"),
+                                              "toolchains"), json_string(j->device_req));
+        json_object_set_new(json_object_get(u, "env"), "UDCS_DEVICE",
+                            json_string(j->device_req));
+    }
     if (u && j->dir[0])   /* the renderer runs beside the scene: its relative paths hold */
         json_object_set_new(u, "cwd", json_string(j->dir));
     if (u && strcmp(j->renderer, "povray") == 0)   /* no user's povray.ini in the result */

@@ -4,13 +4,15 @@
  * same to the bit, whole frames and odd regions alike, and udcs-trace --device opencl must
  * write the same file. Each comparison prints how many pixels differ and by how much at
  * most. Where no OpenCL platform exists (PoCL is one: pocl-opencl-icd) those tests skip,
- * saying why; CUDA is compiled only where a CUDA device is, so it is not tested here. */
+ * saying why; CUDA is compiled only where a CUDA device is, so it is not tested here.
+ * Also the farm's side: a RENDER job's "device" field (toolchains/render_split.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "toolchains/render.h"
 #include "toolchains/trace.h"
 #include "toolchains/trace_gpu.h"
 #include "kernels/runtime.h"
@@ -332,6 +334,110 @@ static void device_names(void **state)
     assert_null(g);
 }
 
+/* ---- RENDER jobs with a device (render_split.c) -------------------------------------------- */
+
+/* The units of a job rendering frames of a.scn, with `fields` (JSON members) added; NULL
+ * with why when render_split() refuses it. */
+static json_t *units_with(const char *fields, char *why, size_t why_len)
+{
+    char text[1024];
+    snprintf(text, sizeof(text), "{\"scene\":\"a.scn\",\"inputs\":{\"a.scn\":\"x\"},%s}",
+             fields);
+    json_error_t e;
+    json_t *job = json_loads(text, 0, &e);
+    if (!job)
+        fail_msg("%s: %s", text, e.text);
+    json_t *units = render_split(job, why, why_len);
+    json_decref(job);
+    return units;
+}
+
+/* Whether `unit`'s command line holds `a` directly followed by `b`. */
+static int has_args(json_t *unit, const char *a, const char *b)
+{
+    json_t *argv = json_object_get(unit, "argv");
+    for (size_t i = 0; i + 1 < json_array_size(argv); i++)
+        if (strcmp(json_string_value(json_array_get(argv, i)), a) == 0 &&
+            strcmp(json_string_value(json_array_get(argv, i + 1)), b) == 0)
+            return 1;
+    return 0;
+}
+
+static json_t *toolchains_of(json_t *unit)
+{
+    return json_object_get(json_object_get(unit, "requirements"), "toolchains");
+}
+
+static void render_units_on_a_device_ask_for_its_api(void **state)
+{
+    (void)state;
+    char why[512];
+    json_t *u = units_with("\"frames\":\"1-2\",\"size\":\"64x48\",\"device\":\"opencl\","
+                           "\"device_fingerprint\":\"c1\",\"renderer_fingerprint\":\"abc\"",
+                           why, sizeof(why));
+    if (!u)
+        fail_msg("%s", why);
+    json_t *f1 = json_array_get(u, 0);
+    assert_true(has_args(f1, "--device", "opencl"));
+    json_t *tc = toolchains_of(f1);
+    assert_int_equal(json_array_size(tc), 2);
+    assert_string_equal(json_string_value(json_array_get(tc, 0)), "udcs-trace@abc");
+    assert_string_equal(json_string_value(json_array_get(tc, 1)), "opencl@c1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f1, "env"),
+                                                          "UDCS_DEVICE")), "opencl@c1");
+    json_decref(u);
+
+    /* tiles on CUDA; the merge unit is udcs-image's alone */
+    u = units_with("\"frames\":\"1\",\"size\":\"64x48\",\"tiles\":\"2x1\",\"device\":\"cuda\"",
+                   why, sizeof(why));
+    if (!u)
+        fail_msg("%s", why);
+    assert_int_equal(json_array_size(u), 3);
+    assert_true(has_args(json_array_get(u, 1), "--device", "cuda"));
+    assert_string_equal(json_string_value(json_array_get(toolchains_of(json_array_get(u, 1)),
+                                                         1)), "cuda");
+    assert_int_equal(json_array_size(toolchains_of(json_array_get(u, 2))), 1);
+    assert_false(has_args(json_array_get(u, 2), "--device", "cuda"));
+    json_decref(u);
+
+    /* the CPU, said or not: no --device, one requirement */
+    u = units_with("\"frames\":\"1\",\"device\":\"cpu\"", why, sizeof(why));
+    if (!u)
+        fail_msg("%s", why);
+    assert_false(has_args(json_array_get(u, 0), "--device", "cpu"));
+    assert_int_equal(json_array_size(toolchains_of(json_array_get(u, 0))), 1);
+    assert_null(json_object_get(json_object_get(json_array_get(u, 0), "env"), "UDCS_DEVICE"));
+    json_decref(u);
+}
+
+static void render_jobs_refuse_devices_they_cannot_use(void **state)
+{
+    (void)state;
+    static const struct { const char *fields, *says; } cases[] = {
+        { "\"frames\":\"1\",\"device\":\"gpu\"", "device 'gpu' was not resolved" },
+        { "\"frames\":\"1\",\"device\":\"tpu\"",
+          "device 'tpu' is not one of cpu, gpu, opencl, cuda" },
+        { "\"frames\":\"1\",\"renderer\":\"povray\",\"device\":\"opencl\"",
+          "device 'opencl' needs the builtin renderer" },
+        { "\"frames\":\"1\",\"renderer\":\"blender\",\"device\":\"cuda\"",
+          "device 'cuda' needs the builtin renderer" },
+        { "\"frames\":\"1\",\"device_fingerprint\":\"ab\"",
+          "'device_fingerprint' goes with device" },
+        { "\"frames\":\"1\",\"device\":\"cuda\",\"device_fingerprint\":\"NV\"",
+          "field 'device_fingerprint' must be" },
+        { "\"frames\":\"1\",\"device\":7", "device" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char why[512] = "";
+        json_t *u = units_with(cases[i].fields, why, sizeof(why));
+        if (u || !strstr(why, cases[i].says))
+            fail_msg("case %zu: wanted '%s', got %s '%s'", i, cases[i].says,
+                     u ? "units" : "error", why);
+    }
+    assert_true(render_device_known("gpu") && render_device_known("cpu") &&
+                !render_device_known("GPU"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +450,8 @@ int main(void)
         cmocka_unit_test(udcs_trace_writes_the_same_file_on_opencl),
         cmocka_unit_test(udcs_trace_without_the_api_says_what_to_install),
         cmocka_unit_test(device_names),
+        cmocka_unit_test(render_units_on_a_device_ask_for_its_api),
+        cmocka_unit_test(render_jobs_refuse_devices_they_cannot_use),
     };
     return cmocka_run_group_tests(tests, open_opencl, close_opencl);
 }
