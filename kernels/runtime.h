@@ -14,13 +14,14 @@
  * kernel_run_source() does the last two at once, for tests and the renderer.
  *
  * Errors: every function returns 0 or a negative code (common/err.h) with a sentence in
- * `why` that names what failed and how to go on: UDCS_ENOTSUP when the API's libraries or
+ * `why` that names what failed and how to go on: -ENOTSUP when the API's libraries or
  * devices are missing ("no OpenCL platform: install pocl-opencl-icd or a GPU driver"),
- * UDCS_EUSAGE for a kernel that does not compile (why holds the compiler's log, cut to
- * fit) or arguments the kernel refuses (why names the kernel, the argument's index and
- * name and the API's error: "kernel vector_add, argument 2 'c': CL_INVALID_ARG_SIZE"),
- * UDCS_EIO for a failure while running ("kernel vector_add failed while running:
- * CUDA_ERROR_ILLEGAL_ADDRESS ..."), -ENOMEM.
+ * UDCS_EUSAGE for a kernel that does not compile (why holds the first error lines of the
+ * compiler's log, cut to fit) or arguments the kernel refuses (why names the kernel, the
+ * argument's index and name and the API's error: "kernel vector_add, argument 2 'c':
+ * CL_INVALID_ARG_SIZE"), -EIO for a failure while running ("kernel vector_add failed
+ * while running: CUDA_ERROR_ILLEGAL_ADDRESS ..."), -ENOMEM. (errno values: common/err.h
+ * has no codes of its own for these, and udcs_strerror() names them.)
  *
  * Threads: one device handle per thread. The loaded libraries are process-wide. */
 #ifndef UDCS_KERNEL_RUNTIME_H
@@ -51,8 +52,16 @@ enum kernel_api kernel_device_api(const struct kernel_device *d);
 /* Compile `source` (`len` bytes) with `options` (OpenCL build options, or NVRTC options;
  * NULL: none) and check that it holds kernel `entry`. The program goes to `program` (a
  * self-describing blob: kernel_launch() takes it back on the same device class) and the
- * compiler's log to `log` (may be empty). A source that does not compile: UDCS_EUSAGE,
- * `log` holds the log and why its first lines. */
+ * compiler's log to `log` (may be empty; also on success: warnings); both are emptied
+ * first. A source that does not compile: UDCS_EUSAGE, `log` holds the log and why its
+ * first lines; a missing entry: UDCS_EUSAGE naming the kernels the source has (OpenCL).
+ * CUDA: NVRTC gets --gpu-architecture=sm_XY of the device (or compute_XY, as PTX the
+ * driver compiles, when NVRTC is older than the GPU) and -default-device, unless
+ * `options` name them; `entry` may be a C++ name expression ("ns::kern") and is looked up
+ * with nvrtcGetLoweredName.
+ *
+ * The blob: "udcs-kernel-program 1 API FORMAT ENTRY SYMBOL BYTES\n", the device class
+ * and "\n", then BYTES bytes of program (FORMAT "binary" for OpenCL, "cubin" or "ptx"). */
 int kernel_build(struct kernel_device *d, const char *source, size_t len, const char *options,
                  const char *entry, struct udcs_buf *program, struct udcs_buf *log,
                  char *why, size_t why_len);
@@ -93,7 +102,14 @@ struct kernel_range {
 /* Load `program` (from kernel_build() on this device class), set `args` (in the kernel's
  * parameter order; `n_args` must be its parameter count) and run `entry` over `nd`
  * (restricted to `range` when it is not NULL and its count is not 0). Writable buffers are
- * copied back into their `data`. */
+ * copied back into their `data`. `entry` NULL or "": the one the program was built for.
+ * Refused with UDCS_EUSAGE: a program of another API or device class, or not a program
+ * at all; UDCS_EFORMAT: a program of a newer format; UDCS_ECORRUPT: one cut short. A
+ * range needs a local size and must start inside the space. Buffers of 0 bytes are
+ * allowed (data may then be NULL). CUDA: the parameter count and sizes are checked where
+ * the driver can say (12.4 and later), each global[d] must be a multiple of local[d],
+ * KERNEL_ARG_LOCAL is refused (CUDA kernels declare __shared__ arrays), and a range
+ * needs a program built with kernel_range_prelude(). */
 int kernel_launch(struct kernel_device *d, const void *program, size_t program_len,
                   const char *entry, const struct kernel_arg *args, size_t n_args,
                   const struct kernel_ndrange *nd, const struct kernel_range *range,
@@ -108,7 +124,10 @@ int kernel_run_source(struct kernel_device *d, const char *source, size_t len,
 /* Source text to put before a kernel that runs in ranges, so that it sees the full index
  * space: OpenCL's get_group_id(), get_num_groups() and get_global_size(), CUDA's blockIdx
  * and gridDim (get_global_id() in OpenCL is right by itself: ranges use the global work
- * offset). Depends on the full space only; a static string or one written into `out`. */
+ * offset). Depends on the full space only; appended to `out` (after any #include of a
+ * header that uses blockIdx: the prelude redefines it as a macro). Returns 0, UDCS_EUSAGE
+ * for an `nd` of no 1 to 3 dimensions or a CUDA space without a local size, or what
+ * udcs_buf_append returns. */
 int kernel_range_prelude(enum kernel_api api, const struct kernel_ndrange *nd,
                          struct udcs_buf *out);
 
