@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/sanitizer.h"
 #include "kernels/kernel_exec.h"
 #include "kernels/kernel_job.h"
 #include "kernels/runtime.h"
@@ -25,6 +26,8 @@
 #define SOURCE_MAX_BYTES (16u << 20)
 #define PROGRAM_MAX_BYTES (1u << 30)
 #define LOG_MAX_BYTES (4u << 20)
+
+UDCS_LSAN_WITHOUT_TLS
 
 static void usage(FILE *out)
 {
