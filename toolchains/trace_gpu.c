@@ -112,15 +112,13 @@ void trace_gpu_free(struct trace_gpu *g)
     free(g);
 }
 
-/* A read-only array argument. Devices refuse buffers of no bytes: an empty array (a scene
- * without planes, say) goes as one element of zeros, which the kernel never reads (it
- * loops over the counts in the frame). */
-static struct kernel_arg array_arg(const char *name, const void *data, int n, size_t size,
-                                   void *empty)
+/* A read-only array argument. An empty array (a scene without planes, say) is a buffer of
+ * no bytes, which the kernel never reads: it loops over the counts in the frame. */
+static struct kernel_arg array_arg(const char *name, const void *data, int n, size_t size)
 {
     struct kernel_arg a = { .kind = KERNEL_ARG_BUFFER, .name = name };
-    a.data = n > 0 ? (void *)data : empty;   /* not writable: the runtime only reads it */
-    a.bytes = (n > 0 ? (size_t)n : 1) * size;
+    a.data = (void *)data;      /* not writable: the runtime only reads it */
+    a.bytes = (size_t)n * size;
     return a;
 }
 
@@ -140,23 +138,16 @@ int trace_gpu_render_region(struct trace_gpu *g, const struct trace_view *v, int
         .n_triangles = v->n_triangles, .n_normals = v->n_normals, .n_nodes = v->n_nodes,
         .n_prims = v->n_prims, .n_lights = v->n_lights, .x = x, .y = y, .w = w, .h = h,
     };
-    /* room for one element of the largest array type */
-    union {
-        struct trace_triangle tri;
-        struct trace_material mat;
-        struct trace_bvh_node node;
-    } empty;
-    memset(&empty, 0, sizeof(empty));
     struct kernel_arg args[TRACE_GPU_N_ARGS] = {
         { .kind = KERNEL_ARG_BUFFER, .name = "f", .data = &f, .bytes = sizeof(f) },
-        array_arg("materials", v->materials, v->n_materials, sizeof(*v->materials), &empty),
-        array_arg("spheres", v->spheres, v->n_spheres, sizeof(*v->spheres), &empty),
-        array_arg("planes", v->planes, v->n_planes, sizeof(*v->planes), &empty),
-        array_arg("triangles", v->triangles, v->n_triangles, sizeof(*v->triangles), &empty),
-        array_arg("normals", v->normals, v->n_normals, sizeof(*v->normals), &empty),
-        array_arg("nodes", v->nodes, v->n_nodes, sizeof(*v->nodes), &empty),
-        array_arg("prims", v->prims, v->n_prims, sizeof(*v->prims), &empty),
-        array_arg("lights", v->lights, v->n_lights, sizeof(*v->lights), &empty),
+        array_arg("materials", v->materials, v->n_materials, sizeof(*v->materials)),
+        array_arg("spheres", v->spheres, v->n_spheres, sizeof(*v->spheres)),
+        array_arg("planes", v->planes, v->n_planes, sizeof(*v->planes)),
+        array_arg("triangles", v->triangles, v->n_triangles, sizeof(*v->triangles)),
+        array_arg("normals", v->normals, v->n_normals, sizeof(*v->normals)),
+        array_arg("nodes", v->nodes, v->n_nodes, sizeof(*v->nodes)),
+        array_arg("prims", v->prims, v->n_prims, sizeof(*v->prims)),
+        array_arg("lights", v->lights, v->n_lights, sizeof(*v->lights)),
         { .kind = KERNEL_ARG_BUFFER, .name = "rgba", .data = rgba,
           .bytes = (size_t)w * (size_t)h * 4 * sizeof(float), .writable = 1 },
     };

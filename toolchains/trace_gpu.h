@@ -128,10 +128,10 @@ struct trace_gpu;
  * kernels/runtime.h, UDCS_OPENCL_DEVICE and UDCS_CUDA_DEVICE) and compile the renderer
  * for it, with the options that keep its arithmetic that of the C build (no fused
  * multiply-adds, correctly rounded division and square roots, denormals kept).
- * Returns 0 and *out, or fills `why`: UDCS_ENOTSUP when the API or a device is missing
- * (the message says what to install), UDCS_EUSAGE when the device's compiler refuses the
- * source (its log in `why`), -EINVAL for TRACE_DEVICE_CPU, -ENOMEM. Free with
- * trace_gpu_free(). */
+ * Returns 0 and *out, or fills `why`: -ENOTSUP when the API or a device is missing (the
+ * message says what to install), UDCS_EUSAGE when the device's compiler refuses the
+ * source or an option (its log's first lines in `why`), -EINVAL for TRACE_DEVICE_CPU,
+ * -ENOMEM. Free with trace_gpu_free(). */
 int trace_gpu_open(enum trace_device d, struct trace_gpu **out, char *why, size_t why_len);
 
 /* The device class (kernel_device_class(): API, device, driver), for logs. Valid until
@@ -141,8 +141,8 @@ const char *trace_gpu_device_class(const struct trace_gpu *g);
 /* What trace_render_region() does (toolchains/trace.h), on the device: the rectangle
  * (x, y, w, h) of the frame into `rgba` (w * h * 4 floats, rows top to bottom), pixels
  * equal to the CPU's (docs/RENDER.md, "--device"). The view's arrays are copied to the
- * device for the call. Returns 0; -EINVAL for a rectangle not inside the frame;
- * UDCS_EIO (with why) when the kernel fails on the device; -ENOMEM. */
+ * device for the call. Returns 0; -EINVAL for a rectangle not inside the frame; -EIO
+ * (with why) when the kernel fails on the device; -ENOMEM. */
 int trace_gpu_render_region(struct trace_gpu *g, const struct trace_view *v, int x, int y,
                             int w, int h, float *rgba, char *why, size_t why_len);
 

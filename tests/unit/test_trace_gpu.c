@@ -195,7 +195,7 @@ static void opencl_gives_the_golden_pixels(void **state)
     trace_scene_free(s);
 }
 
-/* Arrays of no elements (no planes, triangles, normals or lights) go as a dummy element. */
+/* Arrays of no elements (no planes, triangles, normals or lights) are buffers of no bytes. */
 static void opencl_renders_a_scene_with_empty_arrays(void **state)
 {
     (void)state;
