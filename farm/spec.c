@@ -517,6 +517,21 @@ static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t wh
         pin_fingerprint(f, job, "encoder_fingerprint", ENCODE_TOOL,
                         ENCODE_TOOL ", the encoder", why, why_len) < 0)
         return NULL;
+    /* --device gpu: CUDA where an agent offers it, else OpenCL; the API's device class is
+     * pinned like the renderer's build */
+    const char *device = json_string_value(json_object_get(job, "device"));
+    if (device && strcmp(device, "gpu") == 0) {
+        device = common_fingerprint(f, KERNEL_TOOLCHAIN_CUDA) ? KERNEL_TOOLCHAIN_CUDA
+                                                              : KERNEL_TOOLCHAIN_OPENCL;
+        json_object_set_new(job, "device", json_string(device));
+    }
+    if (device && (strcmp(device, KERNEL_TOOLCHAIN_CUDA) == 0 ||
+                   strcmp(device, KERNEL_TOOLCHAIN_OPENCL) == 0)) {
+        snprintf(what, sizeof(what), "the device API %s",
+                 strcmp(device, KERNEL_TOOLCHAIN_CUDA) == 0 ? "CUDA" : "OpenCL");
+        if (pin_fingerprint(f, job, "device_fingerprint", device, what, why, why_len) < 0)
+            return NULL;
+    }
     return normalized(f, render_split(job, why, why_len), job, why, why_len);
 }
 

@@ -194,4 +194,17 @@ expect_status 1 "a file that is not .npy is refused" \
 expect_output_contains "not a .npy file"
 expect_status 2 "a kernel file of another kind is refused" \
     "$UDCS" kernel "$T/m.npy" --global 1
+# ---- the renderer's GPU path on the farm -------------------------------------------------
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+( cd "$T" && "$UDCS_BIN/udcs-render" "$ROOT/scenes/cornell.scn" --frames 1 --size 64x48 \
+    --samples 4 --tiles 2x2 --device gpu -o "$T/gpu/f_#.png" ) >"$T/.out" 2>&1
+check "udcs-render --device gpu renders tiles on the agents' OpenCL devices" test -s "$T/gpu/f_1.png"
+last_job=$(curl -sf "$FARM_URL/api/jobs" | jq -r '.jobs | max_by(.id) | .id')
+check "its units ran udcs-trace --device opencl" \
+    jq -e '[.unit_list[] | select(.argv[0] == "udcs-trace") | (.argv | index("--device")) != null] | all and length == 4' \
+    <(job_json "$last_job")
+"$UDCS_BIN/udcs-trace" "$ROOT/scenes/cornell.scn" --frame 1 --size 64x48 --samples 4 \
+    -o "$T/cpu.png" >/dev/null 2>&1
+check "the frame equals the CPU renderer's, pixel for pixel" \
+    "$UDCS_BIN/udcs-image" compare "$T/cpu.png" "$T/gpu/f_1.png"
 done_testing
