@@ -400,6 +400,9 @@ int kernel_build(struct kernel_device *d, const char *source, size_t len, const 
         return kernel_fail(UDCS_EUSAGE, why, why_len,
                            "kernel entry '%s' is not a name (one word of at most %d "
                            "characters)", entry ? entry : "", KERNEL_PROGRAM_NAME_BYTES - 1);
+    /* OpenCL reads a source of length 0 as a C string, past what the caller gave. */
+    if (len == 0)
+        return kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s: the source is empty", entry);
     udcs_buf_reset(program);
     udcs_buf_reset(log);
     if (!options)

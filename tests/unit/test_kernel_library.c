@@ -463,6 +463,10 @@ static void broken_source_is_a_usage_error_with_the_compiler_log(void **state)
     assert_non_null(log.data);
     assert_non_null(strstr(log.data, "undeclared_thing"));
     assert_int_equal(program.len, 0);
+    /* an empty source: OpenCL would read a length of 0 as "up to the NUL" */
+    assert_int_equal(kernel_build(dev, src, 0, NULL, "broken", &program, &log, why,
+                                  sizeof(why)), UDCS_EUSAGE);
+    assert_non_null(strstr(why, "empty"));
     udcs_buf_release(&program);
     udcs_buf_release(&log);
 }
