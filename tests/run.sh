@@ -39,9 +39,12 @@ run_one() {
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${san:+:log_path=$san/ubsan}" \
         timeout --kill-after=10 "$PROGRAM_TIMEOUT" "$@" >"$log" 2>&1
     local rc=$?
-    local p f
-    p=$(grep -cE '^ok ' "$log")
-    f=$(grep -cE '^not ok ' "$log")
+    local p f k
+    # TAP: "ok" passes, "not ok" fails, either with "# SKIP" is a skip (cmocka writes its
+    # skipped tests as "not ok N - name # SKIP")
+    p=$(grep -E '^ok ' "$log" | grep -cvE '# (SKIP|skip)')
+    f=$(grep -E '^not ok ' "$log" | grep -cvE '# (SKIP|skip)')
+    k=$(grep -E '^(not )?ok ' "$log" | grep -cE '# (SKIP|skip)')
     if [ -n "$san" ]; then
         local report
         for report in "$san"/*; do
@@ -60,7 +63,8 @@ run_one() {
     fi
     passed=$((passed + p))
     failed=$((failed + f))
-    printf '%-40s %4d passed %4d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+    printf '%-40s %4d passed %4d failed  (%ds)%s\n' "$name" "$p" "$f" $((SECONDS - start)) \
+        "$([ "$k" -gt 0 ] && echo "  $k skipped: $(grep -E '^(not )?ok ' "$log" | grep -E '# (SKIP|skip)' | head -n 1 | sed 's/.*# [Ss][Kk][Ii][Pp] *//')")"
     if [ "$f" -ne 0 ]; then
         failures+=("$name")
         sed 's/^/    | /' "$log" | grep -vE '^    \| ok ' | tail -n 60
