@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh - `make bench`: every benchmark script (tests/bench/run_*.sh), one
-# after the other; BENCH_ONLY=cas (or compile, encode, farm, render) runs one. Results:
+# after the other; BENCH_ONLY=cas (or compile, encode, farm, kernel, render) runs one. Results:
 # build/bench/*.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
