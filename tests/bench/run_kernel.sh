@@ -24,7 +24,7 @@ OUTDIR=${BENCH_DIR:-$(pwd)/build/bench}
 B=$OUTDIR/kernel
 JOBS=${BENCH_KERNEL_JOBS:-15}
 LAUNCHES=${BENCH_KERNEL_LAUNCHES:-200}
-SIZE=${BENCH_KERNEL_MATMUL:-384}
+SIZE=${BENCH_KERNEL_MATMUL:-512}
 REPEAT=${BENCH_KERNEL_REPEAT:-2}
 SCENE=${BENCH_KERNEL_SCENE:-$ROOT/scenes/cornell.scn}
 SCENE_SIZE=${BENCH_KERNEL_SCENE_SIZE:-320x240}
@@ -121,7 +121,7 @@ for i in range(n + 1):
         [ "$got" = "$((i + 10)) $((i + 21)) $((i + 32))" ] ||
             fail "$api: trivial job $i gave '$got'"
         if [ "$i" -eq 0 ]; then R[$api.farm_first]=$(secs "$s" "$e"); continue; fi
-        awk -v a="$s" -v b="$e" 'BEGIN { printf "%.4f\n", (b - a) * 1000 }' >>"$T/$api.jobs"
+        awk -v a="$s" -v b="$e" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }' >>"$T/$api.jobs"
     done
     R[$api.farm_p50]=$(p50 <"$T/$api.jobs")
     # (b) matmul: direct, CPU reference, farm on 1 agent
