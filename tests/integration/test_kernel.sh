@@ -174,6 +174,24 @@ job_json "$(curl -sf "$FARM_URL/api/jobs" | jq -r '.jobs | max_by(.id) | .id')" 
 check "(every unit from the cache)" jq -e '.cache_hits == .units_total' "$T/again.json"
 check "and the same bytes" cmp "$T/whole.npy" "$T/again.npy"
 
+if [ -n "$cuda_class" ]; then
+    cat >"$T/scale.cu" <<'EOF'
+extern "C" __global__ void scale_rows(const float *m, float *out, const float k,
+                                      const int width, const int height)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < width && y < height)
+        out[y * width + x] = m[y * width + x] * k + (float)y;
+}
+EOF
+    run_scale_cu() {
+        "$UDCS" kernel "$T/scale.cu" --global 112,40 --local 16,4 --arg m="$T/m.npy" \
+            --arg k=2.5 --arg width=$W --arg height=$H --out out="$1" "${@:2}"
+    }
+    check "CUDA: udcs kernel runs the same kernel written for CUDA" run_scale_cu "$T/cu_whole.npy"
+    check "CUDA: split in 4 ranges" run_scale_cu "$T/cu_split.npy" --split 4
+    check "CUDA: the split result equals the unsplit one" cmp "$T/cu_whole.npy" "$T/cu_split.npy"
+fi
 run_scale "$T/raw.bin" >/dev/null 2>&1
 check "a raw output is the array's bytes alone" \
     test "$(stat -c %s "$T/raw.bin")" -eq $((W * H * 4))
