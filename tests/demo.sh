@@ -6,7 +6,7 @@
 # with udcs-compile as CC (misses on the agents, then a second machine served from the
 # farm's cache), a render of tiles and frames with udcs-render, encoded into a video in
 # the same job, that video re-encoded in segments with udcs-encode (then again, all from the
-# cache), and everything stopped.
+# cache), the seed's GPU kernel example on the agents' OpenCL device, and everything stopped.
 set -euo pipefail
 : "${UDCS_BIN:?set UDCS_BIN to the directory holding the UDCS binaries}"
 W=${DEMO_DIR:-$(pwd)/build/demo}
@@ -152,6 +152,21 @@ say "The same encode again: every segment and the join come from the action cach
 "$UDCS_BIN/udcs-encode" "$W/orbit.mp4" -o "$W/orbit-x265-again.mkv" --codec libx265 --crf 26 \
     --preset fast --segment-seconds 0.5
 cmp "$W/orbit-x265.mkv" "$W/orbit-x265-again.mkv" && echo "the same file, byte for byte"
+
+say "A GPU kernel: the seed's vector_add example (its OpenCL twin) sent to POST /api/submit"
+if class=$("$UDCS_BIN/udcs-kernel" --opencl-device 2>"$W/opencl.err"); then
+    echo "the agents' OpenCL device: ${class#opencl }"
+    jq -n '{type: "OPENCL_KERNEL",
+        kernel_code: "__kernel void vector_add(__global float *a, __global float *b, __global float *c, int n) { int i = get_global_id(0); if (i < n) c[i] = a[i] + b[i]; }",
+        data: {a: [1.0, 2.0, 3.0], b: [4.0, 5.0, 6.0]}, grid_size: [1, 1, 1], block_size: [256, 1, 1]}' |
+        curl -sf -H "Authorization: Bearer $(cat "$W/farm.token")" --data-binary @- \
+            "$UDCS_FARM/api/submit" >"$W/kernel.json"
+    kid=$(jq -r .id "$W/kernel.json")
+    "$UDCS" wait "$kid" >/dev/null
+    echo "c = $(curl -sf "$UDCS_FARM/api/jobs/$kid" | jq -c .result.c)"
+else
+    echo "skipped: $(cat "$W/opencl.err")"
+fi
 
 say "The farm's metrics"
 curl -sf "$UDCS_FARM/metrics" | grep -E '^udcs_(units|agents|cache_hits_total|leases_granted_total)' |
