@@ -165,7 +165,7 @@ help:
 	@echo "                    UndefinedBehaviorSanitizer (build/asan/)"
 	@echo "  make fuzz         build the libFuzzer targets with clang and run each for"
 	@echo "                    FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
-	@echo "  make bench        run the benchmarks against zstd and cp (see docs/BENCHMARKS.md)"
+	@echo "  make bench        run the benchmarks against what a user would use instead (docs/BENCHMARKS.md)"
 	@echo "  make demo         set up, build, and run the demo on loopback"
 	@echo "  make deps         install the Debian packages UDCS needs (as root), or print"
 	@echo "                    the apt-get line to run"
