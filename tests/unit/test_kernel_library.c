@@ -1,12 +1,15 @@
-/* tests/unit/test_kernel_library.c - the kernel library (the .cl files of
- * kernels/library/) run through kernels/runtime.h on an OpenCL device, against the CPU
- * references of kernels/reference.h on random inputs of awkward sizes; the runtime's
- * refusals (sources that do not compile, missing entries, wrong argument counts and
- * sizes, programs of another API or damaged); ranges of work-groups giving the bytes of
- * the whole launch; and no CUDA where there is none. PoCL (pocl-opencl-icd) is an OpenCL
- * device on any CPU; where no OpenCL platform exists the tests skip, saying why. The .cu
- * twins need a CUDA GPU and are not run here. The kernel sources are read from
- * kernels/library/: the tests run from the top of the source tree. */
+/* tests/unit/test_kernel_library.c - the kernel library (kernels/library/) run through
+ * kernels/runtime.h on each API's device, against the CPU references of
+ * kernels/reference.h on random inputs of awkward sizes; the runtime's refusals (sources
+ * that do not compile, missing entries, wrong argument counts and sizes, programs of
+ * another API or damaged); ranges of work-groups giving the bytes of the whole launch;
+ * and no CUDA where there is none. Every check of a device is one function run once per
+ * API of apis[] (main() makes the table): on OpenCL with the .cl files, on CUDA with the
+ * .cu twins, with the same inputs and tolerances; where the APIs differ (CUDA has no
+ * __local arguments, no launch without a block size, no global offset), the check says
+ * so. PoCL (pocl-opencl-icd) is an OpenCL device on any CPU; where an API has no device
+ * its tests skip, saying why. The kernel sources are read from kernels/library/: the
+ * tests run from the top of the source tree. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -37,46 +40,89 @@ static const uint32_t awkward_sizes[] = { 1, 3, 1000, 4099 };
 /* Elements past the end of each output, which a kernel that forgot its guard would write. */
 #define GUARD_ELEMS 64
 #define SENTINEL_BYTE 0x5a
+/* The first CUDA driver that tells a kernel's parameters (cuFuncGetParamInfo), as
+ * major * 100 + minor. */
+#define CUDA_DRIVER_WITH_PARAM_INFO 1204
 
-/* The device every test shares (PoCL takes a while per compile, not per open); NULL where
- * there is no OpenCL, with the reason in no_device_why. */
+/* An API the device tests run on, and its device: opened once for every test (PoCL takes
+ * a while per compile, not per open), NULL where the API has none, with the reason in
+ * no_device_why. Each device test gets its entry as its state. */
+struct api_case {
+    enum kernel_api api;
+    const char *name;           /* for messages: "OpenCL" */
+    const char *ext;            /* the library's sources: kernels/library/NAME.EXT */
+    const char *prefix;         /* the tests' names: PREFIX_CHECK */
+    struct kernel_device *dev;
+    char no_device_why[WHY];
+};
+
+static struct api_case apis[] = {
+    { .api = KERNEL_API_OPENCL, .name = "OpenCL", .ext = "cl", .prefix = "opencl" },
+    { .api = KERNEL_API_CUDA, .name = "CUDA", .ext = "cu", .prefix = "cuda" },
+};
+#define N_APIS (sizeof(apis) / sizeof(apis[0]))
+
+/* The test running now: its API (use_api() sets both) and that API's device. */
+static const struct api_case *cur;
 static struct kernel_device *dev;
-static char no_device_why[WHY];
 
-static int open_device(void **state)
+static int open_devices(void **state)
 {
     (void)state;
-    char why[WHY] = "";
-    if (!kernel_api_available(KERNEL_API_OPENCL, why, sizeof(why))) {
-        snprintf(no_device_why, sizeof(no_device_why), "%s", why);
-        printf("# skipping the OpenCL tests: %s\n", why);
-        return 0;
+    for (size_t i = 0; i < N_APIS; i++) {
+        struct api_case *a = &apis[i];
+        char why[WHY] = "";
+        if (!kernel_api_available(a->api, why, sizeof(why))) {
+            snprintf(a->no_device_why, sizeof(a->no_device_why), "%s", why);
+            printf("# skipping the %s tests: %s\n", a->name, why);
+            continue;
+        }
+        int rc = kernel_device_open(a->api, &a->dev, why, sizeof(why));
+        if (rc < 0) {
+            /* a device is there, so this is our failure, not a missing device */
+            fprintf(stderr, "# opening the %s device failed: %s (%s)\n", a->name, why,
+                    udcs_strerror(rc));
+            return -1;
+        }
+        printf("# %s device: %s\n", a->name, kernel_device_class(a->dev));
     }
-    int rc = kernel_device_open(KERNEL_API_OPENCL, &dev, why, sizeof(why));
-    if (rc < 0) {
-        /* a platform with a device is there, so this is our failure, not a missing device */
-        fprintf(stderr, "# opening the OpenCL device failed: %s (%s)\n", why,
-                udcs_strerror(rc));
-        return -1;
-    }
-    printf("# OpenCL device: %s\n", kernel_device_class(dev));
     return 0;
 }
 
-static int close_device(void **state)
+static int close_devices(void **state)
 {
     (void)state;
-    kernel_device_close(dev);
-    dev = NULL;
+    for (size_t i = 0; i < N_APIS; i++) {
+        kernel_device_close(apis[i].dev);
+        apis[i].dev = NULL;
+    }
     return 0;
 }
 
-static void need_device(void)
+/* Run the test on the API of its state; skip, saying why, where that API has no device. */
+static void use_api(void **state)
 {
+    cur = *state;
+    dev = cur->dev;
     if (!dev) {
-        print_message("skipped: no OpenCL device: %s\n", no_device_why);
+        print_message("skipped: no %s device: %s\n", cur->name, cur->no_device_why);
         skip();
     }
+}
+
+static int on_cuda(void)
+{
+    return cur->api == KERNEL_API_CUDA;
+}
+
+/* A kernel written for each API: the OpenCL C text or the CUDA one. */
+struct twin_source {
+    const char *cl, *cu;
+};
+
+static const char *source_for_api(const struct twin_source *t)
+{
+    return on_cuda() ? t->cu : t->cl;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -115,7 +161,7 @@ static void *alloc_sentinel(size_t bytes)
 static char *library_source(const char *name, size_t *len)
 {
     char path[256];
-    snprintf(path, sizeof(path), "kernels/library/%s.cl", name);
+    snprintf(path, sizeof(path), "kernels/library/%s.%s", name, cur->ext);
     if (access(path, R_OK) != 0)
         fail_msg("%s: %s (the tests run from the top of the source tree)", path,
                  strerror(errno));
@@ -130,7 +176,7 @@ static void build_text(const char *source, size_t len, const char *entry,
     struct udcs_buf text = UDCS_BUF_INIT(SIZE_MAX), log = UDCS_BUF_INIT(LOG_MAX);
     char why[WHY] = "";
     if (prelude_nd)
-        assert_int_equal(kernel_range_prelude(KERNEL_API_OPENCL, prelude_nd, &text), 0);
+        assert_int_equal(kernel_range_prelude(cur->api, prelude_nd, &text), 0);
     assert_int_equal(udcs_buf_append(&text, source, len), 0);
     int rc = kernel_build(dev, text.data, text.len, NULL, entry, program, &log, why,
                           sizeof(why));
@@ -150,10 +196,12 @@ static void build_library(const char *name, const struct kernel_ndrange *prelude
     free(src);
 }
 
-/* Skip without a device; else build library kernel `name` and seed the inputs. */
-static void library_start(const char *name, uint64_t seed, struct udcs_buf *program)
+/* Skip without a device of the test's API; else build library kernel `name` for it and
+ * seed the inputs. */
+static void library_start(void **state, const char *name, uint64_t seed,
+                          struct udcs_buf *program)
 {
-    need_device();
+    use_api(state);
     *program = (struct udcs_buf)UDCS_BUF_INIT(PROGRAM_MAX);
     build_library(name, NULL, program);
     rng_state = seed;
@@ -215,9 +263,8 @@ static void assert_output_near(const float *got, const float *want, const double
 
 static void vector_add_matches_reference_exactly_at_awkward_sizes(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("vector_add", 1, &program);
+    library_start(state, "vector_add", 1, &program);
     for (size_t s = 0; s < N_AWKWARD; s++) {
         uint32_t n = awkward_sizes[s];
         int32_t *a = malloc(n * sizeof(int32_t)), *b = malloc(n * sizeof(int32_t));
@@ -249,9 +296,8 @@ static void vector_add_matches_reference_exactly_at_awkward_sizes(void **state)
 
 static void saxpy_matches_reference_within_one_rounding(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("saxpy", 2, &program);
+    library_start(state, "saxpy", 2, &program);
     for (size_t s = 0; s < N_AWKWARD; s++) {
         uint32_t n = awkward_sizes[s];
         float alpha = rng_float(-4, 4);
@@ -268,9 +314,10 @@ static void saxpy_matches_reference_within_one_rounding(void **state)
             scalar_arg("alpha", &alpha, sizeof(alpha)),
             scalar_arg("n", &n, sizeof(n)),
         };
-        /* OpenCL C compiles with FP_CONTRACT on: the device may fuse alpha * x + y into
-         * one fma, rounding once where the reference rounds twice. The two differ by at
-         * most one rounding of each term: FLT_EPSILON * (|alpha x| + |y|). */
+        /* OpenCL C compiles with FP_CONTRACT on and NVRTC with --fmad=true: the device
+         * may fuse alpha * x + y into one fma, rounding once where the reference rounds
+         * twice. The two differ by at most one rounding of each term:
+         * FLT_EPSILON * (|alpha x| + |y|) (reference.h). */
         for (uint32_t i = 0; i < n; i++)
             tol[i] = FLT_EPSILON * (fabs((double)alpha * x[i]) + fabs((double)want[i]));
         struct kernel_ndrange nd = { 1, { round_up(n, 64), 1, 1 }, { 64, 1, 1 } };
@@ -321,9 +368,8 @@ static void reduce_sum_check(const struct udcs_buf *program, uint32_t n, size_t 
 
 static void reduce_sum_partials_match_reference_within_summation_error(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("reduce_sum", 3, &program);
+    library_start(state, "reduce_sum", 3, &program);
     static const size_t groups[] = { 64, 100, 256 };   /* 100: not a power of two */
     for (size_t s = 0; s < N_AWKWARD; s++)
         for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
@@ -333,9 +379,8 @@ static void reduce_sum_partials_match_reference_within_summation_error(void **st
 
 static void reduce_sum_writes_nan_for_groups_beyond_its_local_array(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("reduce_sum", 0, &program);
+    library_start(state, "reduce_sum", 0, &program);
     uint32_t n = 1000;
     size_t group = 2 * KERNEL_REF_REDUCE_SUM_GROUP_MAX;
     float x[1000], partial[2], want[2];
@@ -374,8 +419,8 @@ static void matmul_check(const struct udcs_buf *program, uint32_t M, uint32_t N,
     launch(program, "matmul", args, 6, &nd, NULL);
     kernel_ref_matmul(A, B, want, M, N, K);
     /* Both add the K products in the same order; the device may fuse each multiply-add
-     * (FP_CONTRACT), so each of the K steps may round differently: within
-     * K * FLT_EPSILON * sum |a b| of each other. */
+     * (OpenCL's FP_CONTRACT, NVRTC's default --fmad=true), so each of the K steps may
+     * round differently: within K * FLT_EPSILON * sum |a b| of each other. */
     for (size_t r = 0; r < M; r++)
         for (size_t c = 0; c < N; c++)
             for (size_t k = 0; k < K; k++)
@@ -392,9 +437,8 @@ static void matmul_check(const struct udcs_buf *program, uint32_t M, uint32_t N,
 
 static void matmul_matches_reference_at_odd_shapes(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("matmul", 4, &program);
+    library_start(state, "matmul", 4, &program);
     matmul_check(&program, 17, 33, 9);
     matmul_check(&program, 1, 1, 1);
     matmul_check(&program, 5, 1, 300);
@@ -419,8 +463,8 @@ static void box_blur_check(const struct udcs_buf *program, uint32_t width, uint3
     launch(program, "box_blur", args, 4, &nd, NULL);
     kernel_ref_box_blur(src, want, width, height);
     /* Tolerance 0: the same nine additions in the same order and one multiplication by the
-     * same constant, each an IEEE rounding in OpenCL C as in C; no multiply-add to fuse,
-     * and no subnormals from inputs in [0, 1). */
+     * same constant, each an IEEE rounding in OpenCL C and CUDA as in C; no multiply-add
+     * to fuse, and no subnormals from inputs in [0, 1). */
     for (size_t i = 0; i < n; i++)
         if (memcmp(&dst[i], &want[i], sizeof(float)) != 0)
             fail_msg("box_blur %ux%u: pixel (%zu, %zu) is %.9g, reference %.9g", width, height,
@@ -433,9 +477,8 @@ static void box_blur_check(const struct udcs_buf *program, uint32_t width, uint3
 
 static void box_blur_matches_reference_to_the_bit_with_clamped_edges(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("box_blur", 5, &program);
+    library_start(state, "box_blur", 5, &program);
     box_blur_check(&program, 37, 23);
     box_blur_check(&program, 1, 1);     /* every neighbour is the pixel itself */
     box_blur_check(&program, 2, 9);
@@ -444,17 +487,24 @@ static void box_blur_matches_reference_to_the_bit_with_clamped_edges(void **stat
 
 /* ---- what the runtime refuses -------------------------------------------------------- */
 
+static const struct twin_source broken_source = {
+    .cl = "__kernel void broken(__global int *a)\n"
+          "{\n"
+          "    a[0] = undeclared_thing;\n"
+          "}\n",
+    .cu = "extern \"C\" __global__ void broken(int *a)\n"
+          "{\n"
+          "    a[0] = undeclared_thing;\n"
+          "}\n",
+};
+
 static void broken_source_is_a_usage_error_with_the_compiler_log(void **state)
 {
-    (void)state;
-    need_device();
-    static const char src[] = "__kernel void broken(__global int *a)\n"
-                              "{\n"
-                              "    a[0] = undeclared_thing;\n"
-                              "}\n";
+    use_api(state);
+    const char *src = source_for_api(&broken_source);
     struct udcs_buf program = UDCS_BUF_INIT(PROGRAM_MAX), log = UDCS_BUF_INIT(LOG_MAX);
     char why[WHY] = "";
-    int rc = kernel_build(dev, src, sizeof(src) - 1, NULL, "broken", &program, &log, why,
+    int rc = kernel_build(dev, src, strlen(src), NULL, "broken", &program, &log, why,
                           sizeof(why));
     assert_int_equal(rc, UDCS_EUSAGE);
     print_message("why: %s\n", why);
@@ -473,8 +523,7 @@ static void broken_source_is_a_usage_error_with_the_compiler_log(void **state)
 
 static void missing_entry_is_refused_listing_the_kernels_there(void **state)
 {
-    (void)state;
-    need_device();
+    use_api(state);
     size_t len;
     char *src = library_source("vector_add", &len);
     struct udcs_buf program = UDCS_BUF_INIT(PROGRAM_MAX), log = UDCS_BUF_INIT(LOG_MAX);
@@ -483,17 +532,38 @@ static void missing_entry_is_refused_listing_the_kernels_there(void **state)
                                   sizeof(why)), UDCS_EUSAGE);
     print_message("why: %s\n", why);
     assert_non_null(strstr(why, "vector_sub"));
-    assert_non_null(strstr(why, "it has: vector_add"));
+    /* OpenCL lists the kernels a program has; NVRTC says the name expression is undefined */
+    if (!on_cuda())
+        assert_non_null(strstr(why, "it has: vector_add"));
     free(src);
     udcs_buf_release(&program);
     udcs_buf_release(&log);
 }
 
+/* use_api(), and skip where the device cannot tell a kernel's parameters: CUDA drivers
+ * before 12.4 (no cuFuncGetParamInfo; the version is in the device class) launch with
+ * what they are given, and would read a missing argument from past the array. OpenCL
+ * always can. */
+static void use_api_checking_parameters(void **state)
+{
+    use_api(state);
+    if (!on_cuda())
+        return;
+    const char *at = strstr(kernel_device_class(dev), "(driver ");
+    int major = 0, minor = 0;
+    if (at && sscanf(at, "(driver %d.%d", &major, &minor) == 2 &&
+        major * 100 + minor >= CUDA_DRIVER_WITH_PARAM_INFO)
+        return;
+    print_message("skipped: %s: CUDA drivers before 12.4 cannot check a kernel's "
+                  "parameters\n", kernel_device_class(dev));
+    skip();
+}
+
 static void wrong_argument_count_is_refused_naming_the_kernel(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("vector_add", 0, &program);
+    use_api_checking_parameters(state);
+    library_start(state, "vector_add", 0, &program);
     int32_t a[4] = { 1, 2, 3, 4 }, c[4];
     struct kernel_arg args[] = {
         buffer_arg("a", a, sizeof(a), 0), buffer_arg("b", a, sizeof(a), 0),
@@ -509,9 +579,9 @@ static void wrong_argument_count_is_refused_naming_the_kernel(void **state)
 
 static void argument_of_the_wrong_size_is_named_with_the_api_error(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("vector_add", 0, &program);
+    use_api_checking_parameters(state);
+    library_start(state, "vector_add", 0, &program);
     int32_t a[4] = { 1, 2, 3, 4 }, c[4];
     uint64_t n = 4;   /* the kernel's n is a uint: 4 bytes */
     struct kernel_arg args[] = {
@@ -523,7 +593,10 @@ static void argument_of_the_wrong_size_is_named_with_the_api_error(void **state)
     assert_int_equal(kernel_launch(dev, program.data, program.len, "vector_add", args, 4, &nd,
                                    NULL, why, sizeof(why)), UDCS_EUSAGE);
     print_message("why: %s\n", why);
-    assert_non_null(strstr(why, "kernel vector_add, argument 3 'n': CL_INVALID_ARG_SIZE"));
+    assert_non_null(strstr(why, on_cuda() ? "kernel vector_add, argument 3 'n': the parameter "
+                                            "takes 4 bytes, and a scalar of 8 is given"
+                                          : "kernel vector_add, argument 3 'n': "
+                                            "CL_INVALID_ARG_SIZE"));
     udcs_buf_release(&program);
 }
 
@@ -560,19 +633,26 @@ static int launch_blob(const void *blob, size_t len, char *why)
 
 static void program_of_another_api_class_or_version_or_damaged_is_refused(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("vector_add", 0, &program);
+    library_start(state, "vector_add", 0, &program);
     char why[WHY];
     size_t len;
     assert_int_equal(launch_blob(program.data, program.len, why), 0);   /* as built: fine */
 
-    char *blob = blob_edit(&program, " opencl binary ", " cuda binary ", &len);
+    /* the header names the API ("opencl" or "cuda") and the device class starts with it */
+    const char *self = on_cuda() ? "cuda" : "opencl", *other = on_cuda() ? "opencl" : "cuda";
+    char from[64], to[64];
+    snprintf(from, sizeof(from), "udcs-kernel-program 1 %s ", self);
+    snprintf(to, sizeof(to), "udcs-kernel-program 1 %s ", other);
+    char *blob = blob_edit(&program, from, to, &len);
     assert_int_equal(launch_blob(blob, len, why), UDCS_EUSAGE);
-    assert_non_null(strstr(why, "built for cuda"));
+    snprintf(to, sizeof(to), "built for %s", other);
+    assert_non_null(strstr(why, to));
     free(blob);
 
-    blob = blob_edit(&program, "\nopencl ", "\nopencl other-device ", &len);
+    snprintf(from, sizeof(from), "\n%s ", self);
+    snprintf(to, sizeof(to), "\n%s other-device ", self);
+    blob = blob_edit(&program, from, to, &len);
     assert_int_equal(launch_blob(blob, len, why), UDCS_EUSAGE);
     assert_non_null(strstr(why, "other-device"));
     free(blob);
@@ -588,12 +668,31 @@ static void program_of_another_api_class_or_version_or_damaged_is_refused(void *
     udcs_buf_release(&program);
 }
 
+static const struct twin_source reverse_groups_source = {
+    .cl = "__kernel void reverse_groups(__global const int *in, __global int *out,\n"
+          "                             __local int *tmp)\n"
+          "{\n"
+          "    size_t lid = get_local_id(0), size = get_local_size(0);\n"
+          "    tmp[lid] = in[get_global_id(0)];\n"
+          "    barrier(CLK_LOCAL_MEM_FENCE);\n"
+          "    out[get_global_id(0)] = tmp[size - 1 - lid];\n"
+          "}\n",
+    .cu = "extern \"C\" __global__ void reverse_groups(const int *in, int *out)\n"
+          "{\n"
+          "    __shared__ int tmp[64];\n"
+          "    unsigned int lid = threadIdx.x, size = blockDim.x;\n"
+          "    unsigned int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+          "    tmp[lid] = in[i];\n"
+          "    __syncthreads();\n"
+          "    out[i] = tmp[size - 1 - lid];\n"
+          "}\n",
+};
+
 static void empty_buffers_and_local_memory_are_passed(void **state)
 {
-    (void)state;
-    /* n = 0 with empty arrays: OpenCL has no empty buffers, the runtime makes one byte. */
+    /* n = 0 with empty arrays: neither API has empty buffers, the runtime makes one byte. */
     struct udcs_buf program;
-    library_start("vector_add", 0, &program);
+    library_start(state, "vector_add", 0, &program);
     uint32_t n = 0;
     struct kernel_arg args[] = {
         buffer_arg("a", NULL, 0, 0), buffer_arg("b", NULL, 0, 0), buffer_arg("c", NULL, 0, 1),
@@ -602,17 +701,11 @@ static void empty_buffers_and_local_memory_are_passed(void **state)
     struct kernel_ndrange nd = { 1, { 64, 1, 1 }, { 64, 1, 1 } };
     launch(&program, "vector_add", args, 4, &nd, NULL);
 
-    /* A __local argument: each group reverses its part through work-group memory. */
-    static const char src[] =
-        "__kernel void reverse_groups(__global const int *in, __global int *out,\n"
-        "                             __local int *tmp)\n"
-        "{\n"
-        "    size_t lid = get_local_id(0), size = get_local_size(0);\n"
-        "    tmp[lid] = in[get_global_id(0)];\n"
-        "    barrier(CLK_LOCAL_MEM_FENCE);\n"
-        "    out[get_global_id(0)] = tmp[size - 1 - lid];\n"
-        "}\n";
-    build_text(src, sizeof(src) - 1, "reverse_groups", NULL, &program);
+    /* A __local argument: each group reverses its part through work-group memory. CUDA
+     * has no such arguments: its twin declares a __shared__ array, and the runtime
+     * refuses KERNEL_ARG_LOCAL saying so. */
+    const char *src = source_for_api(&reverse_groups_source);
+    build_text(src, strlen(src), "reverse_groups", NULL, &program);
     int32_t in[256], out[256];
     for (int i = 0; i < 256; i++)
         in[i] = i;
@@ -621,7 +714,17 @@ static void empty_buffers_and_local_memory_are_passed(void **state)
         { .kind = KERNEL_ARG_LOCAL, .name = "tmp", .bytes = 64 * sizeof(int32_t) },
     };
     struct kernel_ndrange rnd = { 1, { 256, 1, 1 }, { 64, 1, 1 } };
-    launch(&program, "reverse_groups", rargs, 3, &rnd, NULL);
+    size_t n_rargs = 3;
+    if (on_cuda()) {
+        char why[WHY] = "";
+        assert_int_equal(kernel_launch(dev, program.data, program.len, "reverse_groups", rargs,
+                                       3, &rnd, NULL, why, sizeof(why)), UDCS_EUSAGE);
+        print_message("why: %s\n", why);
+        assert_non_null(strstr(why, "argument 2 'tmp'"));
+        assert_non_null(strstr(why, "__shared__"));
+        n_rargs = 2;
+    }
+    launch(&program, "reverse_groups", rargs, n_rargs, &rnd, NULL);
     for (int i = 0; i < 256; i++)
         assert_int_equal(out[i], i / 64 * 64 + 63 - i % 64);
     udcs_buf_release(&program);
@@ -630,22 +733,39 @@ static void empty_buffers_and_local_memory_are_passed(void **state)
 /* ---- ranges -------------------------------------------------------------------------- */
 
 /* Writes what each work-item sees of the index space: per dimension its group id, group
- * count, global size, global id and local id. A range launch must give the same. */
-static const char ids_source[] =
-    "__kernel void ids(__global uint *out, uint width, uint height)\n"
-    "{\n"
-    "    size_t x = get_global_id(0), y = get_global_id(1);\n"
-    "    if (x >= width || y >= height)\n"
-    "        return;\n"
-    "    __global uint *o = out + (y * width + x) * 10;\n"
-    "    for (uint d = 0; d < 2; d++) {\n"
-    "        o[5 * d + 0] = (uint)get_group_id(d);\n"
-    "        o[5 * d + 1] = (uint)get_num_groups(d);\n"
-    "        o[5 * d + 2] = (uint)get_global_size(d);\n"
-    "        o[5 * d + 3] = (uint)get_global_id(d);\n"
-    "        o[5 * d + 4] = (uint)get_local_id(d);\n"
-    "    }\n"
-    "}\n";
+ * count, global size, global id and local id (CUDA: blockIdx, gridDim, gridDim * blockDim,
+ * the global index, threadIdx). A range launch must give the same. */
+static const struct twin_source ids_source = {
+    .cl = "__kernel void ids(__global uint *out, uint width, uint height)\n"
+          "{\n"
+          "    size_t x = get_global_id(0), y = get_global_id(1);\n"
+          "    if (x >= width || y >= height)\n"
+          "        return;\n"
+          "    __global uint *o = out + (y * width + x) * 10;\n"
+          "    for (uint d = 0; d < 2; d++) {\n"
+          "        o[5 * d + 0] = (uint)get_group_id(d);\n"
+          "        o[5 * d + 1] = (uint)get_num_groups(d);\n"
+          "        o[5 * d + 2] = (uint)get_global_size(d);\n"
+          "        o[5 * d + 3] = (uint)get_global_id(d);\n"
+          "        o[5 * d + 4] = (uint)get_local_id(d);\n"
+          "    }\n"
+          "}\n",
+    .cu = "extern \"C\" __global__ void ids(unsigned int *out, unsigned int width,\n"
+          "                               unsigned int height)\n"
+          "{\n"
+          "    unsigned int x = blockIdx.x * blockDim.x + threadIdx.x;\n"
+          "    unsigned int y = blockIdx.y * blockDim.y + threadIdx.y;\n"
+          "    if (x >= width || y >= height)\n"
+          "        return;\n"
+          "    unsigned int *o = out + (y * width + x) * 10;\n"
+          "    const unsigned int seen[10] = {\n"
+          "        blockIdx.x, gridDim.x, gridDim.x * blockDim.x, x, threadIdx.x,\n"
+          "        blockIdx.y, gridDim.y, gridDim.y * blockDim.y, y, threadIdx.y,\n"
+          "    };\n"
+          "    for (int k = 0; k < 10; k++)\n"
+          "        o[k] = seen[k];\n"
+          "}\n",
+};
 #define IDS_PER_ITEM 10
 
 /* Run `ids` (built for `nd`) over the whole space and as ranges of dimension `dim` cut at
@@ -691,7 +811,8 @@ static void ranges_over(const struct kernel_ndrange *nd, uint32_t width, uint32_
                         unsigned dim, const size_t *two, const size_t *three)
 {
     struct udcs_buf program = UDCS_BUF_INIT(PROGRAM_MAX);
-    build_text(ids_source, sizeof(ids_source) - 1, "ids", nd, &program);
+    const char *src = source_for_api(&ids_source);
+    build_text(src, strlen(src), "ids", nd, &program);
     size_t bytes = (size_t)width * height * IDS_PER_ITEM * sizeof(uint32_t);
     uint32_t *whole = malloc(bytes), *part = malloc(bytes), *want = malloc(bytes);
     assert_true(whole && part && want);
@@ -703,10 +824,24 @@ static void ranges_over(const struct kernel_ndrange *nd, uint32_t width, uint32_
     ids_run(&program, nd, width, height, dim, three, 3, part);
     assert_memory_equal(part, whole, bytes);
 
-    /* Without the prelude the groups count from the range: the comparison above can fail. */
-    build_text(ids_source, sizeof(ids_source) - 1, "ids", NULL, &program);
-    ids_run(&program, nd, width, height, dim, two, 2, part);
-    assert_true(memcmp(part, whole, bytes) != 0);
+    /* Without the prelude the groups count from the range: the comparison above can fail
+     * (OpenCL). CUDA has no global offset, so a range of such a program would run the
+     * wrong blocks: the runtime refuses it, naming what is missing. */
+    build_text(src, strlen(src), "ids", NULL, &program);
+    if (on_cuda()) {
+        char why[WHY] = "";
+        struct kernel_arg args[] = {
+            buffer_arg("out", part, bytes, 1), scalar_arg("width", &width, sizeof(width)),
+            scalar_arg("height", &height, sizeof(height)),
+        };
+        struct kernel_range r = { dim, 0, two[0] };
+        assert_int_equal(kernel_launch(dev, program.data, program.len, "ids", args, 3, nd, &r,
+                                       why, sizeof(why)), UDCS_EUSAGE);
+        assert_non_null(strstr(why, "kernel_range_prelude()"));
+    } else {
+        ids_run(&program, nd, width, height, dim, two, 2, part);
+        assert_true(memcmp(part, whole, bytes) != 0);
+    }
     free(whole);
     free(part);
     free(want);
@@ -715,8 +850,7 @@ static void ranges_over(const struct kernel_ndrange *nd, uint32_t width, uint32_
 
 static void range_launches_give_the_bytes_of_the_whole_launch(void **state)
 {
-    (void)state;
-    need_device();
+    use_api(state);
     /* 1-D: 1000 items in 16 groups of 64. */
     struct kernel_ndrange nd1 = { 1, { 1024, 1, 1 }, { 64, 1, 1 } };
     ranges_over(&nd1, 1000, 1, 0, (const size_t[]){ 7, 16 }, (const size_t[]){ 5, 11, 16 });
@@ -728,8 +862,7 @@ static void range_launches_give_the_bytes_of_the_whole_launch(void **state)
 
 static void library_kernels_in_ranges_give_the_bytes_of_the_whole_launch(void **state)
 {
-    (void)state;
-    need_device();
+    use_api(state);
     rng_state = 6;
     /* reduce_sum writes by group id: 4099 elements, 33 groups of 128, in three ranges. */
     uint32_t n = 4099;
@@ -779,9 +912,8 @@ static void library_kernels_in_ranges_give_the_bytes_of_the_whole_launch(void **
 
 static void range_needs_a_local_size_and_must_lie_in_the_space(void **state)
 {
-    (void)state;
     struct udcs_buf program;
-    library_start("vector_add", 0, &program);
+    library_start(state, "vector_add", 0, &program);
     int32_t a[64] = { 0 }, c[64];
     uint32_t n = 64;
     struct kernel_arg args[] = {
@@ -794,7 +926,18 @@ static void range_needs_a_local_size_and_must_lie_in_the_space(void **state)
     assert_int_equal(kernel_launch(dev, program.data, program.len, "vector_add", args, 4,
                                    &no_local, &r, why, sizeof(why)), UDCS_EUSAGE);
     assert_non_null(strstr(why, "local size"));
-    launch(&program, "vector_add", args, 4, &no_local, NULL);   /* the driver chooses */
+    if (on_cuda()) {
+        /* CUDA has no launch without a block size, and runs whole blocks only */
+        assert_int_equal(kernel_launch(dev, program.data, program.len, "vector_add", args, 4,
+                                       &no_local, NULL, why, sizeof(why)), UDCS_EUSAGE);
+        assert_non_null(strstr(why, "block size"));
+        struct kernel_ndrange ragged = { 1, { 60, 1, 1 }, { 16, 1, 1 } };
+        assert_int_equal(kernel_launch(dev, program.data, program.len, "vector_add", args, 4,
+                                       &ragged, NULL, why, sizeof(why)), UDCS_EUSAGE);
+        assert_non_null(strstr(why, "not a multiple of the block size 16"));
+    } else {
+        launch(&program, "vector_add", args, 4, &no_local, NULL);   /* the driver chooses */
+    }
 
     struct kernel_ndrange nd = { 1, { 64, 1, 1 }, { 16, 1, 1 } };
     struct kernel_range beyond = { 0, 4, 1 }, other_dim = { 1, 0, 1 };
@@ -824,9 +967,9 @@ static void cuda_is_not_supported_where_there_is_none(void **state)
     assert_true(strlen(why) > 10);   /* says what is missing */
 }
 
-/* The CUDA prelude cannot run here; what it must hold can be read: the offset defined (in
- * braces, so not a mere declaration), the functions before the macros that replace the
- * built-ins, and the full grid. */
+/* The CUDA prelude runs only where CUDA is (the range checks above); what it must hold
+ * can be read anywhere: the offset defined (in braces, so not a mere declaration), the
+ * functions before the macros that replace the built-ins, and the full grid. */
 static void cuda_range_prelude_defines_its_functions_before_the_macros(void **state)
 {
     (void)state;
@@ -846,26 +989,50 @@ static void cuda_range_prelude_defines_its_functions_before_the_macros(void **st
     udcs_buf_release(&text);
 }
 
+/* ---- the table ----------------------------------------------------------------------- */
+
+/* The checks every API runs: main() makes each a test per entry of apis[], named
+ * PREFIX_CHECK ("opencl_saxpy_...", "cuda_saxpy_...") with the entry as its state. */
+struct per_api_check {
+    const char *name;
+    CMUnitTestFunction fn;
+};
+#define PER_API(f) { #f, f }
+
+static const struct per_api_check per_api_checks[] = {
+    PER_API(vector_add_matches_reference_exactly_at_awkward_sizes),
+    PER_API(saxpy_matches_reference_within_one_rounding),
+    PER_API(reduce_sum_partials_match_reference_within_summation_error),
+    PER_API(reduce_sum_writes_nan_for_groups_beyond_its_local_array),
+    PER_API(matmul_matches_reference_at_odd_shapes),
+    PER_API(box_blur_matches_reference_to_the_bit_with_clamped_edges),
+    PER_API(broken_source_is_a_usage_error_with_the_compiler_log),
+    PER_API(missing_entry_is_refused_listing_the_kernels_there),
+    PER_API(wrong_argument_count_is_refused_naming_the_kernel),
+    PER_API(argument_of_the_wrong_size_is_named_with_the_api_error),
+    PER_API(program_of_another_api_class_or_version_or_damaged_is_refused),
+    PER_API(empty_buffers_and_local_memory_are_passed),
+    PER_API(range_launches_give_the_bytes_of_the_whole_launch),
+    PER_API(library_kernels_in_ranges_give_the_bytes_of_the_whole_launch),
+    PER_API(range_needs_a_local_size_and_must_lie_in_the_space),
+};
+#define N_PER_API (sizeof(per_api_checks) / sizeof(per_api_checks[0]))
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(vector_add_matches_reference_exactly_at_awkward_sizes),
-        cmocka_unit_test(saxpy_matches_reference_within_one_rounding),
-        cmocka_unit_test(reduce_sum_partials_match_reference_within_summation_error),
-        cmocka_unit_test(reduce_sum_writes_nan_for_groups_beyond_its_local_array),
-        cmocka_unit_test(matmul_matches_reference_at_odd_shapes),
-        cmocka_unit_test(box_blur_matches_reference_to_the_bit_with_clamped_edges),
-        cmocka_unit_test(broken_source_is_a_usage_error_with_the_compiler_log),
-        cmocka_unit_test(missing_entry_is_refused_listing_the_kernels_there),
-        cmocka_unit_test(wrong_argument_count_is_refused_naming_the_kernel),
-        cmocka_unit_test(argument_of_the_wrong_size_is_named_with_the_api_error),
-        cmocka_unit_test(program_of_another_api_class_or_version_or_damaged_is_refused),
-        cmocka_unit_test(empty_buffers_and_local_memory_are_passed),
-        cmocka_unit_test(range_launches_give_the_bytes_of_the_whole_launch),
-        cmocka_unit_test(library_kernels_in_ranges_give_the_bytes_of_the_whole_launch),
-        cmocka_unit_test(range_needs_a_local_size_and_must_lie_in_the_space),
-        cmocka_unit_test(cuda_is_not_supported_where_there_is_none),
-        cmocka_unit_test(cuda_range_prelude_defines_its_functions_before_the_macros),
-    };
-    return cmocka_run_group_tests(tests, open_device, close_device);
+    static char names[N_APIS][N_PER_API][128];
+    struct CMUnitTest tests[N_APIS * N_PER_API + 2];
+    size_t n = 0;
+    for (size_t a = 0; a < N_APIS; a++)
+        for (size_t c = 0; c < N_PER_API; c++) {
+            snprintf(names[a][c], sizeof(names[a][c]), "%s_%s", apis[a].prefix,
+                     per_api_checks[c].name);
+            tests[n++] = (struct CMUnitTest){ .name = names[a][c],
+                                              .test_func = per_api_checks[c].fn,
+                                              .initial_state = &apis[a] };
+        }
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(cuda_is_not_supported_where_there_is_none);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        cuda_range_prelude_defines_its_functions_before_the_macros);
+    return cmocka_run_group_tests(tests, open_devices, close_devices);
 }

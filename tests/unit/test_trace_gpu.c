@@ -1,11 +1,14 @@
 /* tests/unit/test_trace_gpu.c - udcs-trace on a GPU (toolchains/trace_gpu.h) against the
  * CPU: the scenes of scenes/ (the Cornell box; orbit.scn's meshes, glass, metal and lens)
- * and a few made here, rendered through OpenCL and by trace_render_region(), must be the
- * same to the bit, whole frames and odd regions alike, and udcs-trace --device opencl must
+ * and a few made here, rendered on a device and by trace_render_region(), must be the
+ * same to the bit, whole frames and odd regions alike, and udcs-trace --device API must
  * write the same file. Each comparison prints how many pixels differ and by how much at
- * most. Where no OpenCL platform exists (PoCL is one: pocl-opencl-icd) those tests skip,
- * saying why; CUDA is compiled only where a CUDA device is, so it is not tested here.
- * Also the farm's side: a RENDER job's "device" field (toolchains/render_split.c). */
+ * most. The comparisons are one table run once per API of apis[] (main() makes it):
+ * OpenCL (trace_gpu.cl; PoCL is a platform on any CPU: pocl-opencl-icd) and CUDA
+ * (trace_gpu.cu through NVRTC, with --fmad=false and the other options that make its
+ * arithmetic the C build's, so the tolerance is zero there too). Where an API has no
+ * device its comparisons skip, saying why. Also the farm's side: a RENDER job's "device"
+ * field (toolchains/render_split.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -31,40 +34,68 @@
 
 extern char **environ;
 
-/* The device every test below shares (compiling the renderer takes PoCL about a second);
- * NULL where OpenCL is missing, and the tests that need it skip. */
+/* An API the comparisons run on, with the renderer compiled for its device once for
+ * every test (PoCL takes about a second, NVRTC longer); NULL where the API has no device,
+ * with the reason in no_device_why. Each comparison gets its entry as its state. */
+struct api_case {
+    enum trace_device device;
+    enum kernel_api api;
+    const char *name;           /* for messages: "OpenCL" */
+    struct trace_gpu *gpu;
+    char no_device_why[WHY];
+};
+
+static struct api_case apis[] = {
+    { .device = TRACE_DEVICE_OPENCL, .api = KERNEL_API_OPENCL, .name = "OpenCL" },
+    { .device = TRACE_DEVICE_CUDA, .api = KERNEL_API_CUDA, .name = "CUDA" },
+};
+#define N_APIS (sizeof(apis) / sizeof(apis[0]))
+
+/* The comparison running now: its API (use_api() sets both) and that API's renderer. */
+static const struct api_case *cur;
 static struct trace_gpu *gpu;
 
-static int open_opencl(void **state)
+static int open_gpus(void **state)
 {
     (void)state;
-    char why[WHY];
-    if (!kernel_api_available(KERNEL_API_OPENCL, why, sizeof(why))) {
-        printf("# skipping the OpenCL comparisons: %s\n", why);
-        return 0;
+    for (size_t i = 0; i < N_APIS; i++) {
+        struct api_case *a = &apis[i];
+        char why[WHY];
+        if (!kernel_api_available(a->api, why, sizeof(why))) {
+            snprintf(a->no_device_why, sizeof(a->no_device_why), "%s", why);
+            printf("# skipping the %s comparisons: %s\n", a->name, why);
+            continue;
+        }
+        int rc = trace_gpu_open(a->device, &a->gpu, why, sizeof(why));
+        if (rc < 0) {
+            /* a device is there, so this is a failure of ours, not a missing device */
+            fprintf(stderr, "# opening %s failed: %s (%s)\n", a->name, why, udcs_strerror(rc));
+            return -1;
+        }
+        printf("# %s device: %s\n", a->name, trace_gpu_device_class(a->gpu));
     }
-    int rc = trace_gpu_open(TRACE_DEVICE_OPENCL, &gpu, why, sizeof(why));
-    if (rc < 0) {
-        /* a platform is there, so this is a failure of ours, not a missing device */
-        fprintf(stderr, "# opening OpenCL failed: %s (%s)\n", why, udcs_strerror(rc));
-        return -1;
-    }
-    printf("# OpenCL device: %s\n", trace_gpu_device_class(gpu));
     return 0;
 }
 
-static int close_opencl(void **state)
+static int close_gpus(void **state)
 {
     (void)state;
-    trace_gpu_free(gpu);
-    gpu = NULL;
+    for (size_t i = 0; i < N_APIS; i++) {
+        trace_gpu_free(apis[i].gpu);
+        apis[i].gpu = NULL;
+    }
     return 0;
 }
 
-static void need_opencl(void)
+/* Compare on the API of the test's state; skip, saying why, where it has no device. */
+static void use_api(void **state)
 {
-    if (!gpu)
+    cur = *state;
+    gpu = cur->gpu;
+    if (!gpu) {
+        print_message("skipped: no %s device: %s\n", cur->name, cur->no_device_why);
         skip();
+    }
 }
 
 static struct trace_view *view_of_file(const char *path, int frame, int w, int h, int samples,
@@ -91,10 +122,11 @@ static struct trace_view *view_of_text(const char *text, int frame, int w, int h
     return v;
 }
 
-/* Render (x, y, w, h) of `v` on the CPU and through OpenCL, print how many pixels differ
- * and by how much at most, and require none to: the kernel is the same C, compiled
+/* Render (x, y, w, h) of `v` on the CPU and on the test's device, print how many pixels
+ * differ and by how much at most, and require none to: the kernel is the same C, compiled
  * without contraction into FMA and with correctly rounded division and square root
- * (trace_gpu.cl), so every operation rounds as in the C build (docs/RENDER.md). */
+ * (trace_gpu.cl, trace_gpu.cu), so every operation rounds as in the C build
+ * (docs/RENDER.md). */
 static void same_pixels(const char *what, const struct trace_view *v, int x, int y, int w,
                         int h)
 {
@@ -120,8 +152,8 @@ static void same_pixels(const char *what, const struct trace_view *v, int x, int
                 most = isnan(d) ? INFINITY : d;
         }
     }
-    printf("# %s, %dx%d at %d,%d, %d samples: %zu of %zu pixels differ, max difference %g\n",
-           what, w, h, x, y, v->samples, differ, n / 4, most);
+    printf("# %s: %s, %dx%d at %d,%d, %d samples: %zu of %zu pixels differ, max difference "
+           "%g\n", cur->name, what, w, h, x, y, v->samples, differ, n / 4, most);
     free(cpu);
     free(dev);
     assert_int_equal(differ, 0);
@@ -130,9 +162,10 @@ static void same_pixels(const char *what, const struct trace_view *v, int x, int
 /* ---- pixels ------------------------------------------------------------------------------ */
 
 /* `path` at `frame`, w x h, `samples`: the whole frame both ways. */
-static void same_frame_from_file(const char *path, int frame, int w, int h, int samples)
+static void same_frame_from_file(void **state, const char *path, int frame, int w, int h,
+                                 int samples)
 {
-    need_opencl();
+    use_api(state);
     struct trace_scene *s;
     struct trace_view *v = view_of_file(path, frame, w, h, samples, &s);
     char what[128];
@@ -142,25 +175,23 @@ static void same_frame_from_file(const char *path, int frame, int w, int h, int 
     trace_scene_free(s);
 }
 
-static void opencl_renders_the_cornell_box_as_the_cpu_does(void **state)
+static void renders_the_cornell_box_as_the_cpu_does(void **state)
 {
-    (void)state;
-    same_frame_from_file("scenes/cornell.scn", 1, 64, 48, 8);
+    same_frame_from_file(state, "scenes/cornell.scn", 1, 64, 48, 8);
 }
 
 /* Smooth-shaded meshes through the BVH, glass, metal, a plane, depth of field, a sky. */
-static void opencl_renders_orbit_meshes_glass_and_metal_as_the_cpu_does(void **state)
+static void renders_orbit_meshes_glass_and_metal_as_the_cpu_does(void **state)
 {
-    (void)state;
-    same_frame_from_file("scenes/orbit.scn", 40, 96, 54, 4);
+    same_frame_from_file(state, "scenes/orbit.scn", 40, 96, 54, 4);
 }
 
-/* Work-groups are 8x8: a region neither placed nor sized on multiples of 8 has items
- * outside it, which must write nothing, and pixels whose coordinates are the frame's. */
-static void opencl_region_holds_the_pixels_of_the_whole_frame(void **state)
+/* Work-groups (CUDA blocks) are 8x8: a region neither placed nor sized on multiples of 8
+ * has items outside it, which must write nothing, and pixels whose coordinates are the
+ * frame's. */
+static void region_holds_the_pixels_of_the_whole_frame(void **state)
 {
-    (void)state;
-    need_opencl();
+    use_api(state);
     struct trace_scene *s;
     struct trace_view *v = view_of_file("scenes/cornell.scn", 1, 61, 45, 4, &s);
     same_pixels("cornell.scn region", v, 5, 3, 13, 7);
@@ -171,10 +202,9 @@ static void opencl_region_holds_the_pixels_of_the_whole_frame(void **state)
 
 /* The pixels tests/unit/helpers/trace_golden.h holds, from gcc's build: every material and
  * primitive but meshes, a lens, an orbit, clamping. */
-static void opencl_gives_the_golden_pixels(void **state)
+static void gives_the_golden_pixels(void **state)
 {
-    (void)state;
-    need_opencl();
+    use_api(state);
     struct trace_scene *s;
     struct trace_view *v = view_of_text(trace_golden_scene, TRACE_GOLDEN_FRAME, 0, 0, 0, &s);
     float *px = malloc((size_t)v->width * (size_t)v->height * 4 * sizeof(float));
@@ -186,8 +216,8 @@ static void opencl_gives_the_golden_pixels(void **state)
         const float *got = px + ((size_t)trace_golden_pixels[i].y * (size_t)v->width +
                                  (size_t)trace_golden_pixels[i].x) * 4;
         if (memcmp(got, trace_golden_pixels[i].rgb, sizeof(trace_golden_pixels[i].rgb)) != 0)
-            fail_msg("pixel %d,%d: OpenCL gives { %af, %af, %af }", trace_golden_pixels[i].x,
-                     trace_golden_pixels[i].y, got[0], got[1], got[2]);
+            fail_msg("pixel %d,%d: %s gives { %af, %af, %af }", trace_golden_pixels[i].x,
+                     trace_golden_pixels[i].y, cur->name, got[0], got[1], got[2]);
     }
     same_pixels("golden scene", v, 0, 0, v->width, v->height);
     free(px);
@@ -196,10 +226,9 @@ static void opencl_gives_the_golden_pixels(void **state)
 }
 
 /* Arrays of no elements (no planes, triangles, normals or lights) are buffers of no bytes. */
-static void opencl_renders_a_scene_with_empty_arrays(void **state)
+static void renders_a_scene_with_empty_arrays(void **state)
 {
-    (void)state;
-    need_opencl();
+    use_api(state);
     struct trace_scene *s;
     struct trace_view *v = view_of_text(
         "settings { background <0.6, 0.7, 0.9> <0.1, 0.2, 0.6> }\n"
@@ -212,10 +241,9 @@ static void opencl_renders_a_scene_with_empty_arrays(void **state)
     trace_scene_free(s);
 }
 
-static void opencl_refuses_a_region_outside_the_frame(void **state)
+static void refuses_a_region_outside_the_frame(void **state)
 {
-    (void)state;
-    need_opencl();
+    use_api(state);
     struct trace_scene *s;
     struct trace_view *v = view_of_file("scenes/cornell.scn", 1, 16, 12, 1, &s);
     float px[4 * 4];
@@ -260,23 +288,23 @@ static int run_trace(const char *const *args, const char *extra_env, struct udcs
     return p.exit_code;
 }
 
-static void udcs_trace_writes_the_same_file_on_opencl(void **state)
+static void udcs_trace_writes_the_same_file(void **state)
 {
-    (void)state;
-    need_opencl();
+    use_api(state);
+    const char *device = trace_device_name(cur->device);
     char *dir = test_tmpdir("trace-gpu");
     char cpu[512], dev[512];
     snprintf(cpu, sizeof(cpu), "%s/cpu.png", dir);
-    snprintf(dev, sizeof(dev), "%s/opencl.png", dir);
+    snprintf(dev, sizeof(dev), "%s/%s.png", dir, device);
     struct udcs_buf err = UDCS_BUF_INIT(1 << 16);
     const char *a[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
                         "4", "--region", "3,5,30,20", "-o", cpu, NULL };
     assert_int_equal(run_trace(a, NULL, &err), 0);
     const char *b[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
-                        "4", "--region", "3,5,30,20", "--device", "opencl", "-o", dev, NULL };
+                        "4", "--region", "3,5,30,20", "--device", device, "-o", dev, NULL };
     int status = run_trace(b, NULL, &err);
     if (status != 0)
-        fail_msg("udcs-trace --device opencl: exit %d: %s", status, err.data);
+        fail_msg("udcs-trace --device %s: exit %d: %s", device, status, err.data);
     size_t len;
     void *bytes = test_read_file(cpu, &len);
     assert_true(test_file_is(dev, bytes, len));
@@ -438,20 +466,42 @@ static void render_jobs_refuse_devices_they_cannot_use(void **state)
                 !render_device_known("GPU"));
 }
 
+/* The comparisons every API runs: main() makes each a test per entry of apis[], named
+ * after the API ("opencl_renders_...", "cuda_renders_...") with the entry as its state. */
+static const struct {
+    const char *name;
+    CMUnitTestFunction fn;
+} per_api_tests[] = {
+#define PER_API(f) { #f, f }
+    PER_API(renders_the_cornell_box_as_the_cpu_does),
+    PER_API(renders_orbit_meshes_glass_and_metal_as_the_cpu_does),
+    PER_API(region_holds_the_pixels_of_the_whole_frame),
+    PER_API(gives_the_golden_pixels),
+    PER_API(renders_a_scene_with_empty_arrays),
+    PER_API(refuses_a_region_outside_the_frame),
+    PER_API(udcs_trace_writes_the_same_file),
+#undef PER_API
+};
+#define N_PER_API (sizeof(per_api_tests) / sizeof(per_api_tests[0]))
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(opencl_renders_the_cornell_box_as_the_cpu_does),
-        cmocka_unit_test(opencl_renders_orbit_meshes_glass_and_metal_as_the_cpu_does),
-        cmocka_unit_test(opencl_region_holds_the_pixels_of_the_whole_frame),
-        cmocka_unit_test(opencl_gives_the_golden_pixels),
-        cmocka_unit_test(opencl_renders_a_scene_with_empty_arrays),
-        cmocka_unit_test(opencl_refuses_a_region_outside_the_frame),
-        cmocka_unit_test(udcs_trace_writes_the_same_file_on_opencl),
+    static const struct CMUnitTest once[] = {
         cmocka_unit_test(udcs_trace_without_the_api_says_what_to_install),
         cmocka_unit_test(device_names),
         cmocka_unit_test(render_units_on_a_device_ask_for_its_api),
         cmocka_unit_test(render_jobs_refuse_devices_they_cannot_use),
     };
-    return cmocka_run_group_tests(tests, open_opencl, close_opencl);
+    static char names[N_APIS * N_PER_API][96];
+    struct CMUnitTest tests[N_APIS * N_PER_API + sizeof(once) / sizeof(once[0])];
+    for (size_t i = 0; i < N_APIS * N_PER_API; i++) {
+        struct api_case *a = &apis[i / N_PER_API];
+        snprintf(names[i], sizeof(names[i]), "%s_%s", trace_device_name(a->device),
+                 per_api_tests[i % N_PER_API].name);
+        tests[i] = (struct CMUnitTest){ .name = names[i],
+                                        .test_func = per_api_tests[i % N_PER_API].fn,
+                                        .initial_state = a };
+    }
+    memcpy(tests + N_APIS * N_PER_API, once, sizeof(once));
+    return cmocka_run_group_tests(tests, open_gpus, close_gpus);
 }
