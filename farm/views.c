@@ -63,7 +63,10 @@ static json_t *kernel_outputs_json(struct farm *f, struct job *jb)
     struct unit *last = jb->n_units ? jb->units[jb->n_units - 1] : NULL;
     struct cas_action_result r;
     char why[128];
-    if (!json_is_array(outs) || jb->state != JOB_DONE || !last || !last->result_json ||
+    /* kernel_split() wrote "kernel_outputs" for kernel jobs; another job's field of that
+     * name is the client's, and means nothing */
+    if (kernel_job_api(jb->type) < 0 || !json_is_array(outs) || jb->state != JOB_DONE ||
+        !last || !last->result_json ||
         cas_action_result_from_json(last->result_json, strlen(last->result_json), &r, why,
                                     sizeof(why)) < 0)
         return NULL;
@@ -86,8 +89,14 @@ static json_t *kernel_outputs_json(struct farm *f, struct job *jb)
                                       type ? type : "", "count", count, "width", width);
             struct udcs_buf bytes = UDCS_BUF_INIT((size_t)KERNEL_JSON_ARRAY_MAX * 8 * 16);
             enum kernel_elem e = kernel_elem_by_name(type ? type : "");
-            if (entry && e != KERNEL_ELEM_NONE && count * width <= KERNEL_JSON_ARRAY_MAX &&
-                elem_bytes && cas_store_get_bytes(f->cs, &r.outputs[k].digest, &bytes) == 0 &&
+            size_t es = kernel_elem_size(e);
+            /* as kernel_split() wrote them; checked all the same before reading memory */
+            int sane = entry && e != KERNEL_ELEM_NONE && count >= 0 &&
+                       (width == 1 || width == 2 || width == 3 || width == 4 || width == 8 ||
+                        width == 16) &&
+                       (elem_bytes == es * (size_t)width || (width == 3 && elem_bytes == es * 4)) &&
+                       count <= KERNEL_JSON_ARRAY_MAX / width;
+            if (sane && cas_store_get_bytes(f->cs, &r.outputs[k].digest, &bytes) == 0 &&
                 bytes.len == (size_t)count * elem_bytes)
                 json_object_set_new(entry, "values",
                                     kernel_values_json(e, bytes.data, (size_t)count, width,
