@@ -2,6 +2,7 @@
  * read, its buffers filled from files, the kernel run on this agent's device, what it wrote
  * saved whole or as a patch; and the patches of range units merged into whole outputs. */
 #include "kernels/kernel_exec.h"
+#include "cas/cas.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -113,11 +114,10 @@ int kernel_patch_apply(uint8_t *buf, const uint8_t *initial, uint8_t *written, s
             if (v == initial[b])
                 continue;
             if (written[b / 8] & (1u << (b % 8))) {
-                if (buf[b] != v) {
-                    *conflict_at = b;
-                    return -EEXIST;
-                }
-                continue;
+                /* even to the same value: equal partial results of a counter or a sum
+                 * (atomics across work-groups) would otherwise merge into a wrong total */
+                *conflict_at = b;
+                return -EEXIST;
             }
             buf[b] = v;
             written[b / 8] |= (uint8_t)(1u << (b % 8));
@@ -204,6 +204,37 @@ static int read_sizes3(const json_t *launch, const char *key, size_t out[3])
 static int hex_nibble(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* ---- the pinned device ------------------------------------------------------------------- */
+
+int kernel_check_pinned_device(const struct kernel_device *d, char *why, size_t why_len)
+{
+    const char *pin = getenv(KERNEL_PINNED_ENV);
+    const char *toolchain = kernel_api_toolchain(kernel_device_api(d));
+    size_t tl = strlen(toolchain);
+    if (!pin || strncmp(pin, toolchain, tl) != 0 || pin[tl] != '@')
+        return 0;   /* not pinned (run by hand), or pinned for another toolchain */
+    /* as the agent fingerprinted it: this program's file, and the class after "API " */
+    const char *cls = kernel_device_class(d), *version = strchr(cls, ' ');
+    struct cas_digest self;
+    char self_hex[CAS_HEX_LEN + 1], fp[CAS_HEX_LEN + 1];
+    int rc = cas_digest_of_file("/proc/self/exe", &self);
+    if (rc < 0) {
+        udcs_why(why, why_len, "cannot read this program to check the pinned device class: %s",
+                 udcs_strerror(rc));
+        return rc;
+    }
+    cas_fingerprint_with_version(cas_digest_hex(&self, self_hex), version ? version + 1 : cls,
+                                 fp);
+    if (strcmp(fp, pin + tl + 1) == 0)
+        return 0;
+    udcs_why(why, why_len, "this unit is pinned to %s, but here udcs-kernel and the device "
+             "(%s) give %s@%s: the agent advertised another device or build than its units "
+             "open (is udcs-kernel on the agent's PATH the one it detected? do its "
+             "UDCS_OPENCL_DEVICE, UDCS_CUDA_DEVICE or CUDA_VISIBLE_DEVICES differ?)", pin, cls,
+             toolchain, fp);
+    return UDCS_EUSAGE;
 }
 
 /* ---- run ------------------------------------------------------------------------------------ */
@@ -361,6 +392,8 @@ int kernel_exec_run(const char *launch_path, char *why, size_t why_len)
         rc = kernel_device_open(strcmp(api, "cuda") == 0 ? KERNEL_API_CUDA : KERNEL_API_OPENCL,
                                 &dev, why, why_len);
     if (rc == 0)
+        rc = kernel_check_pinned_device(dev, why, why_len);
+    if (rc == 0)
         rc = kernel_launch(dev, program, program_len, entry, st->args, st->n, &nd,
                            r ? &range : NULL, why, why_len);
     for (i = 0; rc == 0 && i < st->n; i++) {
@@ -428,8 +461,8 @@ static int merge_one(const json_t *o, char *why, size_t why_len)
         rc = kernel_patch_apply(buf, initial, written, len, (const uint8_t *)patch.data,
                                 patch.len, &at, reason, sizeof(reason));
         if (rc == -EEXIST)
-            udcs_why(why, why_len, "ranges disagree on byte %zu of %s (range %zu writes a value "
-                     "an earlier range wrote differently): the kernel combines results across "
+            udcs_why(why, why_len, "ranges overlap on byte %zu of %s (range %zu changes a byte "
+                     "an earlier range changed): the kernel combines results across "
                      "work-groups (atomics, a shared counter), which split ranges cannot "
                      "reproduce; run it without split", at, name, i);
         else if (rc < 0)
