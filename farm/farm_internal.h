@@ -12,6 +12,7 @@
 #include "cas/cas.h"
 #include "common/buf.h"
 #include "farm/farm.h"
+#include "kernels/kernel_job.h"
 
 enum unit_state {
     UNIT_WAITING = 0,   /* for units it depends on */
@@ -229,7 +230,7 @@ int farm_agent_hold(struct agent *a, int64_t id);
 /* ---- spec.c: pinning a toolchain ----------------------------------------------------------- */
 /* The environment variable that carries a pinned toolchain ("NAME@FINGERPRINT") into a
  * unit's action, and so into its cache key. */
-#define FARM_PINNED_TOOLCHAIN_ENV "UDCS_PINNED_TOOLCHAIN"
+#define FARM_PINNED_TOOLCHAIN_ENV KERNEL_PINNED_ENV   /* kernels/kernel_job.h */
 /* The fingerprint `a` reports for toolchain `name`, or NULL. Points into a->info. */
 const char *farm_agent_toolchain_fingerprint(const struct agent *a, const char *name);
 /* Pin a unit spec's "pin_toolchain" (if any) to `fingerprint`: its requirement becomes

@@ -297,17 +297,27 @@ static struct unit *take_for(struct farm *f, struct job *j, struct agent *a)
 {
     if (j->state != JOB_RUNNING || farm_agent_blocked(f, a, j->id))
         return NULL;
+    /* Units waiting for a toolchain to be pinned ("pin_toolchain") that this agent can run:
+     * it pins them to its builds first (they move to the pinned classes; some may complete
+     * from the cache). Units of toolchains it does not offer are in classes it does not
+     * match, so this runs once per agent that brings something new. */
+    for (size_t i = 0; j->pin_pending && i < j->n_queues; i++) {
+        struct job_queue *q = &j->queues[i];
+        if (!q->head || !strstr(q->head->spec, "\"pin_toolchain\"") ||
+            !farm_agent_matches(f, a, q->class_id))
+            continue;
+        if (farm_job_pin(f, j, a) < 0)
+            udcs_log_error("farm: job %lld: cannot pin its toolchains", (long long)j->id);
+        if (j->state != JOB_RUNNING)
+            return NULL;
+        break;
+    }
     for (size_t i = 0; i < j->n_queues; i++) {
         struct job_queue *q = &j->queues[i];
         if (!q->head || !farm_agent_matches(f, a, q->class_id))
             continue;
-        if (j->pin_pending) {
-            /* the first agent to take a unit pins the job to its build of the toolchain:
-             * units move to the pinned class, some may complete from the cache */
-            if (farm_job_pin(f, j, a) < 0)
-                udcs_log_error("farm: job %lld: cannot pin its toolchain", (long long)j->id);
-            return j->state == JOB_RUNNING && !j->pin_pending ? take_for(f, j, a) : NULL;
-        }
+        if (j->pin_pending && strstr(q->head->spec, "\"pin_toolchain\""))
+            continue;   /* not pinned (pinning failed): never run under an unpinned key */
         struct unit *u = q->head;
         q->head = u->next;
         if (!q->head)

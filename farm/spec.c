@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "kernels/kernel_job.h"
 #include "toolchains/encode.h"
+#include "toolchains/job_fields.h"
 #include "toolchains/render.h"
 
 #include <errno.h>
@@ -479,6 +480,19 @@ static const char *common_fingerprint(struct farm *f, const char *name)
     return best;
 }
 
+/* Whether a live agent offers toolchain `name` with fingerprint `fp`. */
+static int offered_with(struct farm *f, const char *name, const char *fp)
+{
+    for (size_t i = 0; i < f->n_agents; i++) {
+        struct agent *a = f->agents[i];
+        const char *have = a && a->state != AGENT_LOST ? farm_agent_toolchain_fingerprint(a, name)
+                                                       : NULL;
+        if (have && strcmp(have, fp) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Pin `tool` to the build most agents have, in the job's field `key` (unless the job names
  * one), so a result cached from one build of a program is never taken for another's. */
 static int pin_fingerprint(struct farm *f, json_t *job, const char *key, const char *tool,
@@ -520,9 +534,13 @@ static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t wh
     /* --device gpu: CUDA where an agent offers it, else OpenCL; the API's device class is
      * pinned like the renderer's build */
     const char *device = json_string_value(json_object_get(job, "device"));
+    const char *pinned = json_string_value(json_object_get(job, "device_fingerprint"));
     if (device && strcmp(device, "gpu") == 0) {
-        device = common_fingerprint(f, KERNEL_TOOLCHAIN_CUDA) ? KERNEL_TOOLCHAIN_CUDA
-                                                              : KERNEL_TOOLCHAIN_OPENCL;
+        /* a job pinned to a device class keeps that class's API */
+        device = pinned ? (offered_with(f, KERNEL_TOOLCHAIN_CUDA, pinned) ? KERNEL_TOOLCHAIN_CUDA
+                                                                          : KERNEL_TOOLCHAIN_OPENCL)
+                 : common_fingerprint(f, KERNEL_TOOLCHAIN_CUDA) ? KERNEL_TOOLCHAIN_CUDA
+                                                                : KERNEL_TOOLCHAIN_OPENCL;
         json_object_set_new(job, "device", json_string(device));
     }
     if (device && (strcmp(device, KERNEL_TOOLCHAIN_CUDA) == 0 ||
@@ -546,11 +564,9 @@ static json_t *units_of_encode(struct farm *f, json_t *job, char *why, size_t wh
 
 int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
 {
-    const char *name = NULL, *fp = NULL;
     uint64_t now = farm_now_ms();
-    int rc = 0;
-    j->pin_pending = 0;
-    for (size_t i = 0; rc == 0 && i < j->n_units; i++) {
+    int rc = 0, pinned_any = 0, pending = 0;
+    for (size_t i = 0; i < j->n_units; i++) {
         struct unit *u = j->units[i];
         json_t *spec = farm_unit_spec(u);
         const char *want = json_string_value(json_object_get(spec, "pin_toolchain"));
@@ -558,20 +574,23 @@ int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
             json_decref(spec);
             continue;
         }
+        /* each unit's own toolchain, as this agent has it; units of toolchains it does not
+         * offer wait for an agent that does */
+        const char *fp = rc == 0 ? farm_agent_toolchain_fingerprint(a, want) : NULL;
         if (!fp) {
-            name = want;
-            fp = farm_agent_toolchain_fingerprint(a, name);
-            if (!fp) {   /* cannot happen: the agent matched the unpinned requirement */
-                json_decref(spec);
-                j->pin_pending = 1;
-                return 0;
-            }
-            char pinned[256];
-            snprintf(pinned, sizeof(pinned), "%s@%s", name, fp);
-            json_object_set_new(j->spec, "pinned_toolchain", json_string(pinned));
-            if (kernel_job_api(j->type) >= 0)
-                json_object_set_new(j->spec, "device_fingerprint", json_string(fp));
+            json_decref(spec);
+            pending = 1;
+            continue;
         }
+        json_t *pins = json_object_get(j->spec, "pinned_toolchains");
+        if (!json_is_object(pins)) {
+            pins = json_object();
+            json_object_set_new(j->spec, "pinned_toolchains", pins);
+        }
+        if (!json_object_get(pins, want))
+            json_object_set_new(pins, want, json_string(fp));
+        if (kernel_job_api(j->type) >= 0 && !json_object_get(j->spec, "device_fingerprint"))
+            json_object_set_new(j->spec, "device_fingerprint", json_string(fp));
         char *text = NULL, why[512];
         int class_id = u->class_id;
         rc = farm_pin_spec(spec, fp);
@@ -583,7 +602,8 @@ int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
         json_decref(spec);
         if (rc < 0) {
             free(text);
-            break;
+            pending = 1;   /* this unit and the ones after it are still unpinned */
+            continue;
         }
         if (u->state == UNIT_QUEUED)
             farm_dequeue(f, u);   /* from its old class; a unit in backoff is in no queue */
@@ -591,20 +611,25 @@ int farm_job_pin(struct farm *f, struct job *j, struct agent *a)
         u->spec = text;
         u->class_id = class_id;
         u->has_action = 0;
+        pinned_any = 1;
     }
-    if (rc == 0 && fp)
-        rc = farm_db_save_specs(f, j);
+    j->pin_pending = pending;
+    int saved = pinned_any ? farm_db_save_specs(f, j) : 0;
+    if (rc == 0)
+        rc = saved;
     /* Then, every spec pinned, the queued units under their new keys: one may complete
      * from the cache and make later ones ready, which must see pinned specs too. */
-    for (size_t i = 0; rc == 0 && fp && i < j->n_units && j->state == JOB_RUNNING; i++) {
+    for (size_t i = 0; pinned_any && i < j->n_units && j->state == JOB_RUNNING; i++) {
         struct unit *u = j->units[i];
         char why[512];
-        if (u->state != UNIT_QUEUED || u->has_action)
+        if (u->state != UNIT_QUEUED || u->has_action || strstr(u->spec, "\"pin_toolchain\""))
             continue;
-        if (u->not_before_ms <= now)
-            rc = farm_unit_ready(f, u);   /* its new action may be cached already */
-        else   /* in backoff: the delayed list queues it in its new class later */
-            rc = farm_resolve_action(f, u, why, sizeof(why));
+        int r = u->not_before_ms <= now
+                    ? farm_unit_ready(f, u)   /* its new action may be cached already */
+                    : farm_resolve_action(f, u, why, sizeof(why));   /* in backoff: the
+                                                  * delayed list queues it in its new class */
+        if (rc == 0)
+            rc = r;
     }
     return rc;
 }
@@ -617,10 +642,10 @@ static json_t *units_of_kernel(struct farm *f, json_t *job, char *why, size_t wh
     int api = kernel_job_api(json_string_value(json_object_get(job, "type")));
     const char *toolchain = kernel_api_toolchain((enum kernel_api)api);
     json_t *given = json_object_get(job, "device_fingerprint");
-    if (given && !json_is_string(given)) {
-        bad(why, why_len, "field 'device_fingerprint' must be a toolchain fingerprint");
-        return NULL;
-    }
+    char req[160];
+    if (given && job_tool_requirement(job, "device_fingerprint", toolchain, req, sizeof(req),
+                                      why, why_len) < 0)
+        return NULL;   /* the same check as every pinned fingerprint of a job */
     const char *fp = given ? json_string_value(given) : common_fingerprint(f, toolchain);
     if (fp && !given)
         json_object_set_new(job, "device_fingerprint", json_string(fp));

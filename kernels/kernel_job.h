@@ -37,6 +37,9 @@ struct cas_store;
  * --cuda-device tell whether there is a device, and which). */
 #define KERNEL_TOOLCHAIN_OPENCL "opencl"
 #define KERNEL_TOOLCHAIN_CUDA "cuda"
+/* The environment variable in which the master gives a unit its pinned toolchain,
+ * "NAME@FINGERPRINT" (farm/spec.c, farm_pin_spec), so that it is in the action's key. */
+#define KERNEL_PINNED_ENV "UDCS_PINNED_TOOLCHAIN"
 /* Arrays larger than this travel as blobs, never as JSON numbers. */
 #define KERNEL_JSON_ARRAY_MAX 65536
 #define KERNEL_SOURCE_MAX_BYTES (1u << 20)

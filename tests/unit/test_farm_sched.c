@@ -331,6 +331,36 @@ static void leases_and_jobs_survive_a_reopen(void **state)
     assert_int_equal(job->state, JOB_DONE);
 }
 
+/* "pin_toolchain": each unit waits for an agent offering its own toolchain, which pins it
+ * to that agent's build (its requirement and its cache key); units of a toolchain the agent
+ * lacks keep waiting and never run unpinned. */
+static void units_are_pinned_to_the_build_of_the_first_agent_that_takes_them(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t id = submit(fx->f, "{\"type\":\"EXEC\",\"units\":["
+                        "{\"argv\":[\"clang\",\"-v\"],\"requirements\":{\"toolchains\":[\"clang\"]},"
+                        "\"pin_toolchain\":\"clang\"},"
+                        "{\"argv\":[\"gcc\",\"-v\"],\"requirements\":{\"toolchains\":[\"gcc\"]},"
+                        "\"pin_toolchain\":\"gcc\"}]}");
+    struct job *j = farm_job(fx->f, id);
+    assert_true(j->pin_pending);
+    struct agent *a = add_agent_with(fx->f, "gcc-only", "{\"architecture\":\"x86_64\","
+                                     "\"os\":\"linux\",\"cpu_cores\":4,\"ram_gb\":8,\"gpus\":[],"
+                                     "\"toolchains\":[{\"name\":\"gcc\",\"fingerprint\":"
+                                     "\"0123456789abcdef0123456789abcdef\"}]}");
+    struct unit *u = pick_one(fx->f, a);
+    assert_non_null(u);
+    assert_int_equal(u->index, 1);   /* the gcc unit; the clang one waits */
+    assert_non_null(strstr(u->spec, "gcc@0123456789abcdef0123456789abcdef"));
+    assert_non_null(strstr(u->action_json, "UDCS_PINNED_TOOLCHAIN"));
+    assert_null(pick_one(fx->f, a));
+    assert_true(j->pin_pending);   /* the clang unit still is */
+    assert_non_null(strstr(j->units[0]->spec, "\"pin_toolchain\""));
+    char *why = farm_unit_why(fx->f, j->units[0]);
+    assert_non_null(strstr(why, "toolchain clang"));
+    free(why);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +381,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_same_job_again_completes_from_the_action_cache, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_and_jobs_survive_a_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            units_are_pinned_to_the_build_of_the_first_agent_that_takes_them, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
