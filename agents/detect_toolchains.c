@@ -388,12 +388,9 @@ static int entry_add(json_t *out, const char *name, const char *version, const c
     char hex[CAS_HEX_LEN + 1];
     int rc = fingerprint_of(resolved, hex);
     if (rc == 0 && version_in_fingerprint && version) {
-        char text[CAS_HEX_LEN + 1024];
-        struct cas_digest d;
-        int len = snprintf(text, sizeof(text), "%s\n%s", hex, version);
-        cas_digest_of_bytes(text, (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1,
-                            &d);
-        cas_digest_hex(&d, hex);
+        char file_hex[CAS_HEX_LEN + 1];
+        memcpy(file_hex, hex, sizeof(file_hex));
+        cas_fingerprint_with_version(file_hex, version, hex);
     }
     if (rc < 0) {
         udcs_log_warn("agent: cannot fingerprint %s (%s) for toolchain %s; leaving it out of "

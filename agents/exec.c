@@ -20,12 +20,34 @@
 /* Between SIGTERM and SIGKILL when a unit times out or is cancelled. */
 #define KILL_GRACE_MS 2000
 
-/* The environment: exactly the action's, plus PATH, HOME and TMPDIR when it sets none.
- * PATH is then the agent's own, where detection found the toolchains it offers; HOME and
- * TMPDIR point into the unit's own directory. NULL-terminated; free with free_env(). */
+/* The agent's own settings of the machine's devices and libraries, which detection saw
+ * when it found the devices it offers, passed on to units whose action does not set them
+ * (like PATH): without them a unit could open another device than the one the agent
+ * advertised (and its results are cached under), or not find a driver library. They are
+ * not in the action, so not in a cache key: the device class is, through the pinned
+ * toolchain. */
+static const char *const machine_env[] = {
+    "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "UDCS_CUDA_DEVICE", "UDCS_OPENCL_DEVICE",
+    "OCL_ICD_VENDORS", "OCL_ICD_FILENAMES", "POCL_CACHE_DIR", NULL
+};
+#define N_MACHINE_ENV (sizeof(machine_env) / sizeof(machine_env[0]) - 1)
+
+static int action_sets(const struct cas_action *a, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < a->n_env; i++)
+        if (strncmp(a->env[i], name, len) == 0 && a->env[i][len] == '=')
+            return 1;
+    return 0;
+}
+
+/* The environment: exactly the action's, plus PATH, HOME and TMPDIR when it sets none,
+ * and the machine_env[] the agent has. PATH is then the agent's own, where detection found
+ * the toolchains it offers; HOME and TMPDIR point into the unit's own directory.
+ * NULL-terminated; free with free_env(). */
 static char **build_env(const struct cas_action *a, const char *root, const char *tmp)
 {
-    char **env = calloc(a->n_env + 4, sizeof(*env));
+    char **env = calloc(a->n_env + 4 + N_MACHINE_ENV, sizeof(*env));
     if (!env)
         return NULL;
     size_t n = 0;
@@ -35,6 +57,12 @@ static char **build_env(const struct cas_action *a, const char *root, const char
         has_path |= strncmp(a->env[i], "PATH=", 5) == 0;
         has_home |= strncmp(a->env[i], "HOME=", 5) == 0;
         has_tmp |= strncmp(a->env[i], "TMPDIR=", 7) == 0;
+    }
+    for (size_t i = 0; machine_env[i]; i++) {
+        const char *v = getenv(machine_env[i]);
+        if (v && !action_sets(a, machine_env[i]) &&
+            asprintf(&env[n], "%s=%s", machine_env[i], v) >= 0)
+            n++;
     }
     const char *path = getenv("PATH");
     if (!has_path && asprintf(&env[n], "PATH=%s", path && *path ? path : DEFAULT_PATH) >= 0)

@@ -50,6 +50,14 @@ int cas_digest_of_file(const char *path, struct cas_digest *out);
 /* The 32-character hex form into `out` (which needs CAS_HEX_LEN + 1 bytes); returns out. */
 char *cas_digest_hex(const struct cas_digest *d, char *out);
 
+/* The fingerprint of a toolchain whose results depend on what its version line names as
+ * well as on its file (libraries it loads, the device it opens): the hex digest of
+ * "FILE_HEX\nVERSION", VERSION cut at CAS_FINGERPRINT_VERSION_MAX bytes, into `out`
+ * (CAS_HEX_LEN + 1 bytes); returns out. Agents fingerprint such toolchains so; a program
+ * can check it is the build and device a unit was pinned to. */
+#define CAS_FINGERPRINT_VERSION_MAX 1022
+char *cas_fingerprint_with_version(const char *file_hex, const char *version, char *out);
+
 /* Parse "HEX" (size left 0, *has_size = 0) or "HEX/SIZE". Upper-case hex and sizes with
  * leading zeros are refused so one blob has one name. Returns 0 or UDCS_EUSAGE. `has_size` may be NULL. */
 int cas_digest_parse(const char *text, struct cas_digest *out, int *has_size);

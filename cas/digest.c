@@ -93,6 +93,15 @@ char *cas_digest_hex(const struct cas_digest *d, char *out)
     return out;
 }
 
+char *cas_fingerprint_with_version(const char *file_hex, const char *version, char *out)
+{
+    char text[CAS_HEX_LEN + CAS_FINGERPRINT_VERSION_MAX + 2];
+    int len = snprintf(text, sizeof(text), "%s\n%s", file_hex, version);
+    struct cas_digest d;
+    cas_digest_of_bytes(text, (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1, &d);
+    return cas_digest_hex(&d, out);
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')

@@ -157,6 +157,8 @@ static int cmd_compile(int argc, char **argv)
     if (rc == 0)
         rc = kernel_device_open(api, &d, why, sizeof(why));
     if (rc == 0)
+        rc = kernel_check_pinned_device(d, why, sizeof(why));
+    if (rc == 0)
         rc = kernel_build(d, text.data, text.len, options, entry, &program, &log, why,
                           sizeof(why));
     if (log.len)
