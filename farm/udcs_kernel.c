@@ -8,7 +8,9 @@
  * VALUE is a number (a scalar), local:N (OpenCL work-group memory of N elements), or a
  * file: FILE.npy (its dtype must be the parameter's) or any other file, raw bytes of the
  * parameter's type. Outputs go to --out's PATH, as .npy when it ends so, raw otherwise;
- * COUNT sizes an output that is not sized like the inputs. */
+ * COUNT sizes an output that is not sized like the inputs. Files hold the numbers as the
+ * device lays them out: an OpenCL 3-vector (float3) takes the room of 4, in inputs and
+ * outputs alike. */
 #include "farm/client.h"
 #include "cas/cas.h"
 #include "common/cli.h"
@@ -39,6 +41,18 @@ static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* In "PATH:COUNT", the ':' before COUNT (digits only), or NULL: a path may hold ':'. */
+static const char *count_suffix(const char *path)
+{
+    const char *colon = strrchr(path, ':');
+    if (!colon || !colon[1] || colon == path)
+        return NULL;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return NULL;
+    return colon;
 }
 
 static void kernel_usage(void)
@@ -248,7 +262,7 @@ static json_t *build_kernel_job(struct cas *cas, const struct kernel_opts *o)
             json_object_set_new(data, name, v);
     }
     for (size_t i = 0; ok && i < o->n_outs; i++) {
-        const char *eq = strchr(o->outs[i], '='), *colon = eq ? strrchr(eq, ':') : NULL;
+        const char *eq = strchr(o->outs[i], '='), *colon = eq ? count_suffix(eq + 1) : NULL;
         if (!eq || eq == o->outs[i] || !eq[1]) {
             udcs_log_error("kernel: --out needs NAME=PATH[:COUNT], not '%s'", o->outs[i]);
             ok = 0;
@@ -290,9 +304,9 @@ static int save_output(struct cas *cas, json_t *j, const char *name, const char 
     struct udcs_buf bytes = UDCS_BUF_INIT(ARG_FILE_MAX_BYTES);
     int rc = cas_get_bytes(cas, &d, &bytes);
     if (rc == 0 && has_suffix(path, ".npy")) {
-        int width = (int)json_integer_value(json_object_get(o, "width"));
-        uint64_t count = (uint64_t)json_integer_value(json_object_get(o, "count"));
-        rc = npy_write_header(e, count * (uint64_t)(width > 0 ? width : 1), &file);
+        /* numbers as the device lays them out: an OpenCL 3-vector takes the room of 4 */
+        size_t es = kernel_elem_size(e);
+        rc = es && bytes.len % es == 0 ? npy_write_header(e, bytes.len / es, &file) : -EINVAL;
     }
     if (rc == 0)
         rc = udcs_buf_append(&file, bytes.data, bytes.len);
@@ -330,7 +344,7 @@ int cmd_kernel(struct client *c, int argc, char **argv)
             status = UDCS_EXIT_OK;
             for (size_t i = 0; i < o.n_outs; i++) {
                 char name[KERNEL_NAME_MAX], file[4096];
-                const char *eq = strchr(o.outs[i], '='), *colon = strrchr(eq, ':');
+                const char *eq = strchr(o.outs[i], '='), *colon = count_suffix(eq + 1);
                 snprintf(name, sizeof(name), "%.*s", (int)(eq - o.outs[i]), o.outs[i]);
                 snprintf(file, sizeof(file), "%.*s",
                          (int)(colon ? (size_t)(colon - eq - 1) : strlen(eq + 1)), eq + 1);

@@ -95,6 +95,17 @@ check "METAL_KERNEL is refused with 400" test "$code" = 400
 cp "$T/metal.out" "$T/.out"
 expect_output_contains "Metal exists only on Apple's systems"
 
+# a unit pinned to another device class than the one udcs-kernel opens refuses to run
+printf '__kernel void f(__global float *a) { a[0] = 1; }\n' >"$T/f.cl"
+expect_status 1 "udcs-kernel refuses a unit pinned to another device class" \
+    env UDCS_PINNED_TOOLCHAIN=opencl@00000000000000000000000000000000 \
+    "$KERNEL" compile "$T/f.cl" --api opencl --entry f -o "$T/f.bin"
+expect_output_contains "the agent advertised another device or build than its units open"
+fp=$(jq -r '.devices[0].toolchains | map(select(.name == "opencl"))[0].fingerprint' "$T/devices.json")
+check "and runs one pinned to its own (the agent's fingerprint)" \
+    env UDCS_PINNED_TOOLCHAIN="opencl@$fp" "$KERNEL" compile "$T/f.cl" --api opencl --entry f \
+    -o "$T/f.bin"
+
 # ---- bad kernels and jobs ------------------------------------------------------------------
 jq -n '{type: "OPENCL_KERNEL", kernel_code: "__kernel void broken(__global float *a) { a[0] = undeclared_thing; }",
         data: {a: [1.0]}, global_size: [1]}' >"$T/broken.json"
@@ -192,6 +203,14 @@ EOF
     check "CUDA: split in 4 ranges" run_scale_cu "$T/cu_split.npy" --split 4
     check "CUDA: the split result equals the unsplit one" cmp "$T/cu_whole.npy" "$T/cu_split.npy"
 fi
+# a kernel that counts across work-groups cannot be split: the merge says so
+jq -n '{type: "OPENCL_KERNEL", kernel_code: "__kernel void count(__global int *n) { atomic_inc(n); }",
+        data: {n: [0]}, global_size: [8], local_size: [2], split: 4}' >"$T/count.json"
+JN=$(submit_json "$T/count.json" | jq -r .id)
+uwait "$JN" >/dev/null 2>&1
+job_json "$JN" >"$T/count.out"
+check "a split kernel combining work-groups' results fails, not a wrong answer" \
+    jq -e '.state == "failed" and (.error | test("ranges overlap on byte 0 of n"))' "$T/count.out"
 run_scale "$T/raw.bin" >/dev/null 2>&1
 check "a raw output is the array's bytes alone" \
     test "$(stat -c %s "$T/raw.bin")" -eq $((W * H * 4))
