@@ -391,16 +391,22 @@ static int target_choose(int arch, int *target, int *is_cubin)
 }
 
 /* Split the caller's options at spaces into `argv` (pointing into `copy`), then add the
- * architecture and -default-device unless given. Returns the count or -1 when too many. */
-static int options_make(char *copy, const char *arch_option, const char **argv)
+ * architecture and -default-device unless given. *virtual_arch is set when the caller
+ * names a virtual architecture (compute_XY), for which NVRTC makes PTX and no cubin.
+ * Returns the count or -1 when too many. */
+static int options_make(char *copy, const char *arch_option, const char **argv,
+                        int *virtual_arch)
 {
     int n = 0, has_arch = 0, has_default_device = 0;
+    *virtual_arch = 0;
     for (char *save = NULL, *tok = strtok_r(copy, " \t\n", &save); tok;
          tok = strtok_r(NULL, " \t\n", &save)) {
         if (n == NVRTC_MAX_OPTIONS - 2)
             return -1;
-        if (strncmp(tok, "-arch", 5) == 0 || strncmp(tok, "--gpu-architecture", 18) == 0)
+        if (strncmp(tok, "-arch", 5) == 0 || strncmp(tok, "--gpu-architecture", 18) == 0) {
             has_arch = 1;
+            *virtual_arch = strstr(tok, "compute_") != NULL;
+        }
         if (strcmp(tok, "-default-device") == 0 ||
             strcmp(tok, "--device-as-default-execution-space") == 0)
             has_default_device = 1;
@@ -424,17 +430,23 @@ static void program_log_get(nvrtcProgram prog, struct udcs_buf *log)
     free(text);
 }
 
-/* The compiled code: a cubin, or PTX (its size counts the NUL, which is left out). */
-static int code_get(nvrtcProgram prog, int is_cubin, char **out, size_t *len)
+/* The compiled code: a cubin, or PTX (its size counts the NUL, which is left out). Where a
+ * cubin was asked for and NVRTC made none (a virtual architecture), the PTX, and
+ * *is_cubin becomes 0. */
+static int code_get(nvrtcProgram prog, int *is_cubin, char **out, size_t *len)
 {
-    nvrtcResult err = is_cubin ? cu.nvrtc_get_cubin_size(prog, len)
-                               : cu.nvrtc_get_ptx_size(prog, len);
+    nvrtcResult err = *is_cubin ? cu.nvrtc_get_cubin_size(prog, len)
+                                : cu.nvrtc_get_ptx_size(prog, len);
     if (err != NVRTC_SUCCESS)
         return err;
+    if (*is_cubin && *len == 0) {
+        *is_cubin = 0;
+        return code_get(prog, is_cubin, out, len);
+    }
     if (*len == 0 || !(*out = malloc(*len)))
         return NVRTC_ERROR_OUT_OF_MEMORY;
-    err = is_cubin ? cu.nvrtc_get_cubin(prog, *out) : cu.nvrtc_get_ptx(prog, *out);
-    if (err == NVRTC_SUCCESS && !is_cubin && (*out)[*len - 1] == '\0')
+    err = *is_cubin ? cu.nvrtc_get_cubin(prog, *out) : cu.nvrtc_get_ptx(prog, *out);
+    if (err == NVRTC_SUCCESS && !*is_cubin && (*out)[*len - 1] == '\0')
         (*len)--;
     return err;
 }
@@ -464,7 +476,10 @@ static int cu_build(struct kernel_device *d, const char *source, size_t len,
     }
     memcpy(src, source, len);   /* NVRTC reads a C string */
     src[len] = '\0';
-    int argc = options_make(opt_copy, arch_option, argv);
+    int virtual_arch;
+    int argc = options_make(opt_copy, arch_option, argv, &virtual_arch);
+    if (virtual_arch)
+        is_cubin = 0;   /* the caller's compute_XY: PTX, which the driver finishes */
     if (argc < 0) {
         rc = kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s: more than %d NVRTC options",
                          entry, NVRTC_MAX_OPTIONS - 2);
@@ -499,7 +514,7 @@ static int cu_build(struct kernel_device *d, const char *source, size_t len,
         err = cu.nvrtc_get_lowered_name(nv, entry, &lowered);
     size_t code_len = 0;
     if (err == NVRTC_SUCCESS)
-        err = code_get(nv, is_cubin, &code, &code_len);
+        err = code_get(nv, &is_cubin, &code, &code_len);
     if (err != NVRTC_SUCCESS || !lowered) {
         rc = kernel_fail(err == NVRTC_ERROR_OUT_OF_MEMORY ? -ENOMEM : -EIO, why, why_len,
                          "kernel %s: NVRTC failed: %s", entry, nvrtc_error_name(err));
