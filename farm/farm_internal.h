@@ -227,12 +227,17 @@ void farm_agent_update_state(struct agent *a);
 /* Record that `a` now holds unit `id` (the release is in farm_set_unit_state). */
 int farm_agent_hold(struct agent *a, int64_t id);
 
-/* ---- spec.c: pinning a toolchain ----------------------------------------------------------- */
+/* ---- pin.c: pinning a toolchain ------------------------------------------------------------ */
 /* The environment variable that carries a pinned toolchain ("NAME@FINGERPRINT") into a
  * unit's action, and so into its cache key. */
 #define FARM_PINNED_TOOLCHAIN_ENV KERNEL_PINNED_ENV   /* kernels/kernel_job.h */
 /* The fingerprint `a` reports for toolchain `name`, or NULL. Points into a->info. */
 const char *farm_agent_toolchain_fingerprint(const struct agent *a, const char *name);
+/* The fingerprint most live agents report for toolchain `name` (the smallest among
+ * equals), or NULL when none has it. Points into an agent's detection JSON. */
+const char *farm_common_fingerprint(struct farm *f, const char *name);
+/* Whether a live agent offers toolchain `name` with fingerprint `fp`. */
+int farm_toolchain_offered(struct farm *f, const char *name, const char *fp);
 /* Pin a unit spec's "pin_toolchain" (if any) to `fingerprint`: its requirement becomes
  * NAME@FINGERPRINT, and FARM_PINNED_TOOLCHAIN_ENV is set. Returns 0 or -EINVAL. */
 int farm_pin_spec(json_t *spec, const char *fingerprint);
