@@ -11,6 +11,7 @@ $(AGENT_LIB): $(AGENT_OBJS)
 	$(QUIET_AR)$(AR) rcs $@ $^
 
 BINARIES += $(BIN)/udcs-agent
-$(BIN)/udcs-agent: $(AGENT_MAIN_OBJS) $(AGENT_LIB) $(AGENTS_DETECT_LIB) $(CAS_LIB) $(COMMON_LIB)
+$(BIN)/udcs-agent: $(AGENT_MAIN_OBJS) $(AGENT_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB) \
+                   $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(AGENTS_DETECT_LDLIBS) -o $@

@@ -1,10 +1,12 @@
-/* agents/detect_gpu_cuda.c - CUDA GPUs through the driver API (libcuda.so.1) and their
- * utilization and free memory through NVML (libnvidia-ml.so.1), both dlopen()ed at run
- * time so the agent runs on machines without them. Only what detection needs is declared
- * here, from NVIDIA's public CUDA driver API and NVML documentation. */
+/* agents/detect_gpu_cuda.c - CUDA GPUs through the driver API (libcuda.so.1, loaded by
+ * kernels/cuda_api.c, the loader the kernel runtime uses too) and their utilization and
+ * free memory through NVML (libnvidia-ml.so.1, loaded here: only detection uses it), both
+ * dlopen()ed at run time so the agent runs on machines without them. Only what detection
+ * needs of NVML is declared here, from NVIDIA's public NVML documentation. */
 #include "agents/detect.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "kernels/cuda_api.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,15 +14,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-/* ---- the CUDA driver API, as documented (cuda.h) -------------------------------------- */
-
-typedef int CUresult;     /* enum cudaError_enum */
-typedef int CUdevice;     /* an ordinal */
-#define CUDA_SUCCESS 0
-#define CUDA_ERROR_NO_DEVICE 100
-#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
-#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 
 /* ---- NVML, as documented (nvml.h) -------------------------------------------------------- */
 
@@ -35,36 +28,17 @@ typedef struct {
     unsigned long long total, free, used;   /* bytes */
 } nvmlMemory_t;
 
-#define CUDA_LIBRARY "libcuda.so.1"
 #define NVML_LIBRARY "libnvidia-ml.so.1"
-/* What to check when cuInit fails. Under AddressSanitizer the driver cannot map its
- * memory where ASan protects the shadow gap, and cuInit says CUDA_ERROR_OUT_OF_MEMORY. */
-#ifdef __SANITIZE_ADDRESS__
-#define CUDA_INIT_HINT "this is an AddressSanitizer build: run it with " \
-                       "ASAN_OPTIONS=protect_shadow_gap=0"
-#else
-#define CUDA_INIT_HINT "check the driver with nvidia-smi"
-#endif
 /* cuDeviceGetName's buffer; NVIDIA's own tools use 256. */
 #define GPU_NAME_BYTES 256
 /* "0000:00:00.0" is 12 characters; NVML's buffer constant is 32. */
 #define GPU_PCI_BUS_ID_BYTES 32
 
-/* The loaded libraries. Process-wide on purpose: dlopen() handles and cuInit() are
- * per-process in any case, and loading once spares each heartbeat the cost. Filled once
- * (pthread_once), read-only afterwards. */
-static struct {
-    int usable;                     /* the library loaded, every symbol found, cuInit ok */
-    CUresult (*init)(unsigned int flags);
-    CUresult (*device_get_count)(int *count);
-    CUresult (*device_get)(CUdevice *dev, int ordinal);
-    CUresult (*device_get_name)(char *name, int len, CUdevice dev);
-    CUresult (*device_total_mem)(size_t *bytes, CUdevice dev);
-    CUresult (*device_get_attribute)(int *value, int attribute, CUdevice dev);
-    CUresult (*device_get_pci_bus_id)(char *bus_id, int len, CUdevice dev);
-    CUresult (*driver_get_version)(int *version);
-    CUresult (*get_error_name)(CUresult err, const char **name);   /* optional */
-} cuda;
+/* The loaded libraries: the CUDA driver's functions are kern_cu's (cuda_api.h), NVML's
+ * are here. Process-wide on purpose: dlopen() handles and cuInit() are per-process in
+ * any case, and loading once spares each heartbeat the cost. Filled once (pthread_once),
+ * read-only afterwards. */
+static int cuda_usable;             /* kern_cuda_load() succeeded: cuInit ok */
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
 
 static struct {
@@ -80,46 +54,19 @@ static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
 /* Look `name` up in `lib` into the function pointer `field`; false when missing. */
 #define LOAD_SYMBOL(lib, field, name) ((field) = (__typeof__(field))dlsym((lib), (name)))
 
-static const char *cuda_error_name(CUresult err)
-{
-    const char *name = NULL;
-    if (cuda.get_error_name && cuda.get_error_name(err, &name) == CUDA_SUCCESS && name)
-        return name;
-    return "unknown CUDA error";
-}
-
+/* The CUDA driver, loaded and initialised (cuda_api.h). Why it is not usable is logged
+ * once: DEBUG where there is simply no driver or no GPU, WARN where a driver is there
+ * but broken. */
 static void cuda_load(void)
 {
-    void *lib = dlopen(CUDA_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        udcs_log_debug("agent: no CUDA driver (%s), so no CUDA GPU: %s", CUDA_LIBRARY, dlerror());
-        return;
-    }
-    /* Never dlclose()d: the driver starts threads and keeps state for the process. */
-    LOAD_SYMBOL(lib, cuda.get_error_name, "cuGetErrorName");
-    if (!LOAD_SYMBOL(lib, cuda.init, "cuInit") ||
-        !LOAD_SYMBOL(lib, cuda.device_get_count, "cuDeviceGetCount") ||
-        !LOAD_SYMBOL(lib, cuda.device_get, "cuDeviceGet") ||
-        !LOAD_SYMBOL(lib, cuda.device_get_name, "cuDeviceGetName") ||
-        !LOAD_SYMBOL(lib, cuda.device_total_mem, "cuDeviceTotalMem_v2") ||
-        !LOAD_SYMBOL(lib, cuda.device_get_attribute, "cuDeviceGetAttribute") ||
-        !LOAD_SYMBOL(lib, cuda.device_get_pci_bus_id, "cuDeviceGetPCIBusId") ||
-        !LOAD_SYMBOL(lib, cuda.driver_get_version, "cuDriverGetVersion")) {
-        udcs_log_warn("agent: %s lacks a function the agent needs (%s); the driver is too old "
-                      "or damaged, so no CUDA GPU is reported", CUDA_LIBRARY, dlerror());
-        return;
-    }
-    CUresult err = cuda.init(0);
-    if (err == CUDA_ERROR_NO_DEVICE) {
-        udcs_log_debug("agent: the CUDA driver sees no GPU");
-        return;
-    }
-    if (err != CUDA_SUCCESS) {
-        udcs_log_warn("agent: the CUDA driver is installed but cuInit failed with %s (%d); no "
-                      "CUDA GPU is reported (%s)", cuda_error_name(err), err, CUDA_INIT_HINT);
-        return;
-    }
-    cuda.usable = 1;
+    const char *why;
+    int rc = kern_cuda_load(&why);
+    if (rc == -ENOENT || rc == -ENODEV)
+        udcs_log_debug("agent: %s; no CUDA GPU is reported", why);
+    else if (rc < 0)
+        udcs_log_warn("agent: the CUDA driver is installed but %s; no CUDA GPU is reported",
+                      why);
+    cuda_usable = rc == 0;
 }
 
 static void nvml_load(void)
@@ -173,7 +120,8 @@ static int gpu_set_nvml_fields(json_t *gpu, CUdevice dev, int have_nvml)
     nvmlDevice_t handle;
     /* By PCI bus id, not by index: NVML numbers GPUs in PCI order and ignores
      * CUDA_VISIBLE_DEVICES, while CUDA puts the fastest first and honours it. */
-    if (have_nvml && cuda.device_get_pci_bus_id(bus_id, sizeof(bus_id), dev) == CUDA_SUCCESS &&
+    if (have_nvml &&
+        kern_cu->device_get_pci_bus_id(bus_id, sizeof(bus_id), dev) == CUDA_SUCCESS &&
         nvml.device_by_pci_bus_id(bus_id, &handle) == NVML_SUCCESS) {
         nvmlUtilization_t u;
         nvmlMemory_t m;
@@ -201,24 +149,24 @@ static json_t *gpu_describe(int ordinal, const char *driver_version, int have_nv
     char name[GPU_NAME_BYTES] = "";
     size_t mem_bytes = 0;
     int major = -1, minor = -1;
-    CUresult err = cuda.device_get(&dev, ordinal);
+    CUresult err = kern_cu->device_get(&dev, ordinal);
     if (err == CUDA_SUCCESS)
-        err = cuda.device_get_name(name, sizeof(name), dev);
+        err = kern_cu->device_get_name(name, sizeof(name), dev);
     if (err == CUDA_SUCCESS)
-        err = cuda.device_total_mem(&mem_bytes, dev);
+        err = kern_cu->device_total_mem(&mem_bytes, dev);
     if (err != CUDA_SUCCESS) {
         udcs_log_warn("agent: CUDA GPU %d could not be described (%s, %d); leaving it out",
-                      ordinal, cuda_error_name(err), err);
+                      ordinal, kern_cuda_error_name(err), err);
         return NULL;
     }
     name[sizeof(name) - 1] = '\0';
 
     json_t *gpu = json_object();
     json_t *cc = json_null();
-    if (cuda.device_get_attribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) ==
-            CUDA_SUCCESS &&
-        cuda.device_get_attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) ==
-            CUDA_SUCCESS) {
+    if (kern_cu->device_get_attribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                      dev) == CUDA_SUCCESS &&
+        kern_cu->device_get_attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                      dev) == CUDA_SUCCESS) {
         char text[32];
         snprintf(text, sizeof(text), "%d.%d", major, minor);
         cc = json_string(text);
@@ -247,10 +195,10 @@ int agent_detect_cuda(json_t **out)
         return -ENOMEM;
     pthread_once(&cuda_once, cuda_load);
     int count = 0;
-    CUresult err = cuda.usable ? cuda.device_get_count(&count) : CUDA_SUCCESS;
+    CUresult err = cuda_usable ? kern_cu->device_get_count(&count) : CUDA_SUCCESS;
     if (err != CUDA_SUCCESS) {
         udcs_log_warn("agent: cuDeviceGetCount failed with %s (%d); no CUDA GPU is reported",
-                      cuda_error_name(err), err);
+                      kern_cuda_error_name(err), err);
         count = 0;
     }
     if (count == 0) {
@@ -261,7 +209,7 @@ int agent_detect_cuda(json_t **out)
     /* The version of CUDA the driver supports, 12040 for 12.4. */
     int version = 0;
     char version_text[32], *driver_version = NULL;
-    if (cuda.driver_get_version(&version) == CUDA_SUCCESS && version > 0) {
+    if (kern_cu->driver_get_version(&version) == CUDA_SUCCESS && version > 0) {
         snprintf(version_text, sizeof(version_text), "%d.%d", version / 1000,
                  version % 1000 / 10);
         driver_version = version_text;
@@ -288,7 +236,7 @@ int agent_detect_cuda_refresh(json_t *gpus)
     if (!json_is_array(gpus))
         return -EINVAL;
     pthread_once(&cuda_once, cuda_load);
-    if (!cuda.usable || json_array_size(gpus) == 0)
+    if (!cuda_usable || json_array_size(gpus) == 0)
         return 0;
     int have_nvml = nvml_begin();
     int rc = 0;
@@ -300,7 +248,7 @@ int agent_detect_cuda_refresh(json_t *gpus)
         CUdevice dev;
         if (rc < 0 || !json_is_integer(index) || !api || strcmp(api, "cuda") != 0 ||
             json_integer_value(index) < 0 || json_integer_value(index) > INT32_MAX ||
-            cuda.device_get(&dev, (int)json_integer_value(index)) != CUDA_SUCCESS)
+            kern_cu->device_get(&dev, (int)json_integer_value(index)) != CUDA_SUCCESS)
             continue;
         rc = gpu_set_nvml_fields(gpu, dev, have_nvml);
     }

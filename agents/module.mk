@@ -1,5 +1,8 @@
 # agents/ - the agent. So far: hardware and toolchain detection (a library the agent's main
-# loop links) and udcs-detect, which prints what detection finds.
+# loop links) and udcs-detect, which prints what detection finds. Detection loads OpenCL
+# and the CUDA driver with the loaders of kernels/ (opencl_api.c, cuda_api.c), so what
+# links AGENTS_DETECT_LIB links KERNELS_RUNTIME_LIB after it (kernels/module.mk, included
+# before this file, defines it).
 AGENTS_DETECT_SRCS := agents/detect_host.c agents/detect_gpu_cuda.c agents/detect_opencl.c \
                       agents/detect_toolchains.c
 AGENTS_DETECT_OBJS := $(AGENTS_DETECT_SRCS:%.c=$(O)/%.o)
@@ -17,6 +20,7 @@ $(AGENTS_DETECT_LIB): $(AGENTS_DETECT_OBJS)
 AGENTS_DETECT_LDLIBS := -ldl
 
 BINARIES += $(BIN)/udcs-detect
-$(BIN)/udcs-detect: $(AGENTS_DETECT_MAIN_OBJS) $(AGENTS_DETECT_LIB) $(CAS_LIB) $(COMMON_LIB)
+$(BIN)/udcs-detect: $(AGENTS_DETECT_MAIN_OBJS) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB) \
+                    $(CAS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(AGENTS_DETECT_LDLIBS) -o $@

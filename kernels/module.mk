@@ -16,7 +16,7 @@ $(KERNELS_LIB): $(KERNELS_OBJS)
 	$(QUIET_AR)$(AR) rcs $@ $^
 
 KERNELS_RUNTIME_SRCS := kernels/runtime.c kernels/runtime_opencl.c kernels/runtime_cuda.c \
-                        kernels/reference.c
+                        kernels/reference.c kernels/opencl_api.c kernels/cuda_api.c
 KERNELS_RUNTIME_OBJS := $(KERNELS_RUNTIME_SRCS:%.c=$(O)/%.o)
 KERNELS_RUNTIME_LIB := $(O)/libudcs_kernels_runtime.a
 DEPFILES += $(KERNELS_RUNTIME_OBJS:.o=.d)

@@ -1,9 +1,11 @@
-/* kernels/runtime_cuda.c - the CUDA back end of runtime.h: the driver API (libcuda.so.1)
- * and NVRTC (libnvrtc.so*), both dlopen()ed on first use. Sources are compiled by NVRTC
- * for the device's own architecture (a cubin), or as PTX the driver finishes when NVRTC
- * is older than the GPU; launches run in the device's primary context. Only the few
- * names used here are declared, from NVIDIA's documented cuda.h and nvrtc.h. Checks of
- * arguments and the program blob's format are runtime.c's. */
+/* kernels/runtime_cuda.c - the CUDA back end of runtime.h: the driver API (libcuda.so.1,
+ * loaded by cuda_api.c) and NVRTC (libnvrtc.so*, loaded here), both dlopen()ed on first
+ * use. Sources are compiled by NVRTC for the device's own architecture (a cubin), or as
+ * PTX the driver finishes when NVRTC is older than the GPU; launches run in the device's
+ * primary context. Only the few NVRTC names used here are declared, from NVIDIA's
+ * documented nvrtc.h. Checks of arguments and the program blob's format are
+ * runtime.c's. */
+#include "kernels/cuda_api.h"
 #include "kernels/runtime_internal.h"
 #include "common/err.h"
 
@@ -14,29 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the CUDA driver API, as documented (cuda.h) ------------------------------------- */
-
-typedef int CUresult;                       /* enum cudaError_enum */
-typedef int CUdevice;                       /* an ordinal */
-typedef struct CUctx_st *CUcontext;
-typedef struct CUmod_st *CUmodule;
-typedef struct CUfunc_st *CUfunction;
-typedef struct CUstream_st *CUstream;
-typedef unsigned long long CUdeviceptr;     /* CUdeviceptr_v2: 64 bits on 64-bit hosts */
-
-#define CUDA_SUCCESS 0
-#define CUDA_ERROR_INVALID_VALUE 1
-#define CUDA_ERROR_OUT_OF_MEMORY 2
-#define CUDA_ERROR_NO_DEVICE 100
-#define CUDA_ERROR_INVALID_IMAGE 200
-#define CUDA_ERROR_NO_BINARY_FOR_GPU 209
-#define CUDA_ERROR_INVALID_PTX 218
-#define CUDA_ERROR_UNSUPPORTED_PTX_VERSION 222
-#define CUDA_ERROR_NOT_FOUND 500
-#define CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES 701
-#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
-#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
-
 /* ---- NVRTC, as documented (nvrtc.h) -------------------------------------------------- */
 
 typedef int nvrtcResult;
@@ -46,7 +25,6 @@ typedef struct _nvrtcProgram *nvrtcProgram;
 #define NVRTC_ERROR_INVALID_OPTION 5
 #define NVRTC_ERROR_COMPILATION 6
 
-#define CUDA_LIBRARY "libcuda.so.1"
 /* NVRTC's soname carries its major version (11.2 for all of 11.x); the unversioned name
  * exists where the development package is installed. CUDA's own directory is tried last
  * for installations that do not register it with ld.so. */
@@ -55,14 +33,6 @@ static const char *const nvrtc_libraries[] = {
     "/usr/local/cuda/lib64/libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so.13",
     "/usr/local/cuda/lib64/libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.11.2",
 };
-/* Under AddressSanitizer the driver cannot map its memory where ASan protects the shadow
- * gap, and cuInit says CUDA_ERROR_OUT_OF_MEMORY. */
-#ifdef __SANITIZE_ADDRESS__
-#define CUDA_INIT_HINT "this is an AddressSanitizer build: run it with " \
-                       "ASAN_OPTIONS=protect_shadow_gap=0"
-#else
-#define CUDA_INIT_HINT "check the driver with nvidia-smi"
-#endif
 #define CUDA_DEVICE_ENV "UDCS_CUDA_DEVICE"
 /* cuDeviceGetName's buffer; NVIDIA's own tools use 256. */
 #define CUDA_NAME_BYTES 256
@@ -75,40 +45,11 @@ static const char *const nvrtc_libraries[] = {
 /* A kernel's parameters: CUDA passes at most 32 KiB of them, so 8192 4-byte ones. */
 #define CUDA_MAX_PARAMS 8192
 
-/* The loaded libraries, process-wide like the driver's own state; filled once and never
- * dlclose()d (the driver starts threads). */
+/* Whether CUDA is usable, and NVRTC's functions: process-wide like the driver's own
+ * state, filled once, never dlclose()d. The driver's functions are kern_cu's. */
 static struct {
-    int usable;                 /* the driver and NVRTC loaded, cuInit succeeded */
+    int usable;                 /* the driver (cuda_api.h) and NVRTC loaded */
     char error[320];            /* why not */
-    CUresult (*init)(unsigned int flags);
-    CUresult (*driver_get_version)(int *version);
-    CUresult (*device_get_count)(int *count);
-    CUresult (*device_get)(CUdevice *dev, int ordinal);
-    CUresult (*device_get_name)(char *name, int len, CUdevice dev);
-    CUresult (*device_get_attribute)(int *value, int attribute, CUdevice dev);
-    CUresult (*primary_ctx_retain)(CUcontext *ctx, CUdevice dev);
-    CUresult (*primary_ctx_release)(CUdevice dev);
-    CUresult (*ctx_set_current)(CUcontext ctx);
-    CUresult (*ctx_synchronize)(void);
-    CUresult (*module_load_data)(CUmodule *mod, const void *image);
-    CUresult (*module_unload)(CUmodule mod);
-    CUresult (*module_get_function)(CUfunction *fn, CUmodule mod, const char *name);
-    CUresult (*module_get_global)(CUdeviceptr *ptr, size_t *bytes, CUmodule mod,
-                                  const char *name);
-    CUresult (*mem_alloc)(CUdeviceptr *ptr, size_t bytes);
-    CUresult (*mem_free)(CUdeviceptr ptr);
-    CUresult (*memcpy_htod)(CUdeviceptr dst, const void *src, size_t bytes);
-    CUresult (*memcpy_dtoh)(void *dst, CUdeviceptr src, size_t bytes);
-    CUresult (*launch_kernel)(CUfunction fn, unsigned int grid_x, unsigned int grid_y,
-                              unsigned int grid_z, unsigned int block_x, unsigned int block_y,
-                              unsigned int block_z, unsigned int shared_bytes, CUstream stream,
-                              void **params, void **extra);
-    /* Optional: error names (driver 6.0) and parameter layouts (driver 12.4). */
-    CUresult (*get_error_name)(CUresult err, const char **name);
-    CUresult (*get_error_string)(CUresult err, const char **text);
-    CUresult (*func_get_param_info)(CUfunction fn, size_t index, size_t *offset,
-                                    size_t *bytes);
-
     int nvrtc_major, nvrtc_minor;
     nvrtcResult (*nvrtc_version)(int *major, int *minor);
     nvrtcResult (*nvrtc_create_program)(nvrtcProgram *prog, const char *src, const char *name,
@@ -141,22 +82,6 @@ struct kernel_cu_device {
 
 #define LOAD_SYMBOL(lib, field, name) ((field) = (__typeof__(field))dlsym((lib), (name)))
 
-static const char *cu_error_name(CUresult err)
-{
-    const char *name = NULL;
-    if (cu.get_error_name && cu.get_error_name(err, &name) == CUDA_SUCCESS && name)
-        return name;
-    return "unknown CUDA error";
-}
-
-static const char *cu_error_text(CUresult err)
-{
-    const char *text = NULL;
-    if (cu.get_error_string && cu.get_error_string(err, &text) == CUDA_SUCCESS && text)
-        return text;
-    return "no description";
-}
-
 static const char *nvrtc_error_name(nvrtcResult err)
 {
     const char *name = cu.nvrtc_get_error_string ? cu.nvrtc_get_error_string(err) : NULL;
@@ -164,57 +89,6 @@ static const char *nvrtc_error_name(nvrtcResult err)
 }
 
 /* ---- loading ------------------------------------------------------------------------- */
-
-static int driver_load(void)
-{
-    void *lib = dlopen(CUDA_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(cu.error, sizeof(cu.error), "no CUDA driver (%s): install the NVIDIA "
-                 "driver, or use OpenCL", dlerror());
-        return -1;
-    }
-    LOAD_SYMBOL(lib, cu.get_error_name, "cuGetErrorName");
-    LOAD_SYMBOL(lib, cu.get_error_string, "cuGetErrorString");
-    LOAD_SYMBOL(lib, cu.func_get_param_info, "cuFuncGetParamInfo");
-    /* cuda.h maps these names to their _v2 versions since CUDA 4 (11 for the primary
-     * context); the unsuffixed symbols keep the old ABI. */
-    if (!LOAD_SYMBOL(lib, cu.primary_ctx_release, "cuDevicePrimaryCtxRelease_v2"))
-        LOAD_SYMBOL(lib, cu.primary_ctx_release, "cuDevicePrimaryCtxRelease");
-    if (!LOAD_SYMBOL(lib, cu.init, "cuInit") ||
-        !LOAD_SYMBOL(lib, cu.driver_get_version, "cuDriverGetVersion") ||
-        !LOAD_SYMBOL(lib, cu.device_get_count, "cuDeviceGetCount") ||
-        !LOAD_SYMBOL(lib, cu.device_get, "cuDeviceGet") ||
-        !LOAD_SYMBOL(lib, cu.device_get_name, "cuDeviceGetName") ||
-        !LOAD_SYMBOL(lib, cu.device_get_attribute, "cuDeviceGetAttribute") ||
-        !LOAD_SYMBOL(lib, cu.primary_ctx_retain, "cuDevicePrimaryCtxRetain") ||
-        !cu.primary_ctx_release ||
-        !LOAD_SYMBOL(lib, cu.ctx_set_current, "cuCtxSetCurrent") ||
-        !LOAD_SYMBOL(lib, cu.ctx_synchronize, "cuCtxSynchronize") ||
-        !LOAD_SYMBOL(lib, cu.module_load_data, "cuModuleLoadData") ||
-        !LOAD_SYMBOL(lib, cu.module_unload, "cuModuleUnload") ||
-        !LOAD_SYMBOL(lib, cu.module_get_function, "cuModuleGetFunction") ||
-        !LOAD_SYMBOL(lib, cu.module_get_global, "cuModuleGetGlobal_v2") ||
-        !LOAD_SYMBOL(lib, cu.mem_alloc, "cuMemAlloc_v2") ||
-        !LOAD_SYMBOL(lib, cu.mem_free, "cuMemFree_v2") ||
-        !LOAD_SYMBOL(lib, cu.memcpy_htod, "cuMemcpyHtoD_v2") ||
-        !LOAD_SYMBOL(lib, cu.memcpy_dtoh, "cuMemcpyDtoH_v2") ||
-        !LOAD_SYMBOL(lib, cu.launch_kernel, "cuLaunchKernel")) {
-        snprintf(cu.error, sizeof(cu.error), "%s lacks a function kernels need (%s): the "
-                 "driver is too old or damaged", CUDA_LIBRARY, dlerror());
-        return -1;
-    }
-    CUresult err = cu.init(0);
-    if (err == CUDA_ERROR_NO_DEVICE) {
-        snprintf(cu.error, sizeof(cu.error), "the CUDA driver sees no GPU");
-        return -1;
-    }
-    if (err != CUDA_SUCCESS) {
-        snprintf(cu.error, sizeof(cu.error), "cuInit failed with %s (%d): %s", cu_error_name(err),
-                 err, CUDA_INIT_HINT);
-        return -1;
-    }
-    return 0;
-}
 
 static int nvrtc_load(void)
 {
@@ -255,7 +129,14 @@ static int nvrtc_load(void)
 
 static void cu_load(void)
 {
-    if (driver_load() == 0 && nvrtc_load() == 0)
+    const char *why;
+    int rc = kern_cuda_load(&why);
+    if (rc < 0) {
+        snprintf(cu.error, sizeof(cu.error), "%s%s", why,
+                 rc == -ENOENT ? ", or use OpenCL" : "");
+        return;
+    }
+    if (nvrtc_load() == 0)
         cu.usable = 1;
 }
 
@@ -267,7 +148,7 @@ static int cu_available(char *why, size_t why_len)
         kernel_fail(0, why, why_len, "%s", cu.error);
         return 0;
     }
-    if (cu.device_get_count(&count) != CUDA_SUCCESS || count == 0) {
+    if (kern_cu->device_get_count(&count) != CUDA_SUCCESS || count == 0) {
         kernel_fail(0, why, why_len, "the CUDA driver sees no GPU");
         return 0;
     }
@@ -300,34 +181,34 @@ static int cu_open(struct kernel_device *d, char *why, size_t why_len)
     pthread_once(&cu_once, cu_load);
     if (!cu.usable)
         return kernel_fail(-ENOTSUP, why, why_len, "%s", cu.error);
-    CUresult err = cu.device_get_count(&count);
+    CUresult err = kern_cu->device_get_count(&count);
     if (err != CUDA_SUCCESS || count == 0)
         return kernel_fail(-ENOTSUP, why, why_len, "the CUDA driver sees no GPU (%s)",
-                           cu_error_name(err));
+                           kern_cuda_error_name(err));
     int rc = ordinal_get(count, &ordinal, why, why_len);
     if (rc < 0)
         return rc;
     struct kernel_cu_device *cd = calloc(1, sizeof(*cd));
     if (!cd)
         return kernel_fail(-ENOMEM, why, why_len, "out of memory opening a CUDA device");
-    err = cu.device_get(&cd->device, ordinal);
+    err = kern_cu->device_get(&cd->device, ordinal);
     if (err == CUDA_SUCCESS)
-        err = cu.device_get_name(name, sizeof(name), cd->device);
+        err = kern_cu->device_get_name(name, sizeof(name), cd->device);
     if (err == CUDA_SUCCESS)
-        err = cu.device_get_attribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                      cd->device);
+        err = kern_cu->device_get_attribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                            cd->device);
     if (err == CUDA_SUCCESS)
-        err = cu.device_get_attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                      cd->device);
+        err = kern_cu->device_get_attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                            cd->device);
     if (err == CUDA_SUCCESS)
-        err = cu.driver_get_version(&version);   /* 12040 for 12.4 */
+        err = kern_cu->driver_get_version(&version);   /* 12040 for 12.4 */
     if (err == CUDA_SUCCESS)
-        err = cu.primary_ctx_retain(&cd->context, cd->device);
+        err = kern_cu->primary_ctx_retain(&cd->context, cd->device);
     if (err != CUDA_SUCCESS) {
         free(cd);
         return kernel_fail(err == CUDA_ERROR_OUT_OF_MEMORY ? -ENOMEM : -EIO, why, why_len,
-                           "CUDA GPU %d would not open: %s (%s)", ordinal, cu_error_name(err),
-                           cu_error_text(err));
+                           "CUDA GPU %d would not open: %s (%s)", ordinal,
+                           kern_cuda_error_name(err), kern_cuda_error_text(err));
     }
     name[sizeof(name) - 1] = '\0';
     cd->arch = major * 10 + minor;
@@ -345,7 +226,7 @@ static void cu_close(struct kernel_device *d)
     struct kernel_cu_device *cd = d->cu;
     if (!cd)
         return;
-    cu.primary_ctx_release(cd->device);
+    kern_cu->primary_ctx_release(cd->device);
     free(cd);
     d->cu = NULL;
 }
@@ -353,10 +234,10 @@ static void cu_close(struct kernel_device *d)
 /* Make the device's context the calling thread's (a handle may move between threads). */
 static int context_enter(struct kernel_device *d, const char *entry, char *why, size_t why_len)
 {
-    CUresult err = cu.ctx_set_current(d->cu->context);
+    CUresult err = kern_cu->ctx_set_current(d->cu->context);
     if (err != CUDA_SUCCESS)
         return kernel_fail(-EIO, why, why_len, "kernel %s: cuCtxSetCurrent failed: %s", entry,
-                           cu_error_name(err));
+                           kern_cuda_error_name(err));
     return 0;
 }
 
@@ -542,13 +423,13 @@ static int cu_build(struct kernel_device *d, const char *source, size_t len,
     check.payload = (const unsigned char *)code;
     check.payload_len = code_len;
     rc = module_load(d, &check, entry, &mod, why, why_len);
-    CUresult cerr = rc == 0 ? cu.module_get_function(&fn, mod, lowered) : CUDA_SUCCESS;
+    CUresult cerr = rc == 0 ? kern_cu->module_get_function(&fn, mod, lowered) : CUDA_SUCCESS;
     if (rc == 0 && cerr != CUDA_SUCCESS)
         rc = kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s: the program has no kernel %s "
                          "(%s): is it a __global__ function?", entry, lowered,
-                         cu_error_name(cerr));
+                         kern_cuda_error_name(cerr));
     if (mod)
-        cu.module_unload(mod);
+        kern_cu->module_unload(mod);
     if (rc < 0)
         udcs_buf_reset(program);
 out:
@@ -576,7 +457,7 @@ static int module_load(struct kernel_device *d, const struct kernel_program *pro
         return kernel_fail(-ENOMEM, why, why_len, "kernel %s: out of memory", entry);
     memcpy(image, prog->payload, prog->payload_len);
     image[prog->payload_len] = '\0';
-    CUresult err = cu.module_load_data(mod, image);
+    CUresult err = kern_cu->module_load_data(mod, image);
     free(image);
     if (err == CUDA_SUCCESS)
         return 0;
@@ -584,14 +465,14 @@ static int module_load(struct kernel_device *d, const struct kernel_program *pro
     if (err == CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
         return kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s: the driver cannot load PTX "
                            "from NVRTC %d.%d (%s): use an NVRTC no newer than the driver",
-                           entry, cu.nvrtc_major, cu.nvrtc_minor, cu_error_name(err));
+                           entry, cu.nvrtc_major, cu.nvrtc_minor, kern_cuda_error_name(err));
     if (err == CUDA_ERROR_INVALID_IMAGE || err == CUDA_ERROR_NO_BINARY_FOR_GPU ||
         err == CUDA_ERROR_INVALID_PTX)
         return kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s: its %s does not load on %s: "
-                           "%s", entry, prog->format, d->device_class, cu_error_name(err));
+                           "%s", entry, prog->format, d->device_class, kern_cuda_error_name(err));
     return kernel_fail(err == CUDA_ERROR_OUT_OF_MEMORY ? -ENOMEM : -EIO, why, why_len,
-                       "kernel %s: cuModuleLoadData failed: %s (%s)", entry, cu_error_name(err),
-                       cu_error_text(err));
+                       "kernel %s: cuModuleLoadData failed: %s (%s)", entry,
+                       kern_cuda_error_name(err), kern_cuda_error_text(err));
 }
 
 /* What one launch holds, released by launch_release() on every path. */
@@ -607,11 +488,11 @@ static void launch_release(struct cu_launch *l)
 {
     for (size_t i = 0; l->ptrs && i < l->n; i++)
         if (l->ptrs[i])
-            cu.mem_free(l->ptrs[i]);
+            kern_cu->mem_free(l->ptrs[i]);
     free(l->ptrs);
     free(l->params);
     if (l->module)
-        cu.module_unload(l->module);
+        kern_cu->module_unload(l->module);
 }
 
 /* The kernel's parameters against the arguments, where the driver says (12.4 and later:
@@ -619,10 +500,11 @@ static void launch_release(struct cu_launch *l)
 static int params_check(const char *entry, const struct kernel_arg *args, size_t n_args,
                         CUfunction fn, char *why, size_t why_len)
 {
-    if (!cu.func_get_param_info)
+    if (!kern_cu->func_get_param_info)
         return 0;
     size_t n = 0, offset, bytes;
-    while (n < CUDA_MAX_PARAMS && cu.func_get_param_info(fn, n, &offset, &bytes) == CUDA_SUCCESS)
+    while (n < CUDA_MAX_PARAMS &&
+           kern_cu->func_get_param_info(fn, n, &offset, &bytes) == CUDA_SUCCESS)
         n++;
     if (n != n_args)
         return kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s takes %zu arguments, %zu given",
@@ -630,7 +512,7 @@ static int params_check(const char *entry, const struct kernel_arg *args, size_t
     for (size_t i = 0; i < n_args; i++) {
         const struct kernel_arg *a = &args[i];
         size_t want = a->kind == KERNEL_ARG_BUFFER ? sizeof(CUdeviceptr) : a->bytes;
-        if (cu.func_get_param_info(fn, i, &offset, &bytes) == CUDA_SUCCESS && bytes != want)
+        if (kern_cu->func_get_param_info(fn, i, &offset, &bytes) == CUDA_SUCCESS && bytes != want)
             return kernel_arg_fail(UDCS_EUSAGE, why, why_len, entry, i, a,
                                    "the parameter takes %zu bytes, and a %s of %zu is given",
                                    bytes, a->kind == KERNEL_ARG_BUFFER ? "pointer" : "scalar",
@@ -662,16 +544,16 @@ static int launch_set_args(const char *entry, const struct kernel_arg *args, siz
         }
         /* No empty allocations: an empty array gets one byte nobody reads. */
         CUdeviceptr ptr = 0;
-        CUresult err = cu.mem_alloc(&ptr, a->bytes ? a->bytes : 1);
+        CUresult err = kern_cu->mem_alloc(&ptr, a->bytes ? a->bytes : 1);
         if (err == CUDA_SUCCESS) {
             l->ptrs[i] = ptr;   /* launch_release() frees it from here on */
             if (a->bytes)
-                err = cu.memcpy_htod(ptr, a->data, a->bytes);
+                err = kern_cu->memcpy_htod(ptr, a->data, a->bytes);
         }
         if (err != CUDA_SUCCESS)
             return kernel_arg_fail(err == CUDA_ERROR_OUT_OF_MEMORY ? -ENOMEM : -EIO, why,
                                    why_len, entry, i, a, "copying %zu bytes to the GPU "
-                                   "failed: %s", a->bytes, cu_error_name(err));
+                                   "failed: %s", a->bytes, kern_cuda_error_name(err));
         l->params[i] = &l->ptrs[i];
     }
     return 0;
@@ -684,7 +566,7 @@ static int range_offset_set(const char *entry, const struct kernel_space *s,
     CUdeviceptr ptr;
     size_t bytes = 0;
     unsigned int offset[3];
-    CUresult err = cu.module_get_global(&ptr, &bytes, l->module, RANGE_OFFSET_SYMBOL);
+    CUresult err = kern_cu->module_get_global(&ptr, &bytes, l->module, RANGE_OFFSET_SYMBOL);
     if (err == CUDA_ERROR_NOT_FOUND)
         return kernel_fail(UDCS_EUSAGE, why, why_len, "kernel %s runs in ranges but was not "
                            "built with kernel_range_prelude() (no %s): its blockIdx would "
@@ -696,10 +578,10 @@ static int range_offset_set(const char *entry, const struct kernel_space *s,
     for (int d = 0; d < 3; d++)
         offset[d] = (unsigned int)(s->offset[d] / s->local[d]);
     if (err == CUDA_SUCCESS)
-        err = cu.memcpy_htod(ptr, offset, sizeof(offset));
+        err = kern_cu->memcpy_htod(ptr, offset, sizeof(offset));
     if (err != CUDA_SUCCESS)
         return kernel_fail(-EIO, why, why_len, "kernel %s: setting its range offset failed: %s",
-                           entry, cu_error_name(err));
+                           entry, kern_cuda_error_name(err));
     return 0;
 }
 
@@ -740,28 +622,29 @@ static int launch_run(struct kernel_device *d, const char *entry,
         rc = range_offset_set(entry, s, l, why, why_len);
     if (rc < 0)
         return rc;
-    CUresult err = cu.launch_kernel(l->function, grid[0], grid[1], grid[2], block[0], block[1],
-                                    block[2], 0, NULL, l->params, NULL);
+    CUresult err = kern_cu->launch_kernel(l->function, grid[0], grid[1], grid[2], block[0],
+                                          block[1], block[2], 0, NULL, l->params, NULL);
     if (err != CUDA_SUCCESS)
         return kernel_fail(err == CUDA_ERROR_INVALID_VALUE ||
                                    err == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES ? UDCS_EUSAGE : -EIO,
                            why, why_len, "kernel %s: %s refused the launch of %u x %u x %u "
                            "blocks of %u x %u x %u: %s (%s)", entry, d->device_class, grid[0],
-                           grid[1], grid[2], block[0], block[1], block[2], cu_error_name(err),
-                           cu_error_text(err));
-    err = cu.ctx_synchronize();
+                           grid[1], grid[2], block[0], block[1], block[2],
+                           kern_cuda_error_name(err), kern_cuda_error_text(err));
+    err = kern_cu->ctx_synchronize();
     if (err != CUDA_SUCCESS)
         return kernel_fail(-EIO, why, why_len, "kernel %s failed while running: %s (%s); after "
                            "such an error the CUDA context may be unusable: close the device",
-                           entry, cu_error_name(err), cu_error_text(err));
+                           entry, kern_cuda_error_name(err), kern_cuda_error_text(err));
     for (size_t i = 0; i < n_args; i++) {
         const struct kernel_arg *a = &args[i];
         if (a->kind != KERNEL_ARG_BUFFER || !a->writable || a->bytes == 0)
             continue;
-        err = cu.memcpy_dtoh(a->data, l->ptrs[i], a->bytes);
+        err = kern_cu->memcpy_dtoh(a->data, l->ptrs[i], a->bytes);
         if (err != CUDA_SUCCESS)
             return kernel_arg_fail(-EIO, why, why_len, entry, i, a,
-                                   "reading the result back failed: %s", cu_error_name(err));
+                                   "reading the result back failed: %s",
+                                   kern_cuda_error_name(err));
     }
     return 0;
 }
@@ -776,11 +659,11 @@ static int cu_launch(struct kernel_device *d, const struct kernel_program *prog,
     const char *symbol = strcmp(entry, prog->entry) == 0 ? prog->symbol : entry;
     int rc = module_load(d, prog, entry, &l.module, why, why_len);
     if (rc == 0) {
-        CUresult err = cu.module_get_function(&l.function, l.module, symbol);
+        CUresult err = kern_cu->module_get_function(&l.function, l.module, symbol);
         if (err != CUDA_SUCCESS)
             rc = kernel_fail(err == CUDA_ERROR_NOT_FOUND ? UDCS_EUSAGE : -EIO, why, why_len,
                              "no kernel %s (symbol %s) in the program: %s", entry, symbol,
-                             cu_error_name(err));
+                             kern_cuda_error_name(err));
     }
     if (rc == 0)
         rc = launch_set_args(entry, args, n_args, &l, why, why_len);

@@ -1,68 +1,21 @@
 /* kernels/runtime_opencl.c - the OpenCL back end of runtime.h: the ICD loader
- * (libOpenCL.so.1) dlopen()ed on first use, one context and in-order queue per device
- * handle, programs built from source or loaded from their binary, buffers copied in and
- * back around each launch. Types and constants come from Khronos' CL/cl.h; no function
- * of it is linked. Checks of arguments and the program blob's format are runtime.c's. */
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
-
+ * (libOpenCL.so.1, loaded by opencl_api.c on first use), one context and in-order queue
+ * per device handle, programs built from source or loaded from their binary, buffers
+ * copied in and back around each launch. Checks of arguments and the program blob's
+ * format are runtime.c's. */
+#include "kernels/opencl_api.h"
 #include "kernels/runtime_internal.h"
 #include "common/err.h"
-#include "common/log.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#ifndef CL_PLATFORM_NOT_FOUND_KHR
-#define CL_PLATFORM_NOT_FOUND_KHR (-1001)   /* cl_khr_icd: the loader found no platform */
-#endif
-
-#define OPENCL_LIBRARY "libOpenCL.so.1"
-/* Bounds on what a broken driver could make us allocate. */
-#define OPENCL_MAX_PLATFORMS 64
-#define OPENCL_MAX_DEVICES 256
-#define OPENCL_MAX_TEXT_BYTES 4096
 /* Kernel names a program lists when the entry is missing (CL_PROGRAM_KERNEL_NAMES). */
 #define OPENCL_MAX_NAMES_BYTES 2048
 /* What the device choice reads: "P:D", platform and device index. */
 #define OPENCL_DEVICE_ENV "UDCS_OPENCL_DEVICE"
-
-/* The loaded ICD loader: process-wide like the library, filled once, never dlclose()d
- * (the drivers it loads keep threads and state for the process). */
-static struct {
-    int usable;
-    char error[256];        /* why not, when not usable */
-    __typeof__(clGetPlatformIDs) *get_platform_ids;
-    __typeof__(clGetPlatformInfo) *get_platform_info;
-    __typeof__(clGetDeviceIDs) *get_device_ids;
-    __typeof__(clGetDeviceInfo) *get_device_info;
-    __typeof__(clCreateContext) *create_context;
-    __typeof__(clReleaseContext) *release_context;
-    __typeof__(clCreateCommandQueue) *create_command_queue;
-    __typeof__(clReleaseCommandQueue) *release_command_queue;
-    __typeof__(clCreateProgramWithSource) *create_program_with_source;
-    __typeof__(clCreateProgramWithBinary) *create_program_with_binary;
-    __typeof__(clBuildProgram) *build_program;
-    __typeof__(clGetProgramInfo) *get_program_info;
-    __typeof__(clGetProgramBuildInfo) *get_program_build_info;
-    __typeof__(clReleaseProgram) *release_program;
-    __typeof__(clCreateKernel) *create_kernel;
-    __typeof__(clGetKernelInfo) *get_kernel_info;
-    __typeof__(clSetKernelArg) *set_kernel_arg;
-    __typeof__(clReleaseKernel) *release_kernel;
-    __typeof__(clCreateBuffer) *create_buffer;
-    __typeof__(clReleaseMemObject) *release_mem_object;
-    __typeof__(clEnqueueNDRangeKernel) *enqueue_nd_range_kernel;
-    __typeof__(clEnqueueReadBuffer) *enqueue_read_buffer;
-    __typeof__(clFinish) *finish;
-} ocl;
-static pthread_once_t ocl_once = PTHREAD_ONCE_INIT;
 
 struct kernel_cl_device {
     cl_platform_id platform;
@@ -132,83 +85,17 @@ static int cl_failure_code(cl_int err)
                                                                                     : -EIO;
 }
 
-/* ---- loading ------------------------------------------------------------------------- */
-
-/* PoCL keeps compiled kernels under $POCL_CACHE_DIR, by default under $HOME/.cache. Units
- * run with HOME in a scratch directory that goes away with the unit, so every unit would
- * compile from nothing; a per-user directory under /var/tmp survives them. It must be
- * ours and closed to others: PoCL loads what it finds there as code. */
-static void pocl_cache_dir_set(void)
-{
-    char dir[64];
-    struct stat st;
-    if (getenv("POCL_CACHE_DIR"))
-        return;
-    snprintf(dir, sizeof(dir), "/var/tmp/udcs-pocl-cache-%u", (unsigned)getuid());
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        udcs_log_warn("kernels: cannot create %s (%s); PoCL keeps its kernel cache in its "
-                      "default place", dir, strerror(errno));
-        return;
-    }
-    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-        (st.st_mode & 077)) {
-        udcs_log_warn("kernels: %s is not a directory only this user can use; PoCL keeps "
-                      "its kernel cache in its default place", dir);
-        return;
-    }
-    setenv("POCL_CACHE_DIR", dir, 0);
-}
-
-#define LOAD_SYMBOL(lib, field, name) ((field) = (__typeof__(field))dlsym((lib), (name)))
-
-static void ocl_load(void)
-{
-    pocl_cache_dir_set();   /* before the ICD loader starts PoCL, which reads it */
-    void *lib = dlopen(OPENCL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(ocl.error, sizeof(ocl.error), "no OpenCL ICD loader (%s): install "
-                 "ocl-icd-libopencl1 and pocl-opencl-icd or a GPU driver", dlerror());
-        return;
-    }
-    if (!LOAD_SYMBOL(lib, ocl.get_platform_ids, "clGetPlatformIDs") ||
-        !LOAD_SYMBOL(lib, ocl.get_platform_info, "clGetPlatformInfo") ||
-        !LOAD_SYMBOL(lib, ocl.get_device_ids, "clGetDeviceIDs") ||
-        !LOAD_SYMBOL(lib, ocl.get_device_info, "clGetDeviceInfo") ||
-        !LOAD_SYMBOL(lib, ocl.create_context, "clCreateContext") ||
-        !LOAD_SYMBOL(lib, ocl.release_context, "clReleaseContext") ||
-        !LOAD_SYMBOL(lib, ocl.create_command_queue, "clCreateCommandQueue") ||
-        !LOAD_SYMBOL(lib, ocl.release_command_queue, "clReleaseCommandQueue") ||
-        !LOAD_SYMBOL(lib, ocl.create_program_with_source, "clCreateProgramWithSource") ||
-        !LOAD_SYMBOL(lib, ocl.create_program_with_binary, "clCreateProgramWithBinary") ||
-        !LOAD_SYMBOL(lib, ocl.build_program, "clBuildProgram") ||
-        !LOAD_SYMBOL(lib, ocl.get_program_info, "clGetProgramInfo") ||
-        !LOAD_SYMBOL(lib, ocl.get_program_build_info, "clGetProgramBuildInfo") ||
-        !LOAD_SYMBOL(lib, ocl.release_program, "clReleaseProgram") ||
-        !LOAD_SYMBOL(lib, ocl.create_kernel, "clCreateKernel") ||
-        !LOAD_SYMBOL(lib, ocl.get_kernel_info, "clGetKernelInfo") ||
-        !LOAD_SYMBOL(lib, ocl.set_kernel_arg, "clSetKernelArg") ||
-        !LOAD_SYMBOL(lib, ocl.release_kernel, "clReleaseKernel") ||
-        !LOAD_SYMBOL(lib, ocl.create_buffer, "clCreateBuffer") ||
-        !LOAD_SYMBOL(lib, ocl.release_mem_object, "clReleaseMemObject") ||
-        !LOAD_SYMBOL(lib, ocl.enqueue_nd_range_kernel, "clEnqueueNDRangeKernel") ||
-        !LOAD_SYMBOL(lib, ocl.enqueue_read_buffer, "clEnqueueReadBuffer") ||
-        !LOAD_SYMBOL(lib, ocl.finish, "clFinish")) {
-        snprintf(ocl.error, sizeof(ocl.error), "%s lacks an OpenCL 1.2 function (%s): the "
-                 "ICD loader is too old or damaged", OPENCL_LIBRARY, dlerror());
-        return;
-    }
-    ocl.usable = 1;
-}
+/* ---- the platforms ------------------------------------------------------------------- */
 
 /* The platforms, or -ENOTSUP with why when there are none. */
 static int platforms_get(cl_platform_id *plats, cl_uint *count, char *why, size_t why_len)
 {
-    pthread_once(&ocl_once, ocl_load);
-    if (!ocl.usable)
-        return kernel_fail(-ENOTSUP, why, why_len, "%s", ocl.error);
-    cl_int err = ocl.get_platform_ids(OPENCL_MAX_PLATFORMS, plats, count);
-    if (err == CL_SUCCESS && *count > OPENCL_MAX_PLATFORMS)
-        *count = OPENCL_MAX_PLATFORMS;
+    const char *load_why;
+    if (kern_opencl_load(&load_why) < 0)
+        return kernel_fail(-ENOTSUP, why, why_len, "%s", load_why);
+    cl_int err = kern_cl->get_platform_ids(KERN_OPENCL_MAX_PLATFORMS, plats, count);
+    if (err == CL_SUCCESS && *count > KERN_OPENCL_MAX_PLATFORMS)
+        *count = KERN_OPENCL_MAX_PLATFORMS;
     if (err == CL_PLATFORM_NOT_FOUND_KHR || (err == CL_SUCCESS && *count == 0))
         return kernel_fail(-ENOTSUP, why, why_len, "no OpenCL platform: install "
                            "pocl-opencl-icd or a GPU driver");
@@ -218,20 +105,20 @@ static int platforms_get(cl_platform_id *plats, cl_uint *count, char *why, size_
     return 0;
 }
 
-/* Up to OPENCL_MAX_DEVICES devices of `type` on `plat`; *count 0 when it has none. */
+/* Up to KERN_OPENCL_MAX_DEVICES devices of `type` on `plat`; *count 0 when it has none. */
 static void devices_get(cl_platform_id plat, cl_device_type type, cl_device_id *devs,
                         cl_uint *count)
 {
-    if (ocl.get_device_ids(plat, type, OPENCL_MAX_DEVICES, devs, count) != CL_SUCCESS)
+    if (kern_cl->get_device_ids(plat, type, KERN_OPENCL_MAX_DEVICES, devs, count) != CL_SUCCESS)
         *count = 0;
-    if (*count > OPENCL_MAX_DEVICES)
-        *count = OPENCL_MAX_DEVICES;
+    if (*count > KERN_OPENCL_MAX_DEVICES)
+        *count = KERN_OPENCL_MAX_DEVICES;
 }
 
 static int cl_available(char *why, size_t why_len)
 {
-    cl_platform_id plats[OPENCL_MAX_PLATFORMS];
-    cl_device_id devs[OPENCL_MAX_DEVICES];
+    cl_platform_id plats[KERN_OPENCL_MAX_PLATFORMS];
+    cl_device_id devs[KERN_OPENCL_MAX_DEVICES];
     cl_uint n_plats = 0, n_devs = 0;
     if (platforms_get(plats, &n_plats, why, why_len) < 0)
         return 0;
@@ -250,10 +137,10 @@ static int cl_available(char *why, size_t why_len)
 static void info_text(cl_platform_id plat, cl_device_id dev, cl_uint what, char *out,
                       size_t out_len)
 {
-    char buf[OPENCL_MAX_TEXT_BYTES];
+    char buf[KERN_OPENCL_MAX_TEXT_BYTES];
     size_t len = 0;
-    cl_int err = dev ? ocl.get_device_info(dev, what, sizeof(buf), buf, &len)
-                     : ocl.get_platform_info(plat, what, sizeof(buf), buf, &len);
+    cl_int err = dev ? kern_cl->get_device_info(dev, what, sizeof(buf), buf, &len)
+                     : kern_cl->get_platform_info(plat, what, sizeof(buf), buf, &len);
     if (err != CL_SUCCESS || len > sizeof(buf))
         len = 0;
     kernel_text_clean(out, out_len, buf, len);
@@ -275,7 +162,7 @@ static int device_by_env(const char *spec, cl_platform_id *plats, cl_uint n_plat
         return kernel_fail(UDCS_EUSAGE, why, why_len,
                            "%s='%s': there are %u OpenCL platforms", OPENCL_DEVICE_ENV, spec,
                            n_plats);
-    cl_device_id devs[OPENCL_MAX_DEVICES];
+    cl_device_id devs[KERN_OPENCL_MAX_DEVICES];
     cl_uint n_devs = 0;
     devices_get(plats[p], CL_DEVICE_TYPE_ALL, devs, &n_devs);
     if (dv >= n_devs)
@@ -292,7 +179,7 @@ static int device_default(cl_platform_id *plats, cl_uint n_plats, struct kernel_
                           char *why, size_t why_len)
 {
     static const cl_device_type order[] = { CL_DEVICE_TYPE_GPU, CL_DEVICE_TYPE_ALL };
-    cl_device_id devs[OPENCL_MAX_DEVICES];
+    cl_device_id devs[KERN_OPENCL_MAX_DEVICES];
     cl_uint n_devs = 0;
     for (size_t t = 0; t < sizeof(order) / sizeof(order[0]); t++)
         for (cl_uint p = 0; p < n_plats; p++) {
@@ -310,7 +197,7 @@ static int device_default(cl_platform_id *plats, cl_uint n_plats, struct kernel_
 
 static int cl_open(struct kernel_device *d, char *why, size_t why_len)
 {
-    cl_platform_id plats[OPENCL_MAX_PLATFORMS];
+    cl_platform_id plats[KERN_OPENCL_MAX_PLATFORMS];
     cl_uint n_plats = 0;
     int rc = platforms_get(plats, &n_plats, why, why_len);
     if (rc < 0)
@@ -326,8 +213,8 @@ static int cl_open(struct kernel_device *d, char *why, size_t why_len)
         return rc;
     }
 
-    char name[OPENCL_MAX_TEXT_BYTES / 4], plat[OPENCL_MAX_TEXT_BYTES / 4];
-    char driver[OPENCL_MAX_TEXT_BYTES / 4], version[OPENCL_MAX_TEXT_BYTES / 4];
+    char name[KERN_OPENCL_MAX_TEXT_BYTES / 4], plat[KERN_OPENCL_MAX_TEXT_BYTES / 4];
+    char driver[KERN_OPENCL_MAX_TEXT_BYTES / 4], version[KERN_OPENCL_MAX_TEXT_BYTES / 4];
     info_text(NULL, cl->device, CL_DEVICE_NAME, name, sizeof(name));
     info_text(cl->platform, NULL, CL_PLATFORM_NAME, plat, sizeof(plat));
     info_text(NULL, cl->device, CL_DRIVER_VERSION, driver, sizeof(driver));
@@ -338,12 +225,12 @@ static int cl_open(struct kernel_device *d, char *why, size_t why_len)
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)cl->platform,
                                       0 };
     cl_int err;
-    cl->context = ocl.create_context(props, 1, &cl->device, NULL, NULL, &err);
+    cl->context = kern_cl->create_context(props, 1, &cl->device, NULL, NULL, &err);
     if (cl->context)
-        cl->queue = ocl.create_command_queue(cl->context, cl->device, 0, &err);
+        cl->queue = kern_cl->create_command_queue(cl->context, cl->device, 0, &err);
     if (!cl->context || !cl->queue) {
         if (cl->context)
-            ocl.release_context(cl->context);
+            kern_cl->release_context(cl->context);
         free(cl);
         return kernel_fail(cl_failure_code(err), why, why_len,
                            "OpenCL device %s (%s) would not open: %s", name, plat,
@@ -358,8 +245,8 @@ static void cl_close(struct kernel_device *d)
     struct kernel_cl_device *cl = d->cl;
     if (!cl)
         return;
-    ocl.release_command_queue(cl->queue);
-    ocl.release_context(cl->context);
+    kern_cl->release_command_queue(cl->queue);
+    kern_cl->release_context(cl->context);
     free(cl);
     d->cl = NULL;
 }
@@ -370,12 +257,12 @@ static void cl_close(struct kernel_device *d)
 static void build_log_get(struct kernel_cl_device *cl, cl_program prog, struct udcs_buf *log)
 {
     size_t len = 0;
-    if (ocl.get_program_build_info(prog, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) !=
+    if (kern_cl->get_program_build_info(prog, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) !=
             CL_SUCCESS || len == 0)
         return;
     char *text = malloc(len);
-    if (text && ocl.get_program_build_info(prog, cl->device, CL_PROGRAM_BUILD_LOG, len, text,
-                                           NULL) == CL_SUCCESS)
+    if (text && kern_cl->get_program_build_info(prog, cl->device, CL_PROGRAM_BUILD_LOG, len, text,
+                                                NULL) == CL_SUCCESS)
         kernel_log_append(log, text, len);
     free(text);
 }
@@ -385,7 +272,7 @@ static int program_build(struct kernel_device *d, cl_program prog, const char *o
                          const char *entry, struct udcs_buf *log, char *why, size_t why_len)
 {
     struct kernel_cl_device *cl = d->cl;
-    cl_int err = ocl.build_program(prog, 1, &cl->device, options, NULL, NULL);
+    cl_int err = kern_cl->build_program(prog, 1, &cl->device, options, NULL, NULL);
     size_t before = log->len;
     build_log_get(cl, prog, log);
     if (err == CL_SUCCESS)
@@ -411,7 +298,7 @@ static int kernel_create(cl_program prog, const char *entry, cl_kernel *out, cha
                          size_t why_len)
 {
     cl_int err;
-    *out = ocl.create_kernel(prog, entry, &err);
+    *out = kern_cl->create_kernel(prog, entry, &err);
     if (*out)
         return 0;
     if (err != CL_INVALID_KERNEL_NAME && err != CL_INVALID_KERNEL_DEFINITION)
@@ -419,7 +306,7 @@ static int kernel_create(cl_program prog, const char *entry, cl_kernel *out, cha
                            "kernel %s: clCreateKernel failed: %s", entry, cl_error_name(err));
     char names[OPENCL_MAX_NAMES_BYTES], clean[OPENCL_MAX_NAMES_BYTES];
     size_t len = 0;
-    if (ocl.get_program_info(prog, CL_PROGRAM_KERNEL_NAMES, sizeof(names), names, &len) !=
+    if (kern_cl->get_program_info(prog, CL_PROGRAM_KERNEL_NAMES, sizeof(names), names, &len) !=
             CL_SUCCESS || len > sizeof(names))
         len = 0;
     kernel_text_clean(clean, sizeof(clean), names, len);
@@ -435,7 +322,7 @@ static int cl_build(struct kernel_device *d, const char *source, size_t len,
     cl_int err;
     cl_kernel kernel = NULL;
     unsigned char *binary = NULL;
-    cl_program prog = ocl.create_program_with_source(cl->context, 1, &source, &len, &err);
+    cl_program prog = kern_cl->create_program_with_source(cl->context, 1, &source, &len, &err);
     if (!prog)
         return kernel_fail(cl_failure_code(err), why, why_len,
                            "kernel %s: clCreateProgramWithSource failed: %s", entry,
@@ -446,7 +333,7 @@ static int cl_build(struct kernel_device *d, const char *source, size_t len,
 
     size_t size = 0;
     if (rc == 0) {
-        err = ocl.get_program_info(prog, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, NULL);
+        err = kern_cl->get_program_info(prog, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, NULL);
         if (err != CL_SUCCESS || size == 0)
             rc = kernel_fail(-ENOTSUP, why, why_len,
                              "kernel %s: %s gives no program binary (%s)", entry,
@@ -457,7 +344,8 @@ static int cl_build(struct kernel_device *d, const char *source, size_t len,
                          "binary", entry, size);
     if (rc == 0) {
         unsigned char *binaries[1] = { binary };
-        err = ocl.get_program_info(prog, CL_PROGRAM_BINARIES, sizeof(binaries), binaries, NULL);
+        err = kern_cl->get_program_info(prog, CL_PROGRAM_BINARIES, sizeof(binaries), binaries,
+                                        NULL);
         if (err != CL_SUCCESS)
             rc = kernel_fail(cl_failure_code(err), why, why_len,
                              "kernel %s: reading the program binary failed: %s", entry,
@@ -472,8 +360,8 @@ static int cl_build(struct kernel_device *d, const char *source, size_t len,
     }
     free(binary);
     if (kernel)
-        ocl.release_kernel(kernel);
-    ocl.release_program(prog);
+        kern_cl->release_kernel(kernel);
+    kern_cl->release_program(prog);
     return rc;
 }
 
@@ -491,12 +379,12 @@ static void launch_release(struct cl_launch *l)
 {
     for (size_t i = 0; l->mems && i < l->n_mems; i++)
         if (l->mems[i])
-            ocl.release_mem_object(l->mems[i]);
+            kern_cl->release_mem_object(l->mems[i]);
     free(l->mems);
     if (l->kernel)
-        ocl.release_kernel(l->kernel);
+        kern_cl->release_kernel(l->kernel);
     if (l->program)
-        ocl.release_program(l->program);
+        kern_cl->release_program(l->program);
 }
 
 /* The program from its binary, built, and the kernel `entry` of it. */
@@ -507,14 +395,14 @@ static int launch_load(struct kernel_device *d, const struct kernel_program *pro
     const unsigned char *binary = prog->payload;
     size_t size = prog->payload_len;
     cl_int status = CL_SUCCESS, err;
-    l->program = ocl.create_program_with_binary(cl->context, 1, &cl->device, &size, &binary,
-                                                &status, &err);
+    l->program = kern_cl->create_program_with_binary(cl->context, 1, &cl->device, &size, &binary,
+                                                     &status, &err);
     if (!l->program)
         return kernel_fail(err == CL_INVALID_BINARY ? UDCS_EUSAGE : cl_failure_code(err), why,
                            why_len, "kernel %s: the program binary does not load on %s: %s",
                            entry, d->device_class,
                            cl_error_name(err == CL_INVALID_BINARY ? status : err));
-    struct udcs_buf log = UDCS_BUF_INIT(OPENCL_MAX_TEXT_BYTES);
+    struct udcs_buf log = UDCS_BUF_INIT(KERN_OPENCL_MAX_TEXT_BYTES);
     int rc = program_build(d, l->program, "", entry, &log, why, why_len);
     udcs_buf_release(&log);
     if (rc < 0)
@@ -529,8 +417,8 @@ static int launch_set_args(struct kernel_device *d, const char *entry,
                            char *why, size_t why_len)
 {
     cl_uint n_params = 0;
-    cl_int err = ocl.get_kernel_info(l->kernel, CL_KERNEL_NUM_ARGS, sizeof(n_params), &n_params,
-                                     NULL);
+    cl_int err = kern_cl->get_kernel_info(l->kernel, CL_KERNEL_NUM_ARGS, sizeof(n_params),
+                                          &n_params, NULL);
     if (err != CL_SUCCESS)
         return kernel_fail(cl_failure_code(err), why, why_len,
                            "kernel %s: its parameter count is unknown: %s", entry,
@@ -546,16 +434,16 @@ static int launch_set_args(struct kernel_device *d, const char *entry,
         if (a->kind == KERNEL_ARG_BUFFER) {
             /* OpenCL has no empty buffers: an empty array gets one byte nobody reads. */
             cl_mem_flags flags = CL_MEM_READ_WRITE | (a->bytes ? CL_MEM_COPY_HOST_PTR : 0);
-            l->mems[i] = ocl.create_buffer(d->cl->context, flags, a->bytes ? a->bytes : 1,
-                                           a->bytes ? a->data : NULL, &err);
+            l->mems[i] = kern_cl->create_buffer(d->cl->context, flags, a->bytes ? a->bytes : 1,
+                                                a->bytes ? a->data : NULL, &err);
             if (!l->mems[i])
                 return kernel_arg_fail(cl_failure_code(err), why, why_len, entry, i, a,
                                        "a buffer of %zu bytes could not be made: %s", a->bytes,
                                        cl_error_name(err));
-            err = ocl.set_kernel_arg(l->kernel, (cl_uint)i, sizeof(cl_mem), &l->mems[i]);
+            err = kern_cl->set_kernel_arg(l->kernel, (cl_uint)i, sizeof(cl_mem), &l->mems[i]);
         } else {
-            err = ocl.set_kernel_arg(l->kernel, (cl_uint)i, a->bytes,
-                                     a->kind == KERNEL_ARG_LOCAL ? NULL : a->data);
+            err = kern_cl->set_kernel_arg(l->kernel, (cl_uint)i, a->bytes,
+                                          a->kind == KERNEL_ARG_LOCAL ? NULL : a->data);
         }
         if (err != CL_SUCCESS)
             return kernel_arg_fail(UDCS_EUSAGE, why, why_len, entry, i, a, "%s (%s of %zu "
@@ -573,9 +461,9 @@ static int launch_run(struct kernel_device *d, const char *entry,
                       size_t why_len)
 {
     struct kernel_cl_device *cl = d->cl;
-    cl_int err = ocl.enqueue_nd_range_kernel(cl->queue, l->kernel, s->dims,
-                                             s->is_range ? s->offset : NULL, s->global,
-                                             s->has_local ? s->local : NULL, 0, NULL, NULL);
+    cl_int err = kern_cl->enqueue_nd_range_kernel(cl->queue, l->kernel, s->dims,
+                                                  s->is_range ? s->offset : NULL, s->global,
+                                                  s->has_local ? s->local : NULL, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         int usage = err == CL_INVALID_WORK_GROUP_SIZE || err == CL_INVALID_WORK_ITEM_SIZE ||
                     err == CL_INVALID_GLOBAL_WORK_SIZE || err == CL_INVALID_GLOBAL_OFFSET ||
@@ -586,7 +474,7 @@ static int launch_run(struct kernel_device *d, const char *entry,
                            s->global[1], s->global[2], s->local[0], s->local[1], s->local[2],
                            cl_error_name(err));
     }
-    err = ocl.finish(cl->queue);
+    err = kern_cl->finish(cl->queue);
     if (err != CL_SUCCESS)
         return kernel_fail(-EIO, why, why_len, "kernel %s failed while running: %s", entry,
                            cl_error_name(err));
@@ -594,8 +482,8 @@ static int launch_run(struct kernel_device *d, const char *entry,
         const struct kernel_arg *a = &args[i];
         if (a->kind != KERNEL_ARG_BUFFER || !a->writable || a->bytes == 0)
             continue;
-        err = ocl.enqueue_read_buffer(cl->queue, l->mems[i], CL_TRUE, 0, a->bytes, a->data, 0,
-                                      NULL, NULL);
+        err = kern_cl->enqueue_read_buffer(cl->queue, l->mems[i], CL_TRUE, 0, a->bytes, a->data, 0,
+                                           NULL, NULL);
         if (err != CL_SUCCESS)
             return kernel_arg_fail(-EIO, why, why_len, entry, i, a,
                                    "reading the result back failed: %s", cl_error_name(err));

@@ -1,7 +1,7 @@
 # tests/ - every tests/unit/test_*.c is one cmocka program; every tests/fuzz/fuzz_*.c one
 # libFuzzer target; every tests/bench/bench_*.c one benchmark program. Adding a file is
 # enough: nothing here lists them by hand.
-TEST_LIBS = $(FARM_LIB) $(KERNELS_EXEC_LIB) $(KERNELS_RUNTIME_LIB) $(KERNELS_LIB) $(RENDER_LIB) $(AGENTS_DETECT_LIB) $(COMPILE_LIB) $(TRACE_LIB) $(CAS_LIB) $(COMMON_LIB)
+TEST_LIBS = $(FARM_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_EXEC_LIB) $(KERNELS_RUNTIME_LIB) $(KERNELS_LIB) $(RENDER_LIB) $(COMPILE_LIB) $(TRACE_LIB) $(CAS_LIB) $(COMMON_LIB)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
