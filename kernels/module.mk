@@ -3,9 +3,9 @@
 # KERNELS_LIB is plain C over jansson and the store: element types, the parameter-list
 # reader, launch descriptions and the job splitter. The master, the tests and the fuzzer
 # link it; nothing in it loads a GPU library.
-# KERNELS_RUNTIME_LIB runs kernels: OpenCL and CUDA (dlopen()ed, never linked) and the CPU
-# references of the kernel library. udcs-kernel, the library tests and the renderer's GPU
-# path link it.
+# KERNELS_RUNTIME_LIB runs kernels: OpenCL and CUDA (dlopen()ed, never linked: the one
+# loader of each library, which agent detection uses too) and the CPU references of the
+# kernel library. udcs-kernel, udcs-trace, udcs-agent, udcs-detect and the tests link it.
 KERNELS_SRCS := kernels/kernel_types.c kernels/kernel_sig.c kernels/kernel_job.c kernels/npy.c
 KERNELS_OBJS := $(KERNELS_SRCS:%.c=$(O)/%.o)
 KERNELS_LIB := $(O)/libudcs_kernels.a
