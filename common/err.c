@@ -34,3 +34,12 @@ int udcs_why(char *why, size_t why_len, const char *fmt, ...)
     va_end(ap);
     return -1;
 }
+
+int udcs_fail(int rc, char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+    return rc;
+}

@@ -31,4 +31,8 @@ const char *udcs_strerror(int err);
 int udcs_why(char *why, size_t why_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same, returning `rc` (an error code of the kind above) instead of -1. */
+int udcs_fail(int rc, char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -8,25 +8,15 @@
 #include "common/log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A malformed submission or message: the reason in why, UDCS_EPROTO returned. */
+#define bad(why, why_len, ...) udcs_fail(UDCS_EPROTO, (why), (why_len), __VA_ARGS__)
+
 /* Bytes of a failed unit's stderr quoted in its error. */
 #define STDERR_QUOTE_BYTES 2048
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return UDCS_EPROTO;
-}
 
 static int agent_id_of(const json_t *body, int64_t *id, char *why, size_t why_len)
 {

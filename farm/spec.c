@@ -20,27 +20,17 @@
 #include "toolchains/render.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A malformed submission or message: the reason in why, UDCS_EPROTO returned. */
+#define bad(why, why_len, ...) udcs_fail(UDCS_EPROTO, (why), (why_len), __VA_ARGS__)
 
 #define KNOWN_TYPES "EXEC, NATIVE_EXEC, RENDER, ENCODE, CUDA_KERNEL, OPENCL_KERNEL"
 #define MAX_UNITS_PER_JOB 1000000
 #define DEFAULT_PRIORITY 5
 #define MAX_URL_BYTES 2048
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return UDCS_EPROTO;
-}
 
 /* ---- unit specs ----------------------------------------------------------------------------- */
 
@@ -451,10 +441,9 @@ static json_t *units_of_render(struct farm *f, json_t *job, char *why, size_t wh
     const char *pinned = json_string_value(json_object_get(job, "device_fingerprint"));
     if (device && strcmp(device, "gpu") == 0) {
         /* a job pinned to a device class keeps that class's API */
-        device = pinned ? (farm_toolchain_offered(f, KERNEL_TOOLCHAIN_CUDA, pinned) ? KERNEL_TOOLCHAIN_CUDA
-                                                                          : KERNEL_TOOLCHAIN_OPENCL)
-                 : farm_common_fingerprint(f, KERNEL_TOOLCHAIN_CUDA) ? KERNEL_TOOLCHAIN_CUDA
-                                                                : KERNEL_TOOLCHAIN_OPENCL;
+        int cuda = pinned ? farm_toolchain_offered(f, KERNEL_TOOLCHAIN_CUDA, pinned)
+                          : farm_common_fingerprint(f, KERNEL_TOOLCHAIN_CUDA) != NULL;
+        device = cuda ? KERNEL_TOOLCHAIN_CUDA : KERNEL_TOOLCHAIN_OPENCL;
         json_object_set_new(job, "device", json_string(device));
     }
     if (device && (strcmp(device, KERNEL_TOOLCHAIN_CUDA) == 0 ||

@@ -11,7 +11,6 @@
 #include "kernels/runtime.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +22,6 @@
 /* A record header: offset and length. Equal bytes shorter than this between two changed
  * runs cost less inside one record than as a second one. */
 #define PATCH_RECORD_BYTES 16
-
-/* udcs_why() for a malformed input: returns UDCS_EUSAGE. */
-__attribute__((format(printf, 3, 4)))
-static int usage_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return UDCS_EUSAGE;
-}
 
 /* ---- patches ------------------------------------------------------------------------------ */
 
@@ -90,8 +78,8 @@ int kernel_patch_apply(uint8_t *buf, const uint8_t *initial, uint8_t *written, s
 {
     if (patch_len < KERNEL_PATCH_MAGIC_BYTES ||
         memcmp(patch, KERNEL_PATCH_MAGIC, KERNEL_PATCH_MAGIC_BYTES) != 0)
-        return usage_why(why, why_len, "not a kernel patch (it does not start with %s)",
-                        KERNEL_PATCH_MAGIC);
+        return udcs_fail(UDCS_EUSAGE, why, why_len,
+                         "not a kernel patch (it does not start with %s)", KERNEL_PATCH_MAGIC);
     size_t at = KERNEL_PATCH_MAGIC_BYTES;
     uint64_t prev_end = 0;
     while (at < patch_len) {
@@ -265,7 +253,8 @@ static int read_arg(struct run_state *st, size_t i, const json_t *a, int patches
     json_t *bytes = json_object_get(a, "bytes");
     arg->name = name ? name : "?";
     if (!name || !kind)
-        return usage_why(why, why_len, "launch argument %zu needs a name and a kind", i);
+        return udcs_fail(UDCS_EUSAGE, why, why_len, "launch argument %zu needs a name and a "
+                         "kind", i);
     if (strcmp(kind, "scalar") == 0) {
         const char *hex = json_string_value(json_object_get(a, "hex"));
         size_t n = hex ? strlen(hex) : 0;
@@ -357,15 +346,16 @@ int kernel_exec_run(const char *launch_path, char *why, size_t why_len)
              read_sizes3(launch, "global", nd.global) < 0 ||
              read_sizes3(launch, "local", nd.local) < 0 ||
              json_array_size(args) > KERNEL_MAX_PARAMS)
-        rc = usage_why(why, why_len, "%s is not a launch description (api, entry, program, dims, "
-                      "global, local, args)", launch_path);
+        rc = udcs_fail(UDCS_EUSAGE, why, why_len, "%s is not a launch description (api, "
+                       "entry, program, dims, global, local, args)", launch_path);
     if (rc == 0 && r) {
         json_t *dim = json_object_get(r, "dim"), *first = json_object_get(r, "first"),
                *count = json_object_get(r, "count");
         if (!json_is_integer(dim) || !json_is_integer(first) || !json_is_integer(count) ||
             json_integer_value(dim) < 0 || json_integer_value(dim) > 2 ||
             json_integer_value(first) < 0 || json_integer_value(count) < 1)
-            rc = usage_why(why, why_len, "%s: range needs dim, first and count", launch_path);
+            rc = udcs_fail(UDCS_EUSAGE, why, why_len, "%s: range needs dim, first and count",
+                           launch_path);
         range.dim = (unsigned)json_integer_value(dim);
         range.first = (size_t)json_integer_value(first);
         range.count = (size_t)json_integer_value(count);
@@ -432,7 +422,8 @@ static int merge_one(const json_t *o, char *why, size_t why_len)
     if (!name || !output || !udcs_path_is_contained(output) || !json_is_integer(bytes) ||
         json_integer_value(bytes) < 0 ||
         (uint64_t)json_integer_value(bytes) > KERNEL_BUFFER_MAX_BYTES || !json_is_array(patches))
-        return usage_why(why, why_len, "a merge output needs name, output, bytes and patches");
+        return udcs_fail(UDCS_EUSAGE, why, why_len,
+                         "a merge output needs name, output, bytes and patches");
     size_t len = (size_t)json_integer_value(bytes);
     uint8_t *initial = NULL, *buf = malloc(len ? len : 1), *written = calloc(len / 8 + 1, 1);
     int rc = buf && written ? 0 : -ENOMEM;
@@ -487,7 +478,7 @@ int kernel_exec_merge(const char *merge_path, char *why, size_t why_len)
         return rc;
     json_t *outputs = json_object_get(merge, "outputs"), *o;
     if (!json_is_array(outputs))
-        rc = usage_why(why, why_len, "%s has no outputs list", merge_path);
+        rc = udcs_fail(UDCS_EUSAGE, why, why_len, "%s has no outputs list", merge_path);
     size_t i;
     json_array_foreach(outputs, i, o) {
         if (rc < 0)
