@@ -60,7 +60,7 @@ static int trivial(struct kernel_device *d, const char *dir, int count)
         { KERNEL_ARG_BUFFER, "c", c, sizeof(c), 1 },
         { KERNEL_ARG_SCALAR, "n", &n, sizeof(n), 0 },
     };
-    struct kernel_ndrange nd = { 1, { 3, 1, 1 }, { 0, 0, 0 } };
+    struct kernel_ndrange nd = { 1, { 3, 1, 1 }, { 3, 1, 1 } };   /* CUDA needs a block */
     for (int i = 0; rc == 0 && i < count; i++) {
         memset(c, 0, sizeof(c));
         uint64_t s = udcs_mono_ns();

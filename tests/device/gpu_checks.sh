@@ -14,8 +14,11 @@
 #              stands (c = [5, 7, 9]), a CUDA kernel split over agents, and the rest
 #   gpu        tests/integration/test_farm_gpu.sh: GPU requirements on the farm
 #   bench      tests/bench/run_kernel.sh: the kernel benchmark (CUDA and OpenCL rows)
-# Libraries the machine lacks (libmicrohttpd, libinih, libcmocka, ...) may be put in
-# build/gpulibs beforehand: that directory goes first in LD_LIBRARY_PATH. The CUDA driver
+# Libraries the machine lacks (libmicrohttpd, libinih, libcmocka, ...): pack them here with
+# tests/device/pack_libs.sh and carry build/gpulibs.tar.xz; this script unpacks into
+# build/gpulibs only those the machine's own ldconfig does not know (shadowing its libcurl
+# would break its curl), and puts build/gpulibs last on PATH (jq) and first in
+# LD_LIBRARY_PATH. See tests/device/README.md. The CUDA driver
 # does not start under AddressSanitizer without protect_shadow_gap=0; this script runs the
 # normal build. Exit status: 0 when every step passed.
 set -u
@@ -23,8 +26,24 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-${OUT:-$ROOT/build/gpu-checks}}
 mkdir -p "$OUT"
 export UDCS_BIN="$ROOT/build/bin" UDCS_TESTBIN="$ROOT/build/tests"
-export LD_LIBRARY_PATH="$ROOT/build/gpulibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd "$ROOT" || exit 2
+if [ -f build/gpulibs.tar.xz ]; then
+    rm -rf build/gpulibs build/gpulibs.all && mkdir -p build/gpulibs build/gpulibs.all
+    tar -C build/gpulibs.all -xJf build/gpulibs.tar.xz
+    known=$(ldconfig -p | awk '{ print $1 }')
+    for f in build/gpulibs.all/gpulibs/*; do
+        n=$(basename "$f")
+        case $n in
+        jq|libjq*|libonig*) command -v jq >/dev/null || cp "$f" build/gpulibs/ ;;
+        *) grep -qxF "$n" <<<"$known" || cp "$f" build/gpulibs/ ;;
+        esac
+    done
+    echo "carried libraries used: $(ls build/gpulibs | tr '\n' ' ')"
+fi
+# NVRTC is often outside the loader's path (CUDA's own lib directory).
+nvrtc=$(find /usr/local /usr/lib /opt -name 'libnvrtc.so*' 2>/dev/null | head -n 1)
+export PATH="$PATH:$ROOT/build/gpulibs"
+export LD_LIBRARY_PATH="$ROOT/build/gpulibs${nvrtc:+:$(dirname "$nvrtc")}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 status=0
 
 step() {   # step NAME TIMEOUT COMMAND...

@@ -299,10 +299,12 @@ static void udcs_trace_writes_the_same_file(void **state)
     struct udcs_buf err = UDCS_BUF_INIT(1 << 16);
     const char *a[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
                         "4", "--region", "3,5,30,20", "-o", cpu, NULL };
-    assert_int_equal(run_trace(a, NULL, &err), 0);
+    int status = run_trace(a, NULL, &err);
+    if (status != 0)
+        fail_msg("udcs-trace on the CPU: exit %d: %s", status, err.data);
     const char *b[] = { "scenes/cornell.scn", "--frame", "1", "--size", "40x30", "--samples",
                         "4", "--region", "3,5,30,20", "--device", device, "-o", dev, NULL };
-    int status = run_trace(b, NULL, &err);
+    status = run_trace(b, NULL, &err);
     if (status != 0)
         fail_msg("udcs-trace --device %s: exit %d: %s", device, status, err.data);
     size_t len;
