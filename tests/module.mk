@@ -33,6 +33,22 @@ $(BUILD)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -o $@
 
+# Each fuzz target also becomes an ordinary test program, test_replay_fuzz_X (gcc, no
+# libFuzzer): it replays the target's seed corpus and regressions in `make check` and, under
+# the sanitizers, in `make asan` (tests/fuzz/replay_main.c).
+FUZZ_REPLAYS := $(FUZZ_SRCS:tests/fuzz/%.c=$(TESTBIN)/test_replay_%)
+TEST_PROGRAMS += $(FUZZ_REPLAYS)
+FUZZ_REPLAY_OBJS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/fuzz/replay_%.o)
+DEPFILES += $(FUZZ_REPLAY_OBJS:.o=.d)
+
+$(FUZZ_REPLAY_OBJS): $(O)/tests/fuzz/replay_%.o: tests/fuzz/replay_main.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -DFUZZ_TARGET_NAME='"$*"' -c $< -o $@
+
+$(FUZZ_REPLAYS): $(TESTBIN)/test_replay_%: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_%.o $(TEST_LIBS)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 .PHONY: tests fuzz-targets
 tests: $(TEST_PROGRAMS)
 fuzz-targets: $(FUZZ_TARGETS)
