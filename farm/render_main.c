@@ -172,6 +172,18 @@ static int parse_opts(int argc, char **argv, void *opts)
                        !o->scene ? "the scene" : !o->frames ? "--frames" : "-o");
         return -1;
     }
+    /* the master would refuse these too, but only after the scene and its files are sent */
+    int w, h;
+    if (o->size && image_parse_size(o->size, &w, &h) < 0) {
+        udcs_log_error("--size %s: give WIDTHxHEIGHT in pixels, each 1 to %d (for example "
+                       "1920x1080)", o->size, IMAGE_MAX_SIDE);
+        return -1;
+    }
+    if (o->tiles && render_tiles_parse(o->tiles, &w, &h) < 0) {
+        udcs_log_error("--tiles %s: give COLUMNSxROWS, each 1 to %d (for example 4x4)",
+                       o->tiles, RENDER_MAX_TILES);
+        return -1;
+    }
     if (o->device && !render_device_known(o->device)) {
         udcs_log_error("--device %s: devices are " RENDER_DEVICES, o->device);
         return -1;

@@ -55,7 +55,9 @@ int image_write_float_tiff(const char *path, const struct image *img, char *why,
 void image_copy_rect(struct image *dst, int dx, int dy, const struct image *src, int sx,
                      int sy, int w, int h);
 
-/* "1920x1080" -> 1920, 1080 (each 1 to 65536). Returns 0 or -1. */
+/* The largest width or height an image size may give. */
+#define IMAGE_MAX_SIDE 65536
+/* "1920x1080" -> 1920, 1080 (each 1 to IMAGE_MAX_SIDE). Returns 0 or -1. */
 int image_parse_size(const char *text, int *w, int *h);
 /* "X,Y,W,H" -> a rectangle with W, H >= 1 and X, Y >= 0. Returns 0 or -1. */
 int image_parse_rect(const char *text, int rect[4]);

@@ -9,8 +9,6 @@
 
 #include "toolchains/image.h"
 
-#define IMAGE_MAX_SIDE 65536
-
 /* One decimal number from *p up to a character in `ends`; advances *p. */
 static int take_number(const char **p, long min, long max, char end, long *out)
 {

@@ -43,6 +43,11 @@ int render_device_known(const char *device);
  * why. Free *frames. */
 int render_frames_parse(const char *text, int **frames, size_t *n, char *why, size_t why_len);
 
+/* "4x4" -> the columns and rows of a tile grid, each 1 to RENDER_MAX_TILES. Returns 0 or
+ * -1. The master checks a job's "tiles" with it, and udcs-render checks --tiles before
+ * anything is sent. */
+int render_tiles_parse(const char *text, int *cols, int *rows);
+
 /* The rectangle {x, y, w, h} of tile (col, row) of a cols x rows grid over a w x h frame.
  * Edges fall on multiples of `align` pixels (POV-Ray anti-aliases in 32-pixel blocks
  * counted from the corner of what it renders); the last column and row take the rest. */

@@ -48,6 +48,14 @@ int render_tile_align(const char *renderer)
     return strcmp(renderer, "povray") == 0 ? POVRAY_BLOCK : 1;
 }
 
+int render_tiles_parse(const char *text, int *cols, int *rows)
+{
+    if (image_parse_size(text, cols, rows) < 0 || *cols > RENDER_MAX_TILES ||
+        *rows > RENDER_MAX_TILES)
+        return -1;
+    return 0;
+}
+
 int render_device_known(const char *device)
 {
     return strcmp(device, "cpu") == 0 || strcmp(device, "gpu") == 0 ||
@@ -254,8 +262,7 @@ static int read_job(const json_t *job, struct job *j, char *why, size_t why_len)
     snprintf(probe, sizeof(probe), "x.%.8s", j->format);
     if (strcmp(j->format, "tif") == 0 || image_format_of_path(probe, &fmt) < 0)
         return udcs_why(why, why_len, "format '%s' is not one of png, exr, tiff", j->format);
-    if (image_parse_size(tiles, &j->cols, &j->rows) < 0 || j->cols > RENDER_MAX_TILES ||
-        j->rows > RENDER_MAX_TILES)
+    if (render_tiles_parse(tiles, &j->cols, &j->rows) < 0)
         return udcs_why(why, why_len, "tiles '%s' is not COLUMNSxROWS (1 to %d each, for example "
                         "4x4)", tiles, RENDER_MAX_TILES);
     if (size && image_parse_size(size, &j->width, &j->height) < 0)

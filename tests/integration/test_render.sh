@@ -167,6 +167,12 @@ expect_status 2 "several frames into one file name are refused" \
 expect_output_contains "need #### in the name"
 expect_status 2 "an unknown option is refused" "$RENDER" "$ORBIT" --frames 1 --tile 2x2 -o x.png
 expect_output_contains "unknown option '--tile'"
+expect_status 2 "a size without pixels is refused before anything is sent" \
+    "$RENDER" "$ORBIT" --frames 1 --size 0x10 -o bad/s.png
+expect_output_contains "--size 0x10: give WIDTHxHEIGHT in pixels"
+expect_status 2 "a tile grid without columns is refused before anything is sent" \
+    "$RENDER" "$ORBIT" --frames 1 --tiles 0x2 -o bad/t.png
+expect_output_contains "--tiles 0x2: give COLUMNSxROWS"
 expect_status 1 "tiles more than pixels are refused" \
     "$RENDER" "$ORBIT" --frames 1 --size 8x8 --tiles 16x1 -o bad/t.png
 expect_output_contains "do not fit"

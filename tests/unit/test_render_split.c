@@ -87,6 +87,21 @@ static void tile_grids_cover_the_frame(void **state)
     assert_int_equal(rect[3], 88);
 }
 
+static void tile_grids_parse_columns_by_rows(void **state)
+{
+    (void)state;
+    int cols = 0, rows = 0;
+    assert_int_equal(render_tiles_parse("4x3", &cols, &rows), 0);
+    assert_int_equal(cols, 4);
+    assert_int_equal(rows, 3);
+    assert_int_equal(render_tiles_parse("64x1", &cols, &rows), 0);
+    static const char *const bad[] = { "0x2", "2x0", "65x1", "1x65", "4", "4x", "x4", "-1x2",
+                                       "4x4x4", "4 x4", "" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (render_tiles_parse(bad[i], &cols, &rows) == 0)
+            fail_msg("tiles '%s' taken as %dx%d", bad[i], cols, rows);
+}
+
 static json_t *split(const char *text, char *why, size_t len)
 {
     json_error_t e;
@@ -250,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(frame_lists),
         cmocka_unit_test(tile_grids_cover_the_frame),
+        cmocka_unit_test(tile_grids_parse_columns_by_rows),
         cmocka_unit_test(builtin_frames_and_tiles),
         cmocka_unit_test(povray_and_blender_command_lines),
         cmocka_unit_test(refusals),
