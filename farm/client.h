@@ -62,6 +62,17 @@ int client_send_file(struct cas *cas, const char *path, char text[CLIENT_DIGEST_
  * what went wrong and returns an error code, or 0 with *cas (cas_close it). */
 int client_open_store(struct client *c, struct cas **cas);
 
+/* The seconds the rest of a job should take: `done` of its `total` units finished in
+ * `elapsed_s`, `cached` of those answered by the action cache. Cached units took no time
+ * and say nothing about the rate, so the rate is that of the units that ran. < 0 (not
+ * known yet) until one has run. */
+static inline double client_eta_s(double elapsed_s, size_t done, size_t cached, size_t total)
+{
+    size_t ran = done > cached ? done - cached : 0;
+    size_t left = total > done ? total - done : 0;
+    return ran ? elapsed_s * (double)left / (double)ran : -1;
+}
+
 /* Draw a progress bar on stderr (a terminal's line, redrawn): done of total, then `text`,
  * the time since start_ms and the ETA (seconds; < 0: not known yet). */
 void client_draw_progress(size_t done, size_t total, const char *text, uint64_t start_ms,

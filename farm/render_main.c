@@ -408,6 +408,7 @@ struct run {
     size_t n_frames;
     unsigned char *written;      /* per frame */
     size_t n_written, n_cached, units_done, units_total;
+    size_t units_cached;         /* of units_done, answered by the action cache */
     int json, tty;
     const char *encode;          /* --encode: where the video goes */
     int encoded;
@@ -432,12 +433,12 @@ static void progress(struct run *r)
     if (r->json || !r->tty)
         return;
     char text[160];
-    size_t done = r->units_done;   /* units a second so far, cached ones included */
     snprintf(text, sizeof(text), "%zu/%zu frames, %zu cached, units %zu/%zu", r->n_written,
              r->n_frames, r->n_cached, r->units_done, r->units_total);
     double elapsed = (double)(udcs_mono_ms() - r->start_ms) / 1000;
     client_draw_progress(r->n_written, r->n_frames, text, r->start_ms,
-                         done ? elapsed * (double)(r->units_total - done) / (double)done : -1);
+                         client_eta_s(elapsed, r->units_done, r->units_cached,
+                                      r->units_total));
 }
 
 /* The join of --encode ("output") finished: fetch the video. */
@@ -523,8 +524,10 @@ static int on_event(void *arg, const char *event, json_t *d)
         r->units_total = (size_t)json_integer_value(json_object_get(d, "total"));
     int rc = 0;
     if (strcmp(event, "unit_finished") == 0) {
+        int cached = json_is_true(json_object_get(d, "cached"));
+        r->units_cached += cached;
         rc = write_frame(r, json_string_value(json_object_get(d, "name")),
-                         json_object_get(d, "outputs"), json_is_true(json_object_get(d, "cached")));
+                         json_object_get(d, "outputs"), cached);
     } else if (strcmp(event, "unit_failed") == 0 || strcmp(event, "unit_retry") == 0) {
         client_say_unit_trouble(event, d, r->json, r->tty);
     }
