@@ -580,6 +580,12 @@ static int render(struct client *c, void *opts)
         free(frames);
         return UDCS_EXIT_USAGE;
     }
+    if (strcmp(renderer, "povray") == 0 && n_frames > 1 && !o->animation)
+        udcs_log_warn("POV-Ray's clock spans the frames asked for, %d-%d (+KFI%d +KFF%d), so "
+                      "every frame's picture depends on the range: a longer or different range "
+                      "renders every frame again. To render part of an animation and extend it "
+                      "later, name the whole with --animation FIRST-LAST", frames[0],
+                      frames[n_frames - 1], frames[0], frames[n_frames - 1]);
     image_format_of_path(o->output, &fmt);
     struct cas *cas;
     int status = UDCS_EXIT_FAILED, rc = client_open_store(c, &cas);

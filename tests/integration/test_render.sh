@@ -181,6 +181,10 @@ mkdir -p pov && cp /usr/share/doc/povray/examples/advanced/biscuit.pov pov/
 expect_status 1 "a renderer no agent has is refused" \
     "$RENDER" pov/biscuit.pov --frames 1 --size 64x48 -o bad/p.png
 expect_output_contains "no connected agent offers the renderer povray"
+expect_status 1 "several POV-Ray frames without --animation (refused here: no agent has it)" \
+    "$RENDER" pov/biscuit.pov --frames 1-2 --size 64x48 -o bad/p_#.png
+expect_output_contains "POV-Ray's clock spans the frames asked for, 1-2 (+KFI1 +KFF2)"
+expect_output_contains "name the whole with --animation FIRST-LAST"
 printf '#include "colors.inc"\n#include "my_textures.inc"\nsphere { 0, 1 }\n' >pov/missing.pov
 expect_status 1 "a POV-Ray scene with a missing include is refused" \
     "$RENDER" pov/missing.pov --frames 1 -o bad/m.png
