@@ -215,10 +215,21 @@ check "a POV-Ray frame as a 16-bit TIFF (rendered +FN16, converted by a merge un
     timeout 300 "$RENDER" pov/biscuit.pov --frames 1 "${POV[@]}" -o pov_out/whole.tif
 check "the same picture as the 8-bit PNG, within 8-bit rounding" \
     "$IMAGE" compare --tolerance 0.0025 pov_direct.png pov_out/whole.tif
+# An animation from Debian's examples whose camera moves with the clock, so that a frame
+# rendered at the wrong clock would differ.
+cp /usr/share/doc/povray/examples/animations/camera2/camera2.pov pov/
 check "a POV-Ray animation: frames 1-3 of 5 (+KFI1 +KFF5)" \
-    timeout 300 "$RENDER" pov/biscuit.pov --frames 1-3 --animation 1-5 --size 64x48 \
+    timeout 300 "$RENDER" pov/camera2.pov --frames 1-3 --animation 1-5 --size 64x48 \
     -o pov_out/a_#.png
+grep -q "clock spans" "$T/.out" && not_ok "no warning about the clock with --animation" ||
+    ok "no warning about the clock with --animation"
 check "each frame written" test -s pov_out/a_1.png -a -s pov_out/a_3.png
+(cd pov && povray -D +Icamera2.pov +O../pov_anim_.png +W64 +H48 +FN +KFI1 +KFF5 +SF2 +EF2 \
+    >/dev/null 2>&1)
+check "frame 2 == povray run directly for frame 2 of 1-5 (+SF2 +EF2), pixel for pixel" \
+    same_pixels pov_anim_2.png pov_out/a_2.png
+expect_status 1 "and the clock moves the camera: frames 1 and 2 differ" \
+    "$IMAGE" compare pov_out/a_1.png pov_out/a_2.png
 printf '#include "stripes.inc"\nsphere { 0, 1 pigment { Stripes } }\ncamera { location <0,0,-4> look_at 0 }\nlight_source { <2,4,-3> rgb 1 }\n' >pov/with_include.pov
 printf '#declare Stripes = pigment { gradient x color_map { [0 rgb <1,0,0>] [1 rgb <0,0,1>] } }\n' >pov/stripes.inc
 check "a scene's own include is shipped with it" \
