@@ -261,7 +261,7 @@ struct run {
     const struct opts *o;
     const struct plan *p;
     unsigned char *done;          /* per segment */
-    size_t segs_done, frames_done, frames, cached;
+    size_t segs_done, frames_done, frames, cached, frames_cached;
     int written, json, tty;
     uint64_t start_ms;
 };
@@ -274,9 +274,8 @@ static void progress(struct run *r)
     snprintf(text, sizeof(text), "%zu/%zu segments, %zu/%zu frames, %zu cached", r->segs_done,
              r->p->n_segs, r->frames_done, r->frames, r->cached);
     double elapsed = (double)(udcs_mono_ms() - r->start_ms) / 1000;
-    size_t done = r->frames_done;   /* frames a second so far, cached ones included */
     client_draw_progress(r->frames_done, r->frames, text, r->start_ms,
-                         done ? elapsed * (double)(r->frames - done) / (double)done : -1);
+                         client_eta_s(elapsed, r->frames_done, r->frames_cached, r->frames));
 }
 
 static int take_output(struct run *r, json_t *outputs, int cached)
@@ -316,6 +315,8 @@ static int on_unit(void *arg, const char *name, json_t *outputs, int cached)
     r->segs_done++;
     r->frames_done += r->p->segs[k].frames;
     r->cached += cached;
+    if (cached)
+        r->frames_cached += r->p->segs[k].frames;
     if (r->json)
         printf("{\"event\":\"segment\",\"segment\":%zu,\"frames\":%zu,\"cached\":%s,"
                "\"segments_done\":%zu,\"segments\":%zu,\"frames_done\":%zu,"
