@@ -321,7 +321,8 @@ int cas_store_has(struct cas_store *cs, const struct cas_digest *d);
  * replacing any file there only once the bytes are verified) / to a descriptor (which
  * may have received part of the bytes when corruption is found). Each verifies the
  * digest; a corrupt blob is removed, counted and reported as UDCS_ECORRUPT. Returns 0,
- * -ENOENT when absent, UDCS_ECORRUPT, or -errno. */
+ * -ENOENT when absent (also when `d` names another size than the blob stored under its
+ * hash: that blob is left alone), UDCS_ECORRUPT, or -errno. */
 int cas_store_get_bytes(struct cas_store *cs, const struct cas_digest *d, struct udcs_buf *out);
 int cas_store_get_to_file(struct cas_store *cs, const struct cas_digest *d, const char *path,
                           mode_t mode);

@@ -259,10 +259,22 @@ void cas_store_drop_corrupt(struct cas_store *cs, enum cas_area area, const char
                    "store", cs->root, rel, why);
 }
 
+/* The blob stored under `d`'s hash has another raw size than `d` names. Usually the
+ * request is wrong, not the blob: that blob is simply not here, and the one that is must
+ * stay, whoever asked (a remote reader needs no token). But the header's size field may
+ * be what was damaged, so decode the blob against its own header to tell: -ENOENT when
+ * it is whole, UDCS_ECORRUPT with *why set when it is damaged, or -errno. */
+static int check_other_size(int fd, const struct cas_blob_header *hdr, const char **why)
+{
+    int rc = cas_decode_fd(fd, &hdr->digest, NULL, NULL, why);
+    return rc == 0 ? -ENOENT : rc;
+}
+
 /* Open a stored entry and check its header against `d` and the file's size. When `whole`
  * is not NULL and the file is small (CAS_READ_WHOLE_MAX_BYTES), the whole file is read
  * into it by the same single read that gives the header. Returns 0 (fd, st and hdr set),
- * -ENOENT, or UDCS_ECORRUPT after removing the bad file. */
+ * -ENOENT (also when the blob stored under `d`'s hash has another size: see
+ * check_other_size), or UDCS_ECORRUPT after removing the bad file. */
 static int open_checked(struct cas_store *cs, enum cas_area area, const char *rel,
                         const struct cas_digest *d, int *fd_out, struct stat *st,
                         struct cas_blob_header *hdr, struct udcs_buf *whole)
@@ -293,9 +305,10 @@ static int open_checked(struct cas_store *cs, enum cas_area area, const char *re
         else if ((uint64_t)st->st_size != CAS_BLOB_HEADER_BYTES + hdr->payload_size)
             why = (uint64_t)st->st_size < CAS_BLOB_HEADER_BYTES + hdr->payload_size
                       ? "the file is truncated" : "the file is longer than its header says";
-        else if (area == CAS_AREA_BLOB && (memcmp(hdr->digest.hash, d->hash, CAS_HASH_BYTES) ||
-                                           (d->size && d->size != hdr->digest.size)))
+        else if (area == CAS_AREA_BLOB && memcmp(hdr->digest.hash, d->hash, CAS_HASH_BYTES))
             why = "its header names another digest";
+        else if (area == CAS_AREA_BLOB && d->size && d->size != hdr->digest.size)
+            rc = check_other_size(fd, hdr, &why);
     }
     if (why) {
         cas_store_drop_corrupt(cs, area, rel, fd, why);

@@ -24,6 +24,11 @@ check "cat writes the blobs in order" bash -c "'$CAS' --cache-dir '$S' cat $H $H
 check "has succeeds for present blobs" c has "$H" "$N"
 expect_status 1 "has fails when one is missing" c has "$H" 0123456789abcdef0123456789abcdef
 expect_output_contains "missing 0123456789abcdef0123456789abcdef"
+expect_status 1 "has with a wrong size says missing" c has "$H/7"
+expect_output_contains "missing $H/7"
+expect_status 3 "get with a wrong size is not found" c get "$H/7" -o "$T/x"
+check "the blob survives a wrong size" c has "$H/6"
+check "and is not counted corrupt" sh -c "'$CAS' --cache-dir '$S' stats --json | grep -q '\"corrupt\": 0'"
 
 # misuse: clear messages, distinct statuses
 expect_status 3 "get of an unknown digest exits 3" c get 0123456789abcdef0123456789abcdef -o "$T/x"

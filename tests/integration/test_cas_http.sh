@@ -22,7 +22,18 @@ seq 1 3000 >"$T/small.txt"
 D=$(cli put "$T/small.txt" | cut -d' ' -f1)
 check "a put through the CLI reaches the server" test "$(code HEAD "/cas/$D")" = 200
 check "HEAD tells the raw size" sh -c "curl -sI --max-time 20 '$SERVER_URL/cas/$D' | grep -qi '^X-UDCS-Raw-Size: $(stat -c %s "$T/small.txt")'"
-check "GET returns the stored form byte for byte" sh -c "curl -sf --max-time 20 '$SERVER_URL/cas/$D' | cmp - $(ls "$T"/srv/store/cas/*/"${D:2}")"
+# (a copy: `cmp -` alone, were the glob to match nothing, would compare stdin with itself)
+cp "$(ls "$T"/srv/store/cas/*/"${D:2}")" "$T/small.stored"
+check "GET returns the stored form byte for byte" sh -c "curl -sf --max-time 20 '$SERVER_URL/cas/$D' | cmp - '$T/small.stored'"
+
+# a wrong size in the name is not found, and costs the server nothing: no token is needed
+# to send one, so it must never remove the blob
+SIZE=$(stat -c %s "$T/small.txt")
+check "HEAD with a wrong size is 404" test "$(code HEAD "/cas/$D/$((SIZE + 3))")" = 404
+check "GET with a wrong size is 404" test "$(code GET "/cas/$D/$((SIZE + 3))")" = 404
+check "the blob is still served after both" test "$(code HEAD "/cas/$D")" = 200
+check "and still whole" sh -c "curl -sf --max-time 20 '$SERVER_URL/cas/$D/$SIZE' | cmp - '$T/small.stored'"
+check "nothing was counted corrupt" sh -c "curl -sf --max-time 20 '$SERVER_URL/stats' | grep -q '\"corrupt\": *0'"
 
 stored=$(ls "$C1"/cas/*/"${D:2}")
 OTHER=0123456789abcdef0123456789abcdef

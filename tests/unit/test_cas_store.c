@@ -170,6 +170,66 @@ static void truncated_blob_is_not_present_and_is_removed(void **state)
     assert_int_equal(s.corrupt, 1);
 }
 
+/* A wrong size in a request is the request's mistake: anyone may send one (a remote HEAD
+ * needs no token), so it must never cost the store a healthy blob. */
+static void request_with_wrong_size_is_not_found_and_keeps_the_blob(void **state)
+{
+    struct fixture *f = *state;
+    struct cas_digest d, wrong;
+    struct cas_blob_header h;
+    struct udcs_buf out = UDCS_BUF_INIT(SIZE_MAX);
+    char *path = udcs_path_join(f->dir, "got");
+    int fd = -1;
+    assert_int_equal(cas_store_put_bytes(f->cs, "hello\n", 6, &d), 0);
+    wrong = d;
+    wrong.size = 9;
+
+    assert_false(cas_store_has(f->cs, &wrong));
+    assert_int_equal(cas_store_get_bytes(f->cs, &wrong, &out), -ENOENT);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(cas_store_get_to_file(f->cs, &wrong, path, 0644), -ENOENT);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(cas_store_open_stored(f->cs, &wrong, &fd, &h), -ENOENT);
+
+    assert_true(blob_file_exists(f, &d));
+    assert_true(cas_store_has(f->cs, &d));
+    assert_int_equal(cas_store_get_bytes(f->cs, &d, &out), 0);
+    assert_int_equal(out.len, 6);
+    assert_memory_equal(out.data, "hello\n", 6);
+    struct cas_stats s;
+    cas_store_stats(f->cs, &s);
+    assert_int_equal(s.corrupt, 0);
+    assert_int_equal(s.misses, 2);
+    assert_int_equal(s.blob_count, 1);
+    free(path);
+    udcs_buf_release(&out);
+}
+
+/* The other side of the test above: when the size field of the header is what changed,
+ * a request with the true size finds the damage, and the blob is removed. */
+static void damaged_size_in_header_is_found_and_removed(void **state)
+{
+    struct fixture *f = *state;
+    char data[10000];   /* text: stored as a zstd frame, whose size the header alone holds */
+    struct cas_digest d;
+    struct udcs_buf out = UDCS_BUF_INIT(SIZE_MAX);
+    test_fill(data, sizeof(data), 5, 1);
+    assert_int_equal(cas_store_put_bytes(f->cs, data, sizeof(data), &d), 0);
+    flip_one_stored_byte(f, &d, 8);   /* low byte of the raw size */
+
+    assert_int_equal(cas_store_get_bytes(f->cs, &d, &out), UDCS_ECORRUPT);
+    assert_int_equal(out.len, 0);
+    assert_false(blob_file_exists(f, &d));
+    struct cas_stats s;
+    cas_store_stats(f->cs, &s);
+    assert_int_equal(s.corrupt, 1);
+    /* a put repairs it rather than finding the damaged copy "already present" */
+    assert_int_equal(cas_store_put_bytes(f->cs, data, sizeof(data), &d), 0);
+    assert_int_equal(cas_store_get_bytes(f->cs, &d, &out), 0);
+    assert_memory_equal(out.data, data, sizeof(data));
+    udcs_buf_release(&out);
+}
+
 static size_t count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -411,6 +471,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(get_rejects_blob_whose_bytes_changed_on_disk, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_blob_is_not_present_and_is_removed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(request_with_wrong_size_is_not_found_and_keeps_the_blob,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_size_in_header_is_found_and_removed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(get_to_file_replaces_target_only_when_verified, setup,
                                         teardown),
