@@ -447,6 +447,12 @@ int cas_has(struct cas *c, const struct cas_digest *d);
 int cas_get_bytes(struct cas *c, const struct cas_digest *d, struct udcs_buf *out);
 int cas_get_to_file(struct cas *c, const struct cas_digest *d, const char *path, mode_t mode);
 int cas_get_to_fd(struct cas *c, const struct cas_digest *d, int fd);
+/* cas_get_to_file's read, into a file the caller opened with udcs_afile_open() and then
+ * commits (or aborts, on failure): for callers that report the file's own errors apart
+ * from the blob's, since a missing directory is -ENOENT just as a missing blob is.
+ * Starts over from the remote when the local copy proves damaged. */
+struct udcs_afile;
+int cas_get_to_afile(struct cas *c, const struct cas_digest *d, struct udcs_afile *af);
 /* A hit whose outputs can no longer be found anywhere is a miss (-ENOENT). */
 int cas_ac_get(struct cas *c, const struct cas_digest *action, struct cas_action_result *out);
 int cas_ac_put(struct cas *c, const struct cas_digest *action,

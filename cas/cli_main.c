@@ -228,6 +228,33 @@ static int cmd_put(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+static int output_fail(const char *digest, const char *path, int rc)
+{
+    udcs_log_error("get %s: cannot write %s: %s%s", digest, path, udcs_strerror(rc),
+                   rc == -ENOENT ? "; create its directory first" : "");
+    return CLI_EXIT_FAILED;
+}
+
+/* The output file is opened and committed here, not by cas_get_to_file, so that its own
+ * errors (a missing directory is -ENOENT too) are not taken for a missing blob. */
+static int get_blob_to_path(struct cas *c, const struct cas_digest *d, const char *digest,
+                            const char *path)
+{
+    struct udcs_afile af;
+    int rc = udcs_afile_open(&af, path, 0, 0644);
+    if (rc < 0)
+        return output_fail(digest, path, rc);
+    rc = cas_get_to_afile(c, d, &af);
+    if (rc < 0) {
+        udcs_afile_abort(&af);
+        char what[128];
+        snprintf(what, sizeof(what), "get %s", digest);
+        return cli_fail(c, rc, what);
+    }
+    rc = udcs_afile_commit(&af);
+    return rc < 0 ? output_fail(digest, path, rc) : CLI_EXIT_OK;
+}
+
 static int cmd_get(struct cli *cli, int argc, char **argv)
 {
     const char *out = NULL, *digest = NULL;
@@ -261,10 +288,7 @@ static int cmd_get(struct cli *cli, int argc, char **argv)
     if (tree) {
         status = cli_cmd_get_tree(cli, c, digest, out);
     } else {
-        int rc = cas_get_to_file(c, &d, out, 0644);
-        char what[128];
-        snprintf(what, sizeof(what), "get %s", digest);
-        status = rc < 0 ? cli_fail(c, rc, what) : CLI_EXIT_OK;
+        status = get_blob_to_path(c, &d, digest, out);
     }
     cas_close(c);
     return status;

@@ -245,13 +245,18 @@ int cas_get_to_fd(struct cas *c, const struct cas_digest *d, int fd)
     return read_layered(c, d, NULL, sink_fd, &fd, NULL);
 }
 
+int cas_get_to_afile(struct cas *c, const struct cas_digest *d, struct udcs_afile *af)
+{
+    return read_layered(c, d, NULL, sink_fd, &af->fd, rewind_fd);
+}
+
 int cas_get_to_file(struct cas *c, const struct cas_digest *d, const char *path, mode_t mode)
 {
     struct udcs_afile af;
     int rc = udcs_afile_open(&af, path, 0, mode);
     if (rc < 0)
         return rc;
-    rc = read_layered(c, d, NULL, sink_fd, &af.fd, rewind_fd);
+    rc = cas_get_to_afile(c, d, &af);
     if (rc < 0) {
         udcs_afile_abort(&af);
         return rc;

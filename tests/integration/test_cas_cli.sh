@@ -34,6 +34,10 @@ check "and is not counted corrupt" sh -c "'$CAS' --cache-dir '$S' stats --json |
 expect_status 3 "get of an unknown digest exits 3" c get 0123456789abcdef0123456789abcdef -o "$T/x"
 expect_output_contains "not found"
 check "a failed get leaves no file" test ! -e "$T/x"
+expect_status 1 "get into a missing directory is a write failure, not a missing blob" c get "$H" -o "$T/no/such/dir/f"
+expect_output_contains "cannot write $T/no/such/dir/f: No such file or directory"
+cp "$T/.out" "$T/get-nodir.out"   # check writes its own output to .out
+check "and does not call the blob missing" sh -c "! grep -q 'not found' '$T/get-nodir.out'"
 expect_status 2 "a malformed digest is a usage error" c get not-a-digest -o "$T/x"
 expect_output_contains "is not a digest"
 expect_status 2 "an unknown command is a usage error" c frobnicate
