@@ -19,11 +19,18 @@ struct cli {
     char *token;             /* from the token file, or NULL */
 };
 
-/* Open the store the settings describe (with its remote, if any). Prints why on failure
- * and returns NULL. */
-struct cas *cli_open_cas(struct cli *cli);
-/* The local store alone (stats, verify, trim, serve). */
-struct cas_store *cli_open_store(struct cli *cli);
+/* Open the store the settings describe (with its remote, if any) into *out. Returns
+ * CLI_EXIT_OK, or after saying why (with *out NULL) CLI_EXIT_USAGE when a setting is
+ * wrong (--level 99, a remote that is not an http URL) or CLI_EXIT_FAILED. */
+int cli_open_cas(struct cli *cli, struct cas **out);
+/* The local store alone (stats, verify, trim, serve); the same statuses. */
+int cli_open_store(struct cli *cli, struct cas_store **out);
+
+/* For a command's own options that take a value: whether argv[*i] is `option`. Returns
+ * 1 with the value in *value and *i moved onto it, 0 when argv[*i] is something else,
+ * or UDCS_EUSAGE after saying that `cmd`'s `option` needs a value (it came last). */
+int cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *option,
+                     const char **value);
 
 /* Map an error from the store to an exit status, after printing `what` and why. */
 int cli_fail(struct cas *c, int rc, const char *what);

@@ -86,8 +86,9 @@ static int store_options(struct cli *cli, struct cas_store_options *o)
         udcs_config_uint(&cli->cfg, "threads", &threads) < 0)
         return UDCS_EUSAGE;
     if (level < 1 || level > 19) {
-        udcs_log_error("--level %llu is out of range; zstd levels run from 1 to 19",
-                       (unsigned long long)level);
+        udcs_log_error("level %llu, from the %s, is out of range; zstd levels run from 1 "
+                       "to 19", (unsigned long long)level,
+                       udcs_config_origin_name(&cli->cfg, "level"));
         return UDCS_EUSAGE;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -96,35 +97,37 @@ static int store_options(struct cli *cli, struct cas_store_options *o)
     return 0;
 }
 
-struct cas_store *cli_open_store(struct cli *cli)
+int cli_open_store(struct cli *cli, struct cas_store **out)
 {
     struct cas_store_options o;
+    *out = NULL;
     if (store_options(cli, &o) < 0)
-        return NULL;
-    struct cas_store *cs;
-    int rc = cas_store_open(&o, &cs);
+        return CLI_EXIT_USAGE;
+    int rc = cas_store_open(&o, out);
     if (rc < 0) {
         if (rc != UDCS_EFORMAT)
             udcs_log_error("cannot open the store at %s: %s", o.root, udcs_strerror(rc));
-        return NULL;
+        return CLI_EXIT_FAILED;
     }
-    return cs;
+    return CLI_EXIT_OK;
 }
 
-struct cas *cli_open_cas(struct cli *cli)
+int cli_open_cas(struct cli *cli, struct cas **out)
 {
     struct cas_options o = { .remote_url = udcs_config_str(&cli->cfg, "remote"),
                              .remote_token = cli->token };
+    *out = NULL;
     if (store_options(cli, &o.local) < 0)
-        return NULL;
-    struct cas *c;
-    int rc = cas_open(&o, &c);
+        return CLI_EXIT_USAGE;
+    int rc = cas_open(&o, out);
+    if (rc == UDCS_EUSAGE)   /* a remote URL that is not one; cas_open said why */
+        return CLI_EXIT_USAGE;
     if (rc < 0) {
-        if (rc != UDCS_EFORMAT && rc != UDCS_EUSAGE)
+        if (rc != UDCS_EFORMAT)
             udcs_log_error("cannot open the store at %s: %s", o.local.root, udcs_strerror(rc));
-        return NULL;
+        return CLI_EXIT_FAILED;
     }
-    return c;
+    return CLI_EXIT_OK;
 }
 
 int cli_fail(struct cas *c, int rc, const char *what)
@@ -140,6 +143,19 @@ int cli_fail(struct cas *c, int rc, const char *what)
     if (*remote && rc != UDCS_ENET)   /* a dead remote was already reported as a warning */
         udcs_log_error("remote: %s", remote);
     return not_found ? CLI_EXIT_NOT_FOUND : CLI_EXIT_FAILED;
+}
+
+int cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *option,
+                     const char **value)
+{
+    if (strcmp(argv[*i], option) != 0)
+        return 0;
+    if (*i + 1 >= argc) {
+        udcs_log_error("%s: option %s needs a value; see 'udcs-cas --help'", cmd, option);
+        return UDCS_EUSAGE;
+    }
+    *value = argv[++*i];
+    return 1;
 }
 
 static int parse_digest_arg(const char *text, struct cas_digest *d)
@@ -174,12 +190,17 @@ static int cmd_put(struct cli *cli, int argc, char **argv)
     if (!paths)
         return CLI_EXIT_FAILED;
     for (int i = 0; i < argc; i++) {
+        int taken = cli_option_value("put", argc, argv, &i, "--manifest", &manifest);
+        if (taken < 0) {
+            free(paths);
+            return CLI_EXIT_USAGE;
+        }
+        if (taken)
+            continue;
         if (strcmp(argv[i], "-r") == 0 || strcmp(argv[i], "--recursive") == 0) {
             recursive = 1;
         } else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
             verbose = 1;
-        } else if (strcmp(argv[i], "--manifest") == 0 && i + 1 < argc) {
-            manifest = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             udcs_log_error("put: unknown option '%s'; see 'udcs-cas --help'", argv[i]);
             free(paths);
@@ -194,12 +215,12 @@ static int cmd_put(struct cli *cli, int argc, char **argv)
         free(paths);
         return CLI_EXIT_USAGE;
     }
-    struct cas *c = cli_open_cas(cli);
-    if (!c) {
+    struct cas *c;
+    int status = cli_open_cas(cli, &c);
+    if (status != CLI_EXIT_OK) {
         free(paths);
-        return CLI_EXIT_FAILED;
+        return status;
     }
-    int status = CLI_EXIT_OK;
     for (int i = 0; i < n && status == CLI_EXIT_OK; i++) {
         struct stat st;
         if (recursive && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -260,9 +281,12 @@ static int cmd_get(struct cli *cli, int argc, char **argv)
     const char *out = NULL, *digest = NULL;
     int tree = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else if (strcmp(argv[i], "--tree") == 0) {
+        int taken = cli_option_value("get", argc, argv, &i, "-o", &out);
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (taken)
+            continue;
+        if (strcmp(argv[i], "--tree") == 0) {
             tree = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             udcs_log_error("get: unknown option '%s'; see 'udcs-cas --help'", argv[i]);
@@ -281,10 +305,10 @@ static int cmd_get(struct cli *cli, int argc, char **argv)
     }
     if (parse_digest_arg(digest, &d) < 0)
         return CLI_EXIT_USAGE;
-    struct cas *c = cli_open_cas(cli);
-    if (!c)
-        return CLI_EXIT_FAILED;
-    int status;
+    struct cas *c;
+    int status = cli_open_cas(cli, &c);
+    if (status != CLI_EXIT_OK)
+        return status;
     if (tree) {
         status = cli_cmd_get_tree(cli, c, digest, out);
     } else {
@@ -309,9 +333,9 @@ static int cmd_cat(struct cli *cli, int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    struct cas *c = cli_open_cas(cli);
-    int status = c ? CLI_EXIT_OK : CLI_EXIT_FAILED;
-    for (int i = 0; c && i < argc && status == CLI_EXIT_OK; i++) {
+    struct cas *c;
+    int status = cli_open_cas(cli, &c);
+    for (int i = 0; i < argc && status == CLI_EXIT_OK; i++) {
         int rc = cas_get_to_fd(c, &ds[i], STDOUT_FILENO);
         if (rc < 0) {
             char what[128];
@@ -334,10 +358,10 @@ static int cmd_has(struct cli *cli, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         if (parse_digest_arg(argv[i], &d) < 0)
             return CLI_EXIT_USAGE;
-    struct cas *c = cli_open_cas(cli);
-    if (!c)
-        return CLI_EXIT_FAILED;
-    int status = CLI_EXIT_OK;
+    struct cas *c;
+    int status = cli_open_cas(cli, &c);
+    if (status != CLI_EXIT_OK)
+        return status;
     for (int i = 0; i < argc; i++) {
         cas_digest_parse(argv[i], &d, NULL);
         if (!cas_has(c, &d)) {
@@ -395,9 +419,10 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    struct cas_store *cs = cli_open_store(cli);
-    if (!cs)
-        return CLI_EXIT_FAILED;
+    struct cas_store *cs;
+    int status = cli_open_store(cli, &cs);
+    if (status != CLI_EXIT_OK)
+        return status;
     struct cas_stats s;
     if (zero)
         cas_store_stats_zero(cs);
@@ -431,12 +456,12 @@ static int cmd_verify(struct cli *cli, int argc, char **argv)
         udcs_log_error("verify takes no arguments");
         return CLI_EXIT_USAGE;
     }
-    struct cas_store *cs = cli_open_store(cli);
-    if (!cs)
-        return CLI_EXIT_FAILED;
+    struct cas_store *cs;
+    int status = cli_open_store(cli, &cs);
+    if (status != CLI_EXIT_OK)
+        return status;
     struct cas_verify_report r;
     int rc = cas_store_verify(cs, &r, report_corrupt, NULL);
-    int status = CLI_EXIT_OK;
     if (rc < 0) {
         udcs_log_error("verify %s: %s", cas_store_root(cs), udcs_strerror(rc));
         status = CLI_EXIT_FAILED;
@@ -467,12 +492,12 @@ static int cmd_trim(struct cli *cli, int argc, char **argv)
     uint64_t max;
     if (udcs_config_size(&cli->cfg, "max_size", &max) < 0)
         return CLI_EXIT_USAGE;
-    struct cas_store *cs = cli_open_store(cli);
-    if (!cs)
-        return CLI_EXIT_FAILED;
+    struct cas_store *cs;
+    int status = cli_open_store(cli, &cs);
+    if (status != CLI_EXIT_OK)
+        return status;
     struct cas_trim_report r;
     int rc = cas_store_trim(cs, max, &r);
-    int status = CLI_EXIT_OK;
     if (rc < 0) {
         udcs_log_error("trim %s: %s", cas_store_root(cs), udcs_strerror(rc));
         status = CLI_EXIT_FAILED;

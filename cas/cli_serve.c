@@ -18,9 +18,10 @@ int cli_cmd_serve(struct cli *cli, int argc, char **argv)
 {
     const char *port_file = NULL;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
-            port_file = argv[++i];
-        } else {
+        int taken = cli_option_value("serve", argc, argv, &i, "--port-file", &port_file);
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (!taken) {
             udcs_log_error("serve: unknown argument '%s'; see 'udcs-cas --help'", argv[i]);
             return CLI_EXIT_USAGE;
         }
@@ -46,9 +47,10 @@ int cli_cmd_serve(struct cli *cli, int argc, char **argv)
         udcs_log_set_level(UDCS_LOG_INFO);   /* a server says what it does */
     udcs_log_init("udcs-cas", udcs_log_get_level(), UDCS_LOG_STYLE_DAEMON);
 
-    struct cas_store *cs = cli_open_store(cli);
-    if (!cs)
-        return CLI_EXIT_FAILED;
+    struct cas_store *cs;
+    int status = cli_open_store(cli, &cs);
+    if (status != CLI_EXIT_OK)
+        return status;
 
     /* Block the stop signals in every thread (MHD's inherit this mask); sigwait below. */
     sigset_t stop;

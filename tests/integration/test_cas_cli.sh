@@ -46,6 +46,18 @@ expect_status 2 "an unknown option is a usage error" c put --frob "$T/hello.txt"
 expect_output_contains "unknown option '--frob'"
 expect_status 2 "an option without its value is a usage error" "$CAS" put --cache-dir
 expect_output_contains "needs a value"
+expect_status 2 "a command option without its value is a usage error" c get "$H" -o
+expect_output_contains "option -o needs a value"
+expect_status 2 "put --manifest without its value is a usage error" c put -r "$T" --manifest
+expect_output_contains "option --manifest needs a value"
+expect_status 2 "serve --port-file without its value is a usage error" c serve --no-auth --port-file
+expect_output_contains "option --port-file needs a value"
+expect_status 2 "a level out of range is a usage error" c --level 99 stats
+expect_output_contains "level 99, from the flag, is out of range"
+expect_status 2 "a level out of range from the environment says so" env UDCS_LEVEL=0 "$CAS" --cache-dir "$S" put "$T/hello.txt"
+expect_output_contains "from the environment"
+expect_status 2 "a remote that is not an http URL is a usage error" c --remote ftp://x has "$H"
+expect_output_contains "not an http:// or https:// URL"
 expect_status 2 "a bad size is a usage error naming the setting" c --max-size 5Q stats
 expect_output_contains "max_size"
 expect_status 2 "a bad size from the environment names the variable" env UDCS_MAXSIZE=lots "$CAS" --cache-dir "$S" stats
