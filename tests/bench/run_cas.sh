@@ -32,18 +32,21 @@ fi
 [ "$(stat -c %s "$DATA")" -eq "$LARGE_BYTES" ] || { echo "bench: not enough data under /usr"; exit 1; }
 cat "$DATA" >/dev/null   # into the page cache for every contender alike
 
+# 4 KiB pieces from the middle of the data (source files, binaries, text), 80 MiB in, or
+# from nearer the start when a small BENCH_LARGE_BYTES does not reach that far. Cut afresh
+# each run, so the files and the in-process copy are the same bytes whatever the last run.
+blocks=$((LARGE_BYTES / 4096))
+[ "$blocks" -ge "$SMALL" ] || { echo "bench: BENCH_LARGE_BYTES holds fewer than $SMALL blocks of 4 KiB"; exit 1; }
+skip=$((blocks - SMALL < 20000 ? blocks - SMALL : 20000))
+dd if="$DATA" bs=4096 skip="$skip" count="$SMALL" status=none >"$B/small.concat"
 SMALLDIR="$B/small"
-if [ ! -d "$SMALLDIR" ] || [ "$(find "$SMALLDIR" -type f | wc -l)" -ne "$SMALL" ]; then
-    rm -rf "$SMALLDIR"
-    mkdir -p "$SMALLDIR"
-    # 4 KiB pieces from the middle of the data (source files, binaries, text)
-    dd if="$DATA" bs=4096 skip=20000 count="$SMALL" status=none | split -b 4096 -a 5 -d - "$SMALLDIR/f"
-fi
+rm -rf "$SMALLDIR"
+mkdir -p "$SMALLDIR"
+split -b 4096 -a 5 -d "$B/small.concat" "$SMALLDIR/f"
 
 # --- (a) small blobs ----------------------------------------------------------------------
 echo "bench: $SMALL small blobs"
 rm -rf "$B/store-small"
-dd if="$DATA" bs=4096 skip=20000 count="$SMALL" status=none >"$B/small.concat"
 "$BENCH" small "$B/store-small" "$B/small.concat" "$SMALL" >"$B/small.out"
 small_put=$(field small_put_s <"$B/small.out")
 small_get=$(field small_get_s <"$B/small.out")
