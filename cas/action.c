@@ -24,17 +24,6 @@ static json_t *digest_text(const struct cas_digest *d)
     return json_string(text);
 }
 
-static json_t *string_array(char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i])) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
 static json_t *action_json(const struct cas_action *a)
 {
     json_t *env = json_object();
@@ -50,8 +39,8 @@ static json_t *action_json(const struct cas_action *a)
     }
     json_t *j = json_pack("{s:i, s:s, s:o, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I}}",
                           "version", ACTION_VERSION, "kind", a->kind, "argv",
-                          string_array(a->argv, a->argc), "env", env, "outputs",
-                          string_array(a->outputs, a->n_outputs), "timeout_ms",
+                          udcs_json_string_array(a->argv, a->argc), "env", env, "outputs",
+                          udcs_json_string_array(a->outputs, a->n_outputs), "timeout_ms",
                           (json_int_t)a->timeout_ms, "limits", "cpu_s",
                           (json_int_t)a->limits.cpu_s, "mem_bytes", (json_int_t)a->limits.mem_bytes,
                           "fsize_bytes", (json_int_t)a->limits.fsize_bytes, "nproc",

@@ -123,3 +123,14 @@ int udcs_json_get_uint(const json_t *obj, const char *key, uint64_t *out, char *
     *out = (uint64_t)n;
     return 0;
 }
+
+json_t *udcs_json_string_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}

@@ -29,4 +29,7 @@ int udcs_json_get_uint(const json_t *obj, const char *key, uint64_t *out, char *
 int udcs_json_get_int(const json_t *obj, const char *key, int64_t *out, char *why,
                       size_t why_len);
 
+/* A new JSON array of the `n` strings of `v`; NULL when out of memory. */
+json_t *udcs_json_string_array(char *const *v, size_t n);
+
 #endif
