@@ -17,7 +17,7 @@ CC := gcc
 endif
 
 # Libraries come from pkg-config only. Evaluated lazily: `make deps` may install them.
-PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih sqlite3 libarchive
+PKGS := libzstd libxxhash libmicrohttpd libcurl jansson openssl inih sqlite3 libarchive libgit2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 TEST_PKG_CFLAGS = $(shell pkg-config --cflags cmocka)
@@ -50,6 +50,7 @@ include toolchains/trace.mk
 include toolchains/video.mk
 include kernels/kernel.mk
 include farm/module.mk
+include ci/module.mk
 include tests/module.mk
 
 # Quiet by default; `make V=1` shows the commands.
@@ -78,7 +79,7 @@ all: $(BINARIES)
 DEBS := build-essential pkg-config clang libclang-rt-14-dev \
         libzstd-dev libxxhash-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
         libssl-dev libinih-dev libsqlite3-dev libcmocka-dev zstd xxhash curl jq procps \
-        ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libarchive-dev bubblewrap \
+        ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libarchive-dev libgit2-dev libxml2-utils bubblewrap \
         cmake meson ninja-build gcc-aarch64-linux-gnu qemu-user \
         linux-source-6.1 flex bison bc ccache sccache distcc \
         libopenimageio-dev libtiff-dev povray povray-includes povray-examples \

@@ -2,6 +2,7 @@
  * run (a command on a farm agent, with its files going through the store). Talks to the
  * master's API; never to agents. */
 #include "farm/client.h"
+#include "ci/ci.h"
 #include "cas/cas.h"
 #include "common/cli.h"
 #include "common/clock.h"
@@ -404,7 +405,7 @@ struct command {
 static const struct command commands[] = {
     { "devices", cmd_devices }, { "jobs", cmd_jobs }, { "job", cmd_job },
     { "submit", cmd_submit }, { "wait", cmd_wait }, { "cancel", cmd_cancel }, { "run", cmd_run },
-    { "kernel", cmd_kernel },
+    { "kernel", cmd_kernel }, { "ci", ci_main },
 };
 
 int main(int argc, char **argv)

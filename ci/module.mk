@@ -1,0 +1,20 @@
+# ci/ - `udcs ci` (docs/CI.md): cached pipeline steps keyed by git trees (libgit2), outputs
+# as archive blobs (libarchive), affected steps, cache files, reports. Linked into the udcs
+# CLI, whose rule (farm/module.mk, included before this file) names the libraries it
+# needs only once: CI_LIB and the libraries it uses go first in PKG_LIBS for that target,
+# so the link finds ci_main (called from udcs_main.c) and what ci/ calls.
+CI_SRCS := ci/ci_steps.c ci/ci_key.c ci/ci_archive.c ci/ci_log.c ci/ci_step.c ci/ci_main.c
+CI_OBJS := $(CI_SRCS:%.c=$(O)/%.o)
+CI_LIB := $(O)/libudcs_ci.a
+DEPFILES += $(CI_OBJS:.o=.d)
+
+$(CI_LIB): $(CI_OBJS)
+	@rm -f $@
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+# ci_key.c fingerprints named toolchains with the agents' detection (agents/detect.h),
+# which loads OpenCL and CUDA through kernels/ and needs -ldl (agents/module.mk).
+CI_LINK = $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB) $(CAS_LIB) \
+          $(COMMON_LIB) $(shell pkg-config --libs $(PKGS)) $(AGENTS_DETECT_LDLIBS)
+$(BIN)/udcs: $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB)
+$(BIN)/udcs: PKG_LIBS = $(CI_LINK)

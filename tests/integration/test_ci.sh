@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/integration/test_ci.sh - `udcs ci` on real git repositories made here: a step's key
+# follows the git trees of its inputs and the working tree's changes under them; a hit
+# restores outputs, stdout, stderr and exit status without running the command.
+. "$(dirname "$0")/lib.sh"
+
+export UDCS_CACHE_DIR="$T/cache"
+R="$T/repo"
+mkdir -p "$R/src" "$R/doc"
+cd "$R" || exit 1
+git init -q . && git config user.email ci@example.com && git config user.name ci
+printf 'int a;\n' >src/a.c
+printf 'notes\n' >doc/notes.md
+printf 'out/\n' >.gitignore
+git add . && git commit -qm init
+
+# The step counts its own runs in a file outside the repository, so a hit that ran the
+# command anyway would show.
+RUNS="$T/runs"
+: >"$RUNS"
+step() {
+    "$UDCS" ci step --name build --inputs src --outputs out -- \
+        sh -c 'echo run >>"$0"; mkdir -p out; cat src/*.c >out/all.c; echo "built $(ls src | wc -l)"; echo "a warning" >&2; exit 3' "$RUNS"
+}
+runs() { wc -l <"$RUNS"; }
+
+step >"$T/o1" 2>"$T/e1"; s1=$?
+check "the first run misses and runs the command" test "$(runs)" -eq 1
+check "the first run returns the command's exit status" test "$s1" -eq 3
+check "the first run prints the command's stdout" grep -qx "built 1" "$T/o1"
+
+rm -rf out
+step >"$T/o2" 2>"$T/e2"; s2=$?
+check "the second run is a hit and does not run the command" test "$(runs)" -eq 1
+check "a hit returns the cached exit status" test "$s2" -eq 3
+check "a hit replays stdout" cmp "$T/o1" "$T/o2"
+check "a hit replays stderr" grep -qx "a warning" "$T/e2"
+check "a hit restores the outputs" grep -qx "int a;" out/all.c
+
+printf 'more notes\n' >>doc/notes.md
+git commit -qam "docs only"
+step >/dev/null 2>&1
+check "a commit outside the inputs still hits" test "$(runs)" -eq 1
+
+printf 'int b;\n' >src/b.c
+step >"$T/o3" 2>/dev/null
+check "an untracked file under the inputs misses" test "$(runs)" -eq 2
+check "the run saw the untracked file" grep -qx "built 2" "$T/o3"
+step >/dev/null 2>&1
+check "the same untracked content hits again" test "$(runs)" -eq 2
+git add src/b.c
+step >/dev/null 2>&1
+check "staging the same content keeps the key" test "$(runs)" -eq 2
+git commit -qm "add b"
+step >/dev/null 2>&1
+check "committing the same content keeps the key (tree ids, not file hashes, when clean)" test "$(runs)" -eq 3
+
+printf 'int a2;\n' >src/a.c
+git add src/a.c
+step >/dev/null 2>&1
+check "a staged change under the inputs misses" test "$(runs)" -eq 4
+git commit -qm "change a"
+step >/dev/null 2>&1
+check "a committed change to an input misses once" test "$(runs)" -eq 5
+step >/dev/null 2>&1
+check "and then hits" test "$(runs)" -eq 5
+
+printf 'int a3;\n' >src/a.c
+step >/dev/null 2>&1
+check "a modified, unstaged tracked file misses" test "$(runs)" -eq 6
+git checkout -q src/a.c
+
+# A sibling whose name starts with the input's name is not under it.
+mkdir -p src2 && printf 'x\n' >src2/x.c
+step >/dev/null 2>&1
+check "an untracked file in src2 does not change the key of src" test "$(runs)" -eq 6
+rm -rf src2
+
+# The command and the whitelisted environment are part of the key.
+"$UDCS" ci step --name build --inputs src --outputs out -- \
+    sh -c 'echo run >>"$0"; mkdir -p out; echo other' "$RUNS" >/dev/null 2>&1
+check "another command misses" test "$(runs)" -eq 7
+envstep() { "$UDCS" ci step --name envstep --inputs src --env MODE -- sh -c 'echo run >>"$0"; echo "$MODE"' "$RUNS"; }
+MODE=a envstep >/dev/null 2>&1; MODE=a envstep >"$T/o4" 2>&1
+check "a whitelisted variable with the same value hits" test "$(runs)" -eq 8
+check "its stdout is replayed" grep -qx a "$T/o4"
+MODE=b envstep >/dev/null 2>&1
+check "a whitelisted variable with another value misses" test "$(runs)" -eq 9
+
+# From a subdirectory, inputs are relative to it and name the same tree.
+(cd src && "$UDCS" ci step --name sub --inputs . -- sh -c 'echo run >>"$0"; ls' "$RUNS" >/dev/null 2>&1)
+printf 'x\n' >doc/more.md
+(cd src && "$UDCS" ci step --name sub --inputs . -- sh -c 'echo run >>"$0"; ls' "$RUNS" >/dev/null 2>&1)
+check "'.' in a subdirectory is that directory's tree" test "$(runs)" -eq 10
+rm -f doc/more.md
+
+# Misuse.
+expect_status 2 "a step without --name is refused" "$UDCS" ci step --inputs src -- true
+expect_output_contains "--name NAME is required"
+expect_status 2 "an input outside the checkout is refused" "$UDCS" ci step --name x --inputs ../x -- true
+expect_output_contains "must be a relative path inside the checkout"
+expect_status 2 "outside a repository, a step says so" sh -c "cd '$T' && '$UDCS' ci step --name x --inputs src -- true"
+expect_output_contains "no git repository"
+expect_status 127 "a command that does not exist exits 127" "$UDCS" ci step --name nope --inputs src -- /nonexistent/prog
+
+check "every step is in the step log" test "$(wc -l <"$UDCS_CACHE_DIR/ci/steps.jsonl")" -ge 15
+check "the log records hits" grep -q '"outcome":"hit"' "$UDCS_CACHE_DIR/ci/steps.jsonl"
+
+done_testing
