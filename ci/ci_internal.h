@@ -59,6 +59,14 @@ int ci_steps_parse(const void *data, size_t len, struct ci_step **out, char *why
  * UDCS_EUSAGE when there is none. */
 int ci_repo_open(git_repository **repo, char **prefix);
 
+/* The last libgit2 error's message (never NULL). */
+const char *ci_git_error(void);
+
+/* The step's inputs as a pathspec in `ps` (borrowed from `s`), empty when one input is
+ * the whole tree. Inputs are paths, never patterns: callers pass the flag that turns
+ * pattern matching off, so "src" does not match "src2/x". Returns 1 when limited. */
+int ci_step_pathspec(const struct ci_step *s, git_strarray *ps);
+
 /* The git id of what `tree` holds at `path` ("" the tree itself) into `out` as
  * "tree:HEX", "blob:HEX" (with the mode when executable or a link) or "absent".
  * Returns 0 or a negative libgit2 code (logged). */

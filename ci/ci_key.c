@@ -19,7 +19,7 @@
 
 #define CI_KEY_VERSION 1
 
-static const char *git_why(void)
+const char *ci_git_error(void)
 {
     const git_error *e = git_error_last();
     return e && e->message ? e->message : "unknown libgit2 error";
@@ -31,7 +31,7 @@ int ci_repo_open(git_repository **repo, char **prefix)
     *prefix = NULL;
     if (git_repository_open_ext(repo, ".", 0, NULL) < 0) {
         udcs_log_error("ci: no git repository here or above (%s); run udcs ci inside the "
-                       "checkout the pipeline builds", git_why());
+                       "checkout the pipeline builds", ci_git_error());
         return UDCS_EUSAGE;
     }
     const char *top = git_repository_workdir(*repo);
@@ -60,6 +60,18 @@ int ci_repo_open(git_repository **repo, char **prefix)
     return 0;
 }
 
+int ci_step_pathspec(const struct ci_step *s, git_strarray *ps)
+{
+    ps->strings = NULL;
+    ps->count = 0;
+    for (size_t i = 0; i < s->n_inputs; i++)
+        if (s->inputs[i][0] == '\0')
+            return 0;
+    ps->strings = s->inputs;
+    ps->count = s->n_inputs;
+    return 1;
+}
+
 int ci_tree_entry_text(git_tree *tree, const char *path, char *out, size_t out_len)
 {
     char hex[GIT_OID_HEXSZ + 1];
@@ -74,7 +86,7 @@ int ci_tree_entry_text(git_tree *tree, const char *path, char *out, size_t out_l
         return 0;
     }
     if (rc < 0) {
-        udcs_log_error("ci: cannot read '%s' in the tree: %s", path, git_why());
+        udcs_log_error("ci: cannot read '%s' in the tree: %s", path, ci_git_error());
         return rc;
     }
     /* The mode counts: making a script executable changes what a step can do with it. */
@@ -129,18 +141,11 @@ static int add_worktree(git_repository *repo, const struct ci_step *s, json_t *i
     opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
     opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
                  GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-    int whole = 0;
-    for (size_t i = 0; i < s->n_inputs; i++)
-        whole |= s->inputs[i][0] == '\0';
-    if (!whole) {
-        opts.pathspec.strings = s->inputs;
-        opts.pathspec.count = s->n_inputs;
-        /* Inputs are paths, never patterns: "src" must not match "src2/x". */
+    if (ci_step_pathspec(s, &opts.pathspec))
         opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH;
-    }
     git_status_list *list = NULL;
     if (git_status_list_new(&list, repo, &opts) < 0) {
-        udcs_log_error("ci: git status failed: %s", git_why());
+        udcs_log_error("ci: git status failed: %s", ci_git_error());
         return UDCS_EFOREIGN;
     }
     const char *top = git_repository_workdir(repo);
@@ -209,7 +214,7 @@ int ci_key_compute(git_repository *repo, const struct ci_step *s, struct cas_dig
     git_object *obj = NULL;
     if (git_revparse_single(&obj, repo, "HEAD^{tree}") < 0) {
         udcs_log_error("ci: step %s: HEAD names no commit (%s); commit first", s->name,
-                       git_why());
+                       ci_git_error());
         return UDCS_EUSAGE;
     }
     git_tree *tree = (git_tree *)obj;

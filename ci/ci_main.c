@@ -43,6 +43,11 @@ int ci_main(struct client *c, int argc, char **argv)
         git_libgit2_shutdown();
         return status;
     }
+    if (strcmp(argv[0], "affected") == 0) {
+        int status = ci_cmd_affected(cache_dir, argc - 1, argv + 1);
+        git_libgit2_shutdown();
+        return status;
+    }
     udcs_log_error("ci: unknown subcommand '%s'; subcommands are step, affected, cache, "
                    "report (docs/CI.md)", argv[0]);
     return UDCS_EXIT_USAGE;

@@ -106,4 +106,41 @@ expect_status 127 "a command that does not exist exits 127" "$UDCS" ci step --na
 check "every step is in the step log" test "$(wc -l <"$UDCS_CACHE_DIR/ci/steps.jsonl")" -ge 15
 check "the log records hits" grep -q '"outcome":"hit"' "$UDCS_CACHE_DIR/ci/steps.jsonl"
 
+# ---- affected: the steps whose inputs differ between two commits ----------------------
+A="$T/affected"
+mkdir -p "$A/lib" "$A/app" "$A/doc"
+cd "$A" || exit 1
+git init -q . && git config user.email ci@example.com && git config user.name ci
+echo l >lib/l.c; echo a >app/a.c; echo d >doc/d.md; echo t >top.txt
+git add . && git commit -qm base
+BASE=$(git rev-parse HEAD)
+export UDCS_CACHE_DIR="$T/cache-affected"
+for s in "lib lib" "app app lib" "docs doc" "all ."; do
+    set -- $s
+    name=$1; shift
+    "$UDCS" ci step --name "$name" --inputs "$@" -- true >/dev/null 2>&1
+done
+aff() { "$UDCS" ci affected "$@" 2>&1 | sort | tr '\n' ' '; }
+check "nothing is affected between a commit and itself" test -z "$(aff --base HEAD)"
+echo l2 >lib/l.c && git commit -qam "lib"
+check "a change to lib affects lib, app and all" test "$(aff --base "$BASE")" = "all app lib "
+echo d2 >doc/d.md && git commit -qam "doc"
+check "from the lib commit, a doc change affects docs and all" test "$(aff --base HEAD~1)" = "all docs "
+check "--head picks the other end" test "$(aff --base "$BASE" --head HEAD~1)" = "all app lib "
+echo t2 >top.txt && git commit -qam "top"
+check "a file no step names affects only the whole-tree step" test "$(aff --base HEAD~1)" = "all "
+mkdir -p lib2 && echo x >lib2/x.c && git add lib2 && git commit -qm "lib2"
+check "lib2 is not under lib" test "$(aff --base HEAD~1)" = "all "
+cat >steps.json <<'JSON'
+{"steps":[{"name":"only-doc","inputs":["doc"]},{"name":"only-app","inputs":["app"]}]}
+JSON
+check "a steps file replaces the log" test "$(aff --base "$BASE" --steps steps.json)" = "only-doc "
+check "--json lists both sides" sh -c "'$UDCS' ci affected --base '$BASE' --steps steps.json --json | jq -e '.unaffected == [\"only-app\"]'"
+echo '{"steps":[{"name":"x","inputs":["../up"]}]}' >bad.json
+expect_status 2 "a steps file with a path that climbs out is refused" "$UDCS" ci affected --base "$BASE" --steps bad.json
+expect_output_contains "not a relative path that stays inside"
+expect_status 2 "an unknown base is refused" "$UDCS" ci affected --base no-such-ref
+expect_output_contains "'no-such-ref' names no commit"
+expect_status 2 "affected without --base is refused" "$UDCS" ci affected
+
 done_testing
