@@ -106,6 +106,81 @@ expect_status 127 "a command that does not exist exits 127" "$UDCS" ci step --na
 check "every step is in the step log" test "$(wc -l <"$UDCS_CACHE_DIR/ci/steps.jsonl")" -ge 15
 check "the log records hits" grep -q '"outcome":"hit"' "$UDCS_CACHE_DIR/ci/steps.jsonl"
 
+# ---- cache export / import -------------------------------------------------------------
+cd "$R" || exit 1
+export UDCS_CACHE_DIR="$T/cache"
+check "export writes the store as one file" "$UDCS" ci cache export "$T/bundle.tar.zst"
+check "the file is a zstd stream" sh -c "zstd -t '$T/bundle.tar.zst'"
+export UDCS_CACHE_DIR="$T/cache-imported"
+check "import into an empty store succeeds" "$UDCS" ci cache import "$T/bundle.tar.zst"
+check "every exported entry came back" test "$(cd "$T/cache" && find cas ac -type f | sort)" = "$(cd "$T/cache-imported" && find cas ac -type f | sort)"
+check "the imported store verifies" "$CAS" --cache-dir "$T/cache-imported" verify
+n=$(runs)
+rm -rf out
+step >"$T/o5" 2>/dev/null; s5=$?
+check "a step hits from an imported cache without running" test "$(runs)" -eq "$n"
+check "and gives its status and outputs" sh -c "test $s5 -eq 3 && test -f out/all.c"
+
+# Crafted cache files: each is refused as a whole, with nothing extracted or stored.
+python3 - "$T/bundle.tar.zst" "$T/crafted" <<'PY'
+import io, os, subprocess, sys, tarfile
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+raw = subprocess.run(["zstd", "-dc", src], check=True, capture_output=True).stdout
+with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+    blobs = [(m.name, t.extractfile(m).read()) for m in t.getmembers()
+             if m.isfile() and m.name.startswith("cas/")]
+good_name, good = blobs[0]
+def write(name, members):
+    with tarfile.open(os.path.join(out, name), "w") as t:
+        for m, data in members:
+            t.addfile(m, io.BytesIO(data) if data is not None else None)
+def reg(name, data):
+    m = tarfile.TarInfo(name); m.size = len(data); return (m, data)
+def link(name, target, kind=tarfile.SYMTYPE):
+    m = tarfile.TarInfo(name); m.type = kind; m.linkname = target; return (m, None)
+write("dotdot.tar", [reg(good_name, good), reg("../escaped", b"x")])
+write("absolute.tar", [reg(good_name, good), reg(os.path.join(out, "absolute-file"), b"x")])
+write("symlink.tar", [reg(good_name, good), link("cas/ab/" + "0" * 30, "/etc/passwd")])
+write("hardlink.tar", [reg(good_name, good), link("cas/ab/" + "1" * 30, "/etc/passwd", tarfile.LNKTYPE)])
+dev = tarfile.TarInfo("cas/ab/" + "2" * 30); dev.type = tarfile.CHRTYPE; dev.devmajor = 1; dev.devminor = 3
+write("device.tar", [reg(good_name, good), (dev, None)])
+bad = bytearray(good); bad[-1] ^= 0x55
+write("corrupt.tar", [reg(good_name, good), reg(blobs[1][0], bytes(bad))])
+wrong = blobs[1][0][:-1] + ("0" if blobs[1][0][-1] != "0" else "1")
+write("misnamed.tar", [reg(good_name, good), reg(wrong, blobs[1][1])])
+write("stray.tar", [reg(good_name, good), reg("notes.txt", b"x")])
+with open(os.path.join(out, "truncated.tar"), "wb") as f:
+    f.write(open(os.path.join(out, "corrupt.tar"), "rb").read()[:700])
+PY
+refused() {
+    local file=$1 what=$2 says=$3
+    rm -rf "$T/cache-crafted"
+    UDCS_CACHE_DIR="$T/cache-crafted" "$UDCS" ci cache import "$T/crafted/$file" >"$T/.out" 2>&1
+    local got=$?
+    local left
+    left=$(find "$T/cache-crafted/cas" "$T/cache-crafted/ac" "$T/cache-crafted/tmp" -type f 2>/dev/null | wc -l)
+    if [ "$got" -eq 1 ] && [ "$left" -eq 0 ] && grep -qF -- "$says" "$T/.out" &&
+       grep -qF "nothing was imported" "$T/.out" && [ ! -e "$T/escaped" ] &&
+       [ ! -e "$T/crafted/absolute-file" ]; then
+        ok "import refuses $what"
+    else
+        not_ok "import refuses $what (exit $got, $left files stored)"; sed 's/^/# /' "$T/.out"
+    fi
+}
+refused dotdot.tar "a path with '..'" "climbs out with '..'"
+refused absolute.tar "an absolute path" "is an absolute path"
+refused symlink.tar "a symlink" "is a link (to '/etc/passwd')"
+refused hardlink.tar "a hard link" "is a link"
+refused device.tar "a device file" "is a device"
+refused corrupt.tar "a blob whose bytes were changed" "failed its check"
+refused misnamed.tar "a blob stored under another digest" "failed its check"
+refused stray.tar "a file outside the store's layout" "is not a store entry"
+refused truncated.tar "a truncated file" "damaged"
+expect_status 1 "import of a missing file fails" "$UDCS" ci cache import "$T/no-such-file"
+expect_output_contains "cannot open $T/no-such-file"
+expect_status 2 "cache without a subcommand is a usage error" "$UDCS" ci cache
+
 # ---- affected: the steps whose inputs differ between two commits ----------------------
 A="$T/affected"
 mkdir -p "$A/lib" "$A/app" "$A/doc"
