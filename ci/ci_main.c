@@ -48,6 +48,8 @@ int ci_main(struct client *c, int argc, char **argv)
         git_libgit2_shutdown();
         return status;
     }
+    if (strcmp(argv[0], "report") == 0)
+        return ci_cmd_report(cache_dir, argc - 1, argv + 1);
     if (strcmp(argv[0], "cache") == 0)
         return ci_cmd_cache(cache_dir, argc - 1, argv + 1);
     udcs_log_error("ci: unknown subcommand '%s'; subcommands are step, affected, cache, "

@@ -4,7 +4,7 @@
 # needs only once: CI_LIB and the libraries it uses go first in PKG_LIBS for that target,
 # so the link finds ci_main (called from udcs_main.c) and what ci/ calls.
 CI_SRCS := ci/ci_steps.c ci/ci_key.c ci/ci_archive.c ci/ci_log.c ci/ci_step.c ci/ci_affected.c \
-           ci/ci_bundle.c ci/ci_main.c
+           ci/ci_bundle.c ci/ci_report.c ci/ci_main.c
 CI_OBJS := $(CI_SRCS:%.c=$(O)/%.o)
 CI_LIB := $(O)/libudcs_ci.a
 DEPFILES += $(CI_OBJS:.o=.d)

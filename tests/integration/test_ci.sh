@@ -3,6 +3,7 @@
 # follows the git trees of its inputs and the working tree's changes under them; a hit
 # restores outputs, stdout, stderr and exit status without running the command.
 . "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 export UDCS_CACHE_DIR="$T/cache"
 R="$T/repo"
@@ -180,6 +181,24 @@ refused truncated.tar "a truncated file" "damaged"
 expect_status 1 "import of a missing file fails" "$UDCS" ci cache import "$T/no-such-file"
 expect_output_contains "cannot open $T/no-such-file"
 expect_status 2 "cache without a subcommand is a usage error" "$UDCS" ci cache
+
+# ---- report ------------------------------------------------------------------------------
+cd "$R" || exit 1
+export UDCS_CACHE_DIR="$T/cache-report"
+"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 0.3' >/dev/null 2>&1
+"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 0.3' >/dev/null 2>&1
+"$UDCS" ci step --name broken --inputs src -- sh -c "printf 'bad\001'; exit 4" >/dev/null 2>&1
+check "report writes JUnit and JSON" "$UDCS" ci report --junit "$T/junit.xml" --json "$T/report.json"
+expect_output_contains "3 steps: 1 hits, 2 misses, 1 failed"
+check "the JUnit report validates against the schema" xmllint --noout --schema "$HERE/junit.xsd" "$T/junit.xml"
+check "the JUnit report counts the steps and the failure" xmllint --xpath '/testsuites/testsuite[@tests="3" and @failures="1"]' "$T/junit.xml"
+check "the failed step carries its exit status" xmllint --xpath '//testcase[@name="broken"]/failure[@message="exit status 4"]' "$T/junit.xml"
+check "a hit is marked in the step's output" sh -c "xmllint --xpath 'string(//testcase[@name=\"fine\"][2]/system-out)' '$T/junit.xml' | grep -q '^hit: '"
+sed 's/ classname="udcs.ci"//' "$T/junit.xml" >"$T/junit-broken.xml"
+expect_status 3 "the schema rejects a testcase without classname (it can fail)" xmllint --noout --schema "$HERE/junit.xsd" "$T/junit-broken.xml"
+check "the JSON summary counts hits, misses and failures" jq -e '.summary | .steps == 3 and .hits == 1 and .misses == 2 and .failed == 1' "$T/report.json"
+check "the JSON report saves the time of the hit" jq -e '.summary.saved_ms >= 200 and .steps[1].outcome == "hit"' "$T/report.json"
+expect_status 2 "report without a file to write is a usage error" "$UDCS" ci report
 
 # ---- affected: the steps whose inputs differ between two commits ----------------------
 A="$T/affected"
