@@ -102,7 +102,7 @@ int ci_log_read(const char *cache_dir, json_t **out);
 /* ---- subcommands ------------------------------------------------------------------------ */
 
 struct cas;
-int ci_cmd_step(struct cas *cas, const char *cache_dir, int argc, char **argv);
+int ci_cmd_step(const char *cache_dir, int argc, char **argv);
 int ci_cmd_affected(const char *cache_dir, int argc, char **argv);
 int ci_cmd_cache(const char *cache_dir, int argc, char **argv);
 int ci_cmd_report(const char *cache_dir, int argc, char **argv);

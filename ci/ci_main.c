@@ -12,20 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The store `udcs ci` keeps results in: the client's local store, without the farm as a
- * remote (a pipeline step must not wait on a master it does not use). */
-static int open_store(struct client *c, struct cas **cas)
-{
-    struct cas_options co = { .local = { .root = udcs_config_str(&c->cfg, "cache_dir"),
-                                         .max_size = 0,
-                                         .encode = { .level = 3, .workers = 1 } } };
-    int rc = cas_open(&co, cas);
-    if (rc < 0)
-        udcs_log_error("ci: cannot open the local store %s: %s", co.local.root,
-                       udcs_strerror(rc));
-    return rc;
-}
-
 int ci_main(struct client *c, int argc, char **argv)
 {
     const char *cache_dir = udcs_config_str(&c->cfg, "cache_dir");
@@ -35,11 +21,7 @@ int ci_main(struct client *c, int argc, char **argv)
         return UDCS_EXIT_USAGE;
     }
     if (strcmp(argv[0], "step") == 0) {
-        struct cas *cas = NULL;
-        if (open_store(c, &cas) < 0)
-            return UDCS_EXIT_FAILED;
-        int status = ci_cmd_step(cas, cache_dir, argc - 1, argv + 1);
-        cas_close(cas);
+        int status = ci_cmd_step(cache_dir, argc - 1, argv + 1);
         git_libgit2_shutdown();
         return status;
     }

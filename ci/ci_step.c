@@ -6,6 +6,7 @@
 #include "ci/ci_internal.h"
 #include "common/cli.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -24,6 +25,8 @@
 /* The exit status of a command ended by signal N is CI_EXIT_SIGNAL_BASE + N. */
 #define CI_EXIT_SIGNAL_BASE 128
 #define CI_COPY_BYTES (64 * 1024)
+/* zstd level of stored outputs: the store's default, quick enough for large outputs. */
+#define CI_ZSTD_LEVEL 3
 
 struct step_run {
     const struct ci_step *s;
@@ -87,8 +90,19 @@ static int inputs_from_top(struct ci_step *s, const char *prefix)
     return 0;
 }
 
-static int parse_step_args(int argc, char **argv, struct ci_step *s)
+/* Where results are kept besides the local store: a CAS server (udcs-cas serve) that
+ * every runner and developer shares. Flags win over the environment. */
+struct step_cache {
+    const char *url;          /* --cache-url, UDCS_CI_CACHE_URL; NULL: local only */
+    const char *token_file;   /* --cache-token-file, UDCS_CI_CACHE_TOKEN_FILE */
+};
+
+static int parse_step_args(int argc, char **argv, struct ci_step *s, struct step_cache *sc)
 {
+    sc->url = getenv("UDCS_CI_CACHE_URL");
+    sc->token_file = getenv("UDCS_CI_CACHE_TOKEN_FILE");
+    if (sc->url && !sc->url[0])
+        sc->url = NULL;
     memset(s, 0, sizeof(*s));
     int rc = 0, i;
     for (i = 0; rc == 0 && i < argc; i++) {
@@ -99,6 +113,10 @@ static int parse_step_args(int argc, char **argv, struct ci_step *s)
             free(s->name);
             s->name = strdup(argv[++i]);
             rc = s->name ? 0 : -ENOMEM;
+        } else if (strcmp(a, "--cache-url") == 0 && i + 1 < argc) {
+            sc->url = argv[++i];
+        } else if (strcmp(a, "--cache-token-file") == 0 && i + 1 < argc) {
+            sc->token_file = argv[++i];
         } else if (strcmp(a, "--inputs") == 0) {
             rc = take_list(argc, argv, &i, &s->inputs, &s->n_inputs);
         } else if (strcmp(a, "--outputs") == 0) {
@@ -299,13 +317,33 @@ static int run_here(struct step_run *r)
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-int ci_cmd_step(struct cas *cas, const char *cache_dir, int argc, char **argv)
+/* The local store, layered over the shared cache when one is named. */
+static int open_store(const char *cache_dir, const struct step_cache *sc, struct cas **cas)
 {
-    struct step_run r = { .cas = cas, .cache_dir = cache_dir, .start_ms = udcs_mono_ms() };
+    char *token = NULL;
+    int rc = sc->url && sc->token_file ? udcs_config_read_token(sc->token_file, &token) : 0;
+    struct cas_options co = { .local = { .root = cache_dir,
+                                         .encode = { .level = CI_ZSTD_LEVEL, .workers = 1 } },
+                              .remote_url = sc->url, .remote_token = token };
+    if (rc == 0) {
+        rc = cas_open(&co, cas);
+        if (rc < 0)
+            udcs_log_error("ci: cannot open the store %s%s%s: %s", cache_dir,
+                           sc->url ? " with the shared cache " : "", sc->url ? sc->url : "",
+                           udcs_strerror(rc));
+    }
+    free(token);
+    return rc;
+}
+
+int ci_cmd_step(const char *cache_dir, int argc, char **argv)
+{
+    struct step_run r = { .cache_dir = cache_dir, .start_ms = udcs_mono_ms() };
     struct ci_step s;
+    struct step_cache sc;
     git_repository *repo = NULL;
     char *prefix = NULL;
-    int rc = parse_step_args(argc, argv, &s);
+    int rc = parse_step_args(argc, argv, &s, &sc);
     r.s = &s;
     if (rc == 0)
         rc = ci_repo_open(&repo, &prefix);
@@ -323,6 +361,10 @@ int ci_cmd_step(struct cas *cas, const char *cache_dir, int argc, char **argv)
         return rc == UDCS_EUSAGE ? UDCS_EXIT_USAGE : UDCS_EXIT_FAILED;
     }
     cas_digest_hex(&r.key, r.key_hex);
+    if (open_store(cache_dir, &sc, &r.cas) < 0) {
+        ci_step_release(&s);
+        return UDCS_EXIT_FAILED;
+    }
 
     snprintf(r.tmp, sizeof(r.tmp), "%s/tmp", cache_dir);
     rc = udcs_mkdir_p(r.tmp, 0777);
@@ -331,12 +373,13 @@ int ci_cmd_step(struct cas *cas, const char *cache_dir, int argc, char **argv)
         udcs_log_error("ci step %s: cannot make a directory under %s/tmp: %s", s.name,
                        cache_dir, strerror(rc < 0 ? -rc : errno));
         ci_step_release(&s);
+        cas_close(r.cas);
         return UDCS_EXIT_FAILED;
     }
 
     struct cas_action_result res;
     int status;
-    rc = cas_ac_get(cas, &r.key, &res);
+    rc = cas_ac_get(r.cas, &r.key, &res);
     if (rc == 0) {
         rc = replay(&r, &res);
         status = res.exit_code;
@@ -361,5 +404,6 @@ int ci_cmd_step(struct cas *cas, const char *cache_dir, int argc, char **argv)
     }
     udcs_remove_tree(r.tmp);
     ci_step_release(&s);
+    cas_close(r.cas);
     return status;
 }

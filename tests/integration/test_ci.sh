@@ -182,6 +182,27 @@ expect_status 1 "import of a missing file fails" "$UDCS" ci cache import "$T/no-
 expect_output_contains "cannot open $T/no-such-file"
 expect_status 2 "cache without a subcommand is a usage error" "$UDCS" ci cache
 
+# ---- a shared cache: udcs-cas serve -------------------------------------------------------
+cd "$R" || exit 1
+start_cas_server "$T/server"
+n=$(runs)
+UDCS_CACHE_DIR="$T/cache-runner1" "$UDCS" ci step --name shared --inputs src --outputs out \
+    --cache-url "$SERVER_URL" --cache-token-file "$SERVER_TOKEN_FILE" -- \
+    sh -c 'echo run >>"$0"; mkdir -p out; echo shared >out/shared.txt; echo from-runner1' "$RUNS" >/dev/null 2>&1
+check "a runner with the shared cache runs a new step" test "$(runs)" -eq $((n + 1))
+rm -rf out
+UDCS_CACHE_DIR="$T/cache-runner2" UDCS_CI_CACHE_URL="$SERVER_URL" UDCS_CI_CACHE_TOKEN_FILE="$SERVER_TOKEN_FILE" \
+    "$UDCS" ci step --name shared --inputs src --outputs out -- \
+    sh -c 'echo run >>"$0"; mkdir -p out; echo shared >out/shared.txt; echo from-runner1' "$RUNS" >"$T/o6" 2>&1
+check "another runner with an empty store hits through the shared cache" test "$(runs)" -eq $((n + 1))
+check "and gets the outputs and stdout" sh -c "grep -qx shared out/shared.txt && grep -qx from-runner1 '$T/o6'"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+UDCS_CACHE_DIR="$T/cache-runner3" "$UDCS" ci step --name shared --inputs src --outputs out \
+    --cache-url "$SERVER_URL" --cache-token-file "$SERVER_TOKEN_FILE" -- \
+    sh -c 'echo run >>"$0"; mkdir -p out; echo shared >out/shared.txt; echo from-runner1' "$RUNS" >"$T/o7" 2>&1
+check "with the shared cache down, the step runs locally" test "$(runs)" -eq $((n + 2))
+check "and says so" grep -q "going on with the local store only" "$T/o7"
+
 # ---- report ------------------------------------------------------------------------------
 cd "$R" || exit 1
 export UDCS_CACHE_DIR="$T/cache-report"
