@@ -129,8 +129,9 @@ int ci_archive_extract(const char *path)
             rc = UDCS_ECORRUPT;
             break;
         }
+        /* ARCHIVE_WARN (a time or owner that could not be set) still wrote the entry. */
         r = archive_write_header(disk, e);
-        if (r == ARCHIVE_OK && archive_entry_size(e) > 0) {
+        if (r >= ARCHIVE_WARN && archive_entry_size(e) > 0) {
             const void *buf;
             size_t len;
             la_int64_t off;

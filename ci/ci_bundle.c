@@ -315,7 +315,7 @@ static int bundle_extract(const char *file, const char *dir)
     struct archive_entry *e;
     int r;
     while (rc == 0 && (r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
-        if (r < ARCHIVE_WARN || archive_write_header(disk, e) < ARCHIVE_OK) {
+        if (r < ARCHIVE_WARN || archive_write_header(disk, e) < ARCHIVE_WARN) {
             rc = UDCS_ECORRUPT;
             break;
         }
@@ -325,7 +325,7 @@ static int bundle_extract(const char *file, const char *dir)
         while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
             if (archive_write_data_block(disk, buf, len, off) < ARCHIVE_OK)
                 break;
-        if (r != ARCHIVE_EOF || archive_write_finish_entry(disk) < ARCHIVE_OK)
+        if (r != ARCHIVE_EOF || archive_write_finish_entry(disk) < ARCHIVE_WARN)
             rc = UDCS_ECORRUPT;
     }
     if (rc < 0)
@@ -341,24 +341,40 @@ static int bundle_extract(const char *file, const char *dir)
     return rc;
 }
 
+/* A staged blob into the store in pieces: blobs may be larger than memory. */
+static int ingest_file(struct cas_store *cs, const struct cas_digest *d, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    struct cas_ingest *ing;
+    int rc = cas_ingest_begin(cs, d, 0, NULL, NULL, &ing);
+    if (rc == 0) {
+        char buf[BUNDLE_BLOCK_BYTES];
+        ssize_t n;
+        while (rc == 0 && (n = udcs_read_full(fd, buf, sizeof(buf))) > 0)
+            rc = cas_ingest_feed(ing, buf, (size_t)n);
+        if (rc == 0 && n < 0)
+            rc = (int)n;
+        if (rc == 0)
+            rc = cas_ingest_commit(ing, NULL);
+        cas_ingest_free(ing);
+    }
+    close(fd);
+    return rc;
+}
+
 /* Pass 3: each staged entry into the store, verified again on the way in. */
 static int bundle_store(struct cas_store *cs, const char *dir, const char *name)
 {
     struct cas_digest d;
     int is_dir, area = entry_kind(name, &is_dir, &d);
     char *path = udcs_path_join(dir, name);
-    struct udcs_buf stored = UDCS_BUF_INIT(SIZE_MAX);
-    int rc = path ? udcs_read_file(path, &stored) : -ENOMEM;
+    struct udcs_buf stored = UDCS_BUF_INIT(CAS_AC_MAX_BYTES + CAS_BLOB_HEADER_BYTES);
+    int rc = path ? 0 : -ENOMEM;
     if (rc == 0 && area == 0) {
-        struct cas_ingest *ing;
-        rc = cas_ingest_begin(cs, &d, 0, NULL, NULL, &ing);
-        if (rc == 0) {
-            rc = cas_ingest_feed(ing, stored.data, stored.len);
-            if (rc == 0)
-                rc = cas_ingest_commit(ing, NULL);
-            cas_ingest_free(ing);
-        }
-    } else if (rc == 0) {
+        rc = ingest_file(cs, &d, path);
+    } else if (rc == 0 && (rc = udcs_read_file(path, &stored)) == 0) {
         struct udcs_buf json = UDCS_BUF_INIT(CAS_AC_MAX_BYTES);
         struct cas_action_result res;
         char why[256];
