@@ -9,7 +9,9 @@
 #include "common/log.h"
 #include "farm/client.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int ci_main(struct client *c, int argc, char **argv)
@@ -21,6 +23,19 @@ int ci_main(struct client *c, int argc, char **argv)
         return UDCS_EXIT_USAGE;
     }
     if (strcmp(argv[0], "step") == 0) {
+        /* `step --remote` starts `udcs run`, which must reach the same farm and store
+         * however this process was told of them (flag, environment or file). */
+        static const char *const pass[][2] = { { "farm", "UDCS_FARM" },
+                                               { "token", "UDCS_TOKEN" },
+                                               { "token_file", "UDCS_TOKEN_FILE" },
+                                               { "cache_dir", "UDCS_CACHE_DIR" } };
+        for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            const char *v = udcs_config_str(&c->cfg, pass[i][0]);
+            if (v && setenv(pass[i][1], v, 1) < 0) {
+                udcs_log_error("ci: cannot set %s: %s", pass[i][1], strerror(errno));
+                return UDCS_EXIT_FAILED;
+            }
+        }
         int status = ci_cmd_step(cache_dir, argc - 1, argv + 1);
         git_libgit2_shutdown();
         return status;

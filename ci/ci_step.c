@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #define CI_EXIT_NOT_RUN 127
 /* The exit status of a command ended by signal N is CI_EXIT_SIGNAL_BASE + N. */
 #define CI_EXIT_SIGNAL_BASE 128
+/* `udcs run`'s status when the farm could not run the command at all (farm/udcs_run.c). */
+#define CI_EXIT_FARM_FAILED 125
 #define CI_COPY_BYTES (64 * 1024)
 /* zstd level of stored outputs: the store's default, quick enough for large outputs. */
 #define CI_ZSTD_LEVEL 3
@@ -37,6 +40,8 @@ struct step_run {
     char key_hex[CAS_HEX_LEN + 1];
     char commit[GIT_OID_HEXSZ + 1];
     uint64_t start_ms;
+    git_repository *repo;     /* --remote: lists the input files to send */
+    const char *where;        /* "local" or "farm", for the step log */
 };
 
 /* ---- arguments -------------------------------------------------------------------------- */
@@ -95,10 +100,12 @@ static int inputs_from_top(struct ci_step *s, const char *prefix)
 struct step_cache {
     const char *url;          /* --cache-url, UDCS_CI_CACHE_URL; NULL: local only */
     const char *token_file;   /* --cache-token-file, UDCS_CI_CACHE_TOKEN_FILE */
+    int remote;               /* --remote: a miss runs on the farm (udcs run) */
 };
 
 static int parse_step_args(int argc, char **argv, struct ci_step *s, struct step_cache *sc)
 {
+    sc->remote = 0;
     sc->url = getenv("UDCS_CI_CACHE_URL");
     sc->token_file = getenv("UDCS_CI_CACHE_TOKEN_FILE");
     if (sc->url && !sc->url[0])
@@ -117,6 +124,8 @@ static int parse_step_args(int argc, char **argv, struct ci_step *s, struct step
             sc->url = argv[++i];
         } else if (strcmp(a, "--cache-token-file") == 0 && i + 1 < argc) {
             sc->token_file = argv[++i];
+        } else if (strcmp(a, "--remote") == 0) {
+            sc->remote = 1;
         } else if (strcmp(a, "--inputs") == 0) {
             rc = take_list(argc, argv, &i, &s->inputs, &s->n_inputs);
         } else if (strcmp(a, "--outputs") == 0) {
@@ -199,7 +208,7 @@ static void log_outcome(const struct step_run *r, const char *outcome, int exit_
                             r->s->name, "key", r->key_hex, "outcome", outcome, "exit_code",
                             exit_code, "run_ms", (json_int_t)run_ms, "elapsed_ms",
                             (json_int_t)elapsed, "saved_ms", (json_int_t)saved, "when_ms",
-                            (json_int_t)udcs_wall_ms(), "where", "local", "commit", r->commit,
+                            (json_int_t)udcs_wall_ms(), "where", r->where, "commit", r->commit,
                             "step", ci_step_to_json(r->s));
     if (rec)
         ci_log_append(r->cache_dir, rec);
@@ -256,7 +265,7 @@ static int store_result(struct step_run *r, const struct udcs_proc *p, const cha
 {
     char archive[4200];
     tmp_file(r, CI_OUTPUTS_NAME, archive, sizeof(archive));
-    struct cas_action_result res = { .exit_code = p->exit_code, .executor = "local",
+    struct cas_action_result res = { .exit_code = p->exit_code, .executor = (char *)r->where,
                                      .duration_ms = p->duration_ms,
                                      .created_ms = udcs_wall_ms() };
     struct cas_digest d;
@@ -282,37 +291,168 @@ static int store_result(struct step_run *r, const struct udcs_proc *p, const cha
     return rc;
 }
 
+/* The command's streams, stored and replayed, and the result cached unless a signal
+ * ended it (it did not finish, so that is not the step's result). */
+static int finish_run(struct step_run *r, const struct udcs_proc *p, const char *out_path,
+                      const char *err_path)
+{
+    int status = p->term_signal ? CI_EXIT_SIGNAL_BASE + p->term_signal : p->exit_code;
+    if (!p->term_signal)
+        store_result(r, p, out_path, err_path);
+    else
+        udcs_log_warn("ci step %s: the command was ended by signal %d; nothing was cached",
+                      r->s->name, p->term_signal);
+    fflush(stdout);
+    fflush(stderr);
+    copy_file_to_fd(out_path, STDOUT_FILENO);
+    copy_file_to_fd(err_path, STDERR_FILENO);
+    log_outcome(r, "miss", status, p->duration_ms);
+    return status;
+}
+
+/* A child with no input whose stdout and stderr go to files. */
+static void proc_to_files(struct udcs_proc *p, char *const *argv, const char *out_path,
+                          const char *err_path)
+{
+    p->argv = argv;
+    p->in.mode = UDCS_PROC_NULL;
+    p->out.mode = UDCS_PROC_FILE;
+    p->out.path = out_path;
+    p->err.mode = UDCS_PROC_FILE;
+    p->err.path = err_path;
+}
+
 static int run_here(struct step_run *r)
 {
     char out_path[4200], err_path[4200];
     tmp_file(r, "stdout", out_path, sizeof(out_path));
     tmp_file(r, "stderr", err_path, sizeof(err_path));
     struct udcs_proc p = UDCS_PROC_INIT;
-    p.argv = r->s->argv;
-    p.in.mode = UDCS_PROC_NULL;
-    p.out.mode = UDCS_PROC_FILE;
-    p.out.path = out_path;
-    p.err.mode = UDCS_PROC_FILE;
-    p.err.path = err_path;
+    proc_to_files(&p, r->s->argv, out_path, err_path);
+    r->where = "local";
     int rc = udcs_proc_run(&p);
     if (rc < 0 && rc != -ETIMEDOUT) {
         udcs_log_error("ci step %s: cannot run '%s': %s", r->s->name, r->s->argv[0],
                        udcs_strerror(rc));
         return CI_EXIT_NOT_RUN;
     }
-    int status = p.term_signal ? CI_EXIT_SIGNAL_BASE + p.term_signal : p.exit_code;
-    /* A command a signal ended did not finish: its result is not the step's result. */
-    if (!p.term_signal)
-        store_result(r, &p, out_path, err_path);
-    else
-        udcs_log_warn("ci step %s: the command was ended by signal %d; nothing was cached",
-                      r->s->name, p.term_signal);
-    fflush(stdout);
-    fflush(stderr);
-    copy_file_to_fd(out_path, STDOUT_FILENO);
-    copy_file_to_fd(err_path, STDERR_FILENO);
-    log_outcome(r, "miss", status, p.duration_ms);
-    return status;
+    return finish_run(r, &p, out_path, err_path);
+}
+
+/* ---- miss, on the farm ---------------------------------------------------------------- */
+
+static int argv_add(char ***v, size_t *n, const char *a, const char *b)
+{
+    char **t = realloc(*v, (*n + 3) * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    *v = t;
+    t[(*n)++] = (char *)a;
+    if (b)
+        t[(*n)++] = (char *)b;
+    t[*n] = NULL;
+    return 0;
+}
+
+/* `udcs run` with every file under the inputs that git does not ignore (tracked or not),
+ * the outputs, and the whitelisted variables that are set. The strings stay owned by the
+ * step and by `list`. */
+static int remote_argv(struct step_run *r, git_pathspec_match_list *list, const char *prefix,
+                       char ***out)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int rc = argv_add(&v, &n, "/proc/self/exe", "run");
+    size_t count = git_pathspec_match_list_entrycount(list), plen = strlen(prefix);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *path = git_pathspec_match_list_entry(list, i);
+        struct stat st;
+        /* The command runs in this directory, so paths are sent relative to it. */
+        if (strncmp(path, prefix, plen) != 0 || lstat(path + plen, &st) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        rc = argv_add(&v, &n, "--input", path + plen);
+    }
+    for (size_t i = 0; rc == 0 && i < r->s->n_outputs; i++)
+        rc = argv_add(&v, &n, "--output", r->s->outputs[i]);
+    for (size_t i = 0; rc == 0 && i < r->s->n_env; i++) {
+        const char *val = getenv(r->s->env[i]);
+        if (!val)
+            continue;
+        size_t len = strlen(r->s->env[i]) + strlen(val) + 2;
+        char *kv = malloc(len);
+        if (!kv) {
+            rc = -ENOMEM;
+            break;
+        }
+        snprintf(kv, len, "%s=%s", r->s->env[i], val);
+        rc = argv_add(&v, &n, "--env", kv);
+        if (rc < 0)
+            free(kv);
+    }
+    if (rc == 0)
+        rc = argv_add(&v, &n, "--", NULL);
+    for (size_t i = 0; rc == 0 && i < r->s->argc; i++)
+        rc = argv_add(&v, &n, r->s->argv[i], NULL);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+static void free_remote_argv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strcmp(v[i], "--env") == 0 && v[i + 1])
+            free(v[++i]);
+        else if (strcmp(v[i], "--") == 0)
+            break;
+    free(v);
+}
+
+/* Run the command on an agent through `udcs run` (farm/udcs_run.c), as a child so its
+ * replayed streams land in files like a local run's. A farm that cannot run it (udcs
+ * run's status 125) is a WARN and the step runs here. */
+static int run_on_farm(struct step_run *r, const char *prefix)
+{
+    git_pathspec *ps = NULL;
+    git_pathspec_match_list *list = NULL;
+    git_strarray spec;
+    ci_step_pathspec(r->s, &spec);   /* empty for the whole tree: matches every file */
+    char **argv = NULL;
+    int rc = git_pathspec_new(&ps, &spec);
+    if (rc == 0)
+        rc = git_pathspec_match_workdir(&list, r->repo, GIT_PATHSPEC_NO_GLOB, ps);
+    if (rc < 0)
+        udcs_log_error("ci step %s: cannot list the input files: %s", r->s->name,
+                       ci_git_error());
+    if (rc == 0)
+        rc = remote_argv(r, list, prefix, &argv);
+    if (rc < 0) {
+        git_pathspec_match_list_free(list);
+        git_pathspec_free(ps);
+        return CI_EXIT_NOT_RUN;
+    }
+    char out_path[4200], err_path[4200];
+    tmp_file(r, "stdout", out_path, sizeof(out_path));
+    tmp_file(r, "stderr", err_path, sizeof(err_path));
+    struct udcs_proc p = UDCS_PROC_INIT;
+    proc_to_files(&p, argv, out_path, err_path);
+    r->where = "farm";
+    rc = udcs_proc_run(&p);
+    free_remote_argv(argv);
+    git_pathspec_match_list_free(list);
+    git_pathspec_free(ps);
+    if (rc < 0 || p.exit_code == CI_EXIT_FARM_FAILED) {
+        if (rc == 0)
+            copy_file_to_fd(err_path, STDERR_FILENO);   /* udcs run's own reasons */
+        udcs_log_warn("ci step %s: the farm could not run the step (%s); running it here",
+                      r->s->name, rc < 0 ? udcs_strerror(rc) : "see the messages above");
+        return run_here(r);
+    }
+    return finish_run(r, &p, out_path, err_path);
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
@@ -354,14 +494,18 @@ int ci_cmd_step(const char *cache_dir, int argc, char **argv)
     git_oid head;
     if (rc == 0 && git_reference_name_to_id(&head, repo, "HEAD") == 0)
         git_oid_tostr(r.commit, sizeof(r.commit), &head);
-    git_repository_free(repo);
-    free(prefix);
+    r.repo = repo;
+    r.where = "local";
     if (rc < 0) {
+        git_repository_free(repo);
+        free(prefix);
         ci_step_release(&s);
         return rc == UDCS_EUSAGE ? UDCS_EXIT_USAGE : UDCS_EXIT_FAILED;
     }
     cas_digest_hex(&r.key, r.key_hex);
     if (open_store(cache_dir, &sc, &r.cas) < 0) {
+        git_repository_free(repo);
+        free(prefix);
         ci_step_release(&s);
         return UDCS_EXIT_FAILED;
     }
@@ -372,6 +516,8 @@ int ci_cmd_step(const char *cache_dir, int argc, char **argv)
     if (rc < 0 || !mkdtemp(r.tmp)) {
         udcs_log_error("ci step %s: cannot make a directory under %s/tmp: %s", s.name,
                        cache_dir, strerror(rc < 0 ? -rc : errno));
+        git_repository_free(repo);
+        free(prefix);
         ci_step_release(&s);
         cas_close(r.cas);
         return UDCS_EXIT_FAILED;
@@ -400,9 +546,11 @@ int ci_cmd_step(const char *cache_dir, int argc, char **argv)
     }
     if (rc == 1) {
         udcs_log_info("ci step %s: miss %s; running it", s.name, r.key_hex);
-        status = run_here(&r);
+        status = sc.remote ? run_on_farm(&r, prefix) : run_here(&r);
     }
     udcs_remove_tree(r.tmp);
+    git_repository_free(repo);
+    free(prefix);
     ci_step_release(&s);
     cas_close(r.cas);
     return status;

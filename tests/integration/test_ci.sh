@@ -203,11 +203,41 @@ UDCS_CACHE_DIR="$T/cache-runner3" "$UDCS" ci step --name shared --inputs src --o
 check "with the shared cache down, the step runs locally" test "$(runs)" -eq $((n + 2))
 check "and says so" grep -q "going on with the local store only" "$T/o7"
 
+# ---- --remote: a miss runs on a farm agent --------------------------------------------
+cd "$R" || exit 1
+export UDCS_CACHE_DIR="$T/cache-remote"
+if start_farm "$T/farm" --heartbeat-ms 300 --backoff-ms 100; then
+    start_agent r1 --slots 1
+    check "an agent registers" wait_until 20 agents_idle 1
+    rm -rf out
+    remote_step() {
+        timeout 120 "$UDCS" ci step --name remote --inputs src --outputs out/remote.txt --remote \
+            --env MODE -- sh -c 'mkdir -p out; cat src/*.c >out/remote.txt; echo "$MODE"; pwd' "$@"
+    }
+    MODE=farm remote_step >"$T/o8" 2>"$T/e8"; s8=$?
+    check "a remote miss succeeds" test "$s8" -eq 0
+    check "the command ran in the agent's directory" grep -q "^$T/agents/r1" "$T/o8"
+    check "with the whitelisted variable" grep -qx farm "$T/o8"
+    check "its output came back" sh -c "cat src/*.c | cmp - out/remote.txt"
+    check "the log says it ran on the farm" sh -c "tail -n 1 '$UDCS_CACHE_DIR/ci/steps.jsonl' | jq -e '.where == \"farm\" and .outcome == \"miss\"'"
+    kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null
+    rm -rf out
+    MODE=farm remote_step >"$T/o9" 2>&1
+    check "the same step hits with the farm gone" cmp "$T/o8" "$T/o9"
+    check "and restores the output" sh -c "cat src/*.c | cmp - out/remote.txt"
+    MODE=here remote_step >"$T/o10" 2>"$T/e10"; s10=$?
+    check "a miss with the farm gone runs here" sh -c "test $s10 -eq 0 && grep -qx '$R' '$T/o10'"
+    check "and says so" grep -q "running it here" "$T/e10"
+else
+    not_ok "master starts"
+fi
+unset UDCS_FARM UDCS_TOKEN_FILE
+
 # ---- report ------------------------------------------------------------------------------
 cd "$R" || exit 1
 export UDCS_CACHE_DIR="$T/cache-report"
-"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 0.3' >/dev/null 2>&1
-"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 0.3' >/dev/null 2>&1
+"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 1' >/dev/null 2>&1
+"$UDCS" ci step --name fine --inputs src -- sh -c 'echo "<ok> & \"fine\"" && sleep 1' >/dev/null 2>&1
 "$UDCS" ci step --name broken --inputs src -- sh -c "printf 'bad\001'; exit 4" >/dev/null 2>&1
 check "report writes JUnit and JSON" "$UDCS" ci report --junit "$T/junit.xml" --json "$T/report.json"
 expect_output_contains "3 steps: 1 hits, 2 misses, 1 failed"
@@ -218,7 +248,7 @@ check "a hit is marked in the step's output" sh -c "xmllint --xpath 'string(//te
 sed 's/ classname="udcs.ci"//' "$T/junit.xml" >"$T/junit-broken.xml"
 expect_status 3 "the schema rejects a testcase without classname (it can fail)" xmllint --noout --schema "$HERE/junit.xsd" "$T/junit-broken.xml"
 check "the JSON summary counts hits, misses and failures" jq -e '.summary | .steps == 3 and .hits == 1 and .misses == 2 and .failed == 1' "$T/report.json"
-check "the JSON report saves the time of the hit" jq -e '.summary.saved_ms >= 200 and .steps[1].outcome == "hit"' "$T/report.json"
+check "the JSON report saves the time of the hit" jq -e '.steps[1] as $h | $h.outcome == "hit" and $h.run_ms >= 1000 and $h.saved_ms == $h.run_ms - $h.elapsed_ms and .summary.saved_ms == $h.saved_ms' "$T/report.json"
 expect_status 2 "report without a file to write is a usage error" "$UDCS" ci report
 
 # ---- affected: the steps whose inputs differ between two commits ----------------------
