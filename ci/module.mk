@@ -20,8 +20,9 @@ CI_LINK = $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB) $(CAS_LIB) \
 $(BIN)/udcs: $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB)
 $(BIN)/udcs: PKG_LIBS = $(CI_LINK)
 
-# The fuzz target of the steps parser (tests/fuzz/fuzz_ci_steps.c) and its replay test
-# link ci/ too; tests/module.mk's rule names the other libraries.
-CI_FUZZ := $(BUILD)/fuzz/fuzz_ci_steps $(TESTBIN)/test_replay_fuzz_ci_steps
-$(CI_FUZZ): $(CI_LIB)
-$(CI_FUZZ): PKG_LIBS = $(CI_LINK)
+# The unit tests (tests/unit/test_ci.c), the fuzz target of the steps parser
+# (tests/fuzz/fuzz_ci_steps.c) and its replay test link ci/ too; tests/module.mk's rules
+# name the other libraries.
+CI_TEST_LINKS := $(TESTBIN)/test_ci $(BUILD)/fuzz/fuzz_ci_steps $(TESTBIN)/test_replay_fuzz_ci_steps
+$(CI_TEST_LINKS): $(CI_LIB)
+$(CI_TEST_LINKS): PKG_LIBS = $(CI_LINK)
