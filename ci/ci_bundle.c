@@ -1,6 +1,7 @@
 /* ci/ci_bundle.c - `udcs ci cache export FILE` / `import FILE`: the local store's blobs
  * and action results as one zstd-compressed tar (libarchive), for CI systems that keep a
- * file between runs. Entries use the store's own layout (docs/CAS.md, "On-disk format"):
+ * file between runs; with --used, only the action results of the steps in the step log
+ * and the blobs they name. Entries use the store's own layout (docs/CAS.md, "On-disk format"):
  * cas/ab/cdef... and ac/ab/cdef..., in stored form.
  *
  * Import trusts nothing: a first pass reads every header and every byte and refuses the
@@ -104,8 +105,50 @@ static int add_file(struct archive *out, int dirfd, const char *name, const char
     return rc;
 }
 
-/* Every file of one area: AREA/SHARD/REST. */
-static int add_area(struct archive *out, const char *root, const char *area, uint64_t *count)
+/* The entry name of a digest in an area: "cas/ab/cdef...". */
+static void entry_name_of(int area, const struct cas_digest *d, char out[64])
+{
+    char hex[CAS_HEX_LEN + 1];
+    cas_digest_hex(d, hex);
+    snprintf(out, 64, "%s/%.*s/%s", areas[area], SHARD_CHARS, hex, hex + SHARD_CHARS);
+}
+
+/* What the steps of the log used: their action results and every blob those name. A
+ * record whose result is gone (evicted, never stored) is left out. */
+static int used_entries(struct cas_store *cs, const char *cache_dir, json_t *set)
+{
+    json_t *log;
+    int rc = ci_log_read(cache_dir, &log);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(log, i, rec) {
+        struct cas_digest key;
+        struct cas_action_result res;
+        char name[64];
+        const char *hex = json_string_value(json_object_get(rec, "key"));
+        if (rc < 0 || !hex || cas_digest_parse(hex, &key, NULL) < 0 ||
+            cas_store_ac_get(cs, &key, &res) < 0)
+            continue;
+        entry_name_of(1, &key, name);
+        rc = json_object_set_new(set, name, json_true());
+        entry_name_of(0, &res.stdout_digest, name);
+        rc |= json_object_set_new(set, name, json_true());
+        entry_name_of(0, &res.stderr_digest, name);
+        rc |= json_object_set_new(set, name, json_true());
+        for (size_t k = 0; k < res.n_outputs; k++) {
+            entry_name_of(0, &res.outputs[k].digest, name);
+            rc |= json_object_set_new(set, name, json_true());
+        }
+        rc = rc ? -ENOMEM : 0;
+        cas_action_result_release(&res);
+    }
+    json_decref(log);
+    return rc;
+}
+
+/* Every file of one area: AREA/SHARD/REST; only those in `only` when it is not NULL. */
+static int add_area(struct archive *out, const char *root, const char *area, json_t *only,
+                    uint64_t *count)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", root, area);
@@ -131,6 +174,8 @@ static int add_area(struct archive *out, const char *root, const char *area, uin
                 continue;
             char name[64];
             snprintf(name, sizeof(name), "%s/%s/%s", area, sd->d_name, fe->d_name);
+            if (only && !json_object_get(only, name))
+                continue;
             rc = add_file(out, dirfd(dir), fe->d_name, name);
             if (rc == 0)
                 (*count)++;
@@ -141,12 +186,18 @@ static int add_area(struct archive *out, const char *root, const char *area, uin
     return rc;
 }
 
-static int cache_export(const char *root, const char *file)
+static int cache_export(struct cas_store *cs, const char *root, const char *file, int used)
 {
+    json_t *only = used ? json_object() : NULL;
+    if (used && (!only || used_entries(cs, root, only) < 0)) {
+        json_decref(only);
+        return UDCS_EXIT_FAILED;
+    }
     struct udcs_afile af;
     int rc = udcs_afile_open(&af, file, UDCS_AFILE_FSYNC, 0644);
     if (rc < 0) {
         udcs_log_error("ci cache export: cannot write %s: %s", file, udcs_strerror(rc));
+        json_decref(only);
         return UDCS_EXIT_FAILED;
     }
     struct archive *out = archive_write_new();
@@ -158,7 +209,7 @@ static int cache_export(const char *root, const char *file)
         archive_write_open_fd(out, af.fd) != ARCHIVE_OK)
         rc = UDCS_EFOREIGN;
     for (size_t a = 0; rc == 0 && a < 2; a++)
-        rc = add_area(out, root, areas[a], &count);
+        rc = add_area(out, root, areas[a], only, &count);
     if (rc == 0 && archive_write_close(out) != ARCHIVE_OK)
         rc = UDCS_EFOREIGN;
     if (rc < 0)
@@ -166,6 +217,7 @@ static int cache_export(const char *root, const char *file)
                        rc == UDCS_EFOREIGN && out ? archive_error_string(out)
                                                   : udcs_strerror(rc));
     archive_write_free(out);
+    json_decref(only);
     if (rc == 0)
         rc = udcs_afile_commit(&af);
     else
@@ -428,8 +480,13 @@ static int cache_import(struct cas_store *cs, const char *cache_dir, const char 
 
 int ci_cmd_cache(const char *cache_dir, int argc, char **argv)
 {
+    int used = argc == 3 && strcmp(argv[0], "export") == 0 && strcmp(argv[1], "--used") == 0;
+    if (used) {
+        argv[1] = argv[2];
+        argc = 2;
+    }
     if (argc != 2 || (strcmp(argv[0], "export") != 0 && strcmp(argv[0], "import") != 0)) {
-        udcs_log_error("ci cache: usage: udcs ci cache export FILE | import FILE");
+        udcs_log_error("ci cache: usage: udcs ci cache export [--used] FILE | import FILE");
         return UDCS_EXIT_USAGE;
     }
     struct cas_store *cs;
@@ -440,7 +497,7 @@ int ci_cmd_cache(const char *cache_dir, int argc, char **argv)
                        udcs_strerror(rc));
         return UDCS_EXIT_FAILED;
     }
-    int status = strcmp(argv[0], "export") == 0 ? cache_export(cache_dir, argv[1])
+    int status = strcmp(argv[0], "export") == 0 ? cache_export(cs, cache_dir, argv[1], used)
                                                 : cache_import(cs, cache_dir, argv[1]);
     cas_store_close(cs);
     return status;

@@ -122,6 +122,20 @@ step >"$T/o5" 2>/dev/null; s5=$?
 check "a step hits from an imported cache without running" test "$(runs)" -eq "$n"
 check "and gives its status and outputs" sh -c "test $s5 -eq 3 && test -f out/all.c"
 
+# --used: only what the logged steps used, not what else the store holds.
+printf 'unrelated\n' >"$T/unrelated.txt"
+U=$("$CAS" --cache-dir "$T/cache" put "$T/unrelated.txt" | cut -d' ' -f1)
+check "export --used writes a file" "$UDCS" --cache-dir "$T/cache" ci cache export --used "$T/used.tar.zst"
+zstd -dc "$T/used.tar.zst" | tar -tf - >"$T/used.list"
+check "it leaves out a blob no step used" sh -c "! grep -q '${U:2}' '$T/used.list'"
+check "it holds the step's action results" grep -q '^ac/' "$T/used.list"
+check "it holds fewer entries than the store" test "$(wc -l <"$T/used.list")" -lt "$(find "$T/cache/cas" "$T/cache/ac" -type f | wc -l)"
+n=$(runs)
+rm -rf out
+UDCS_CACHE_DIR="$T/cache-used" "$UDCS" ci cache import "$T/used.tar.zst" >/dev/null 2>&1
+UDCS_CACHE_DIR="$T/cache-used" step >/dev/null 2>&1
+check "a step hits from a --used import" sh -c "test $(runs) -eq $n && test -f out/all.c"
+
 # Crafted cache files: each is refused as a whole, with nothing extracted or stored.
 python3 - "$T/bundle.tar.zst" "$T/crafted" <<'PY'
 import io, os, subprocess, sys, tarfile
