@@ -304,14 +304,17 @@ static int bundle_check(const char *file, json_t *names)
     struct archive_entry *e;
     int r, rc = 0;
     char why[512] = "";
-    const char *name = "";
+    /* A copy: libarchive frees the entry's strings when the next header fails to read. */
+    char name[1024] = "(before the first entry)";
     while (rc == 0 && (r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
         if (r < ARCHIVE_WARN) {
-            snprintf(why, sizeof(why), "the archive is damaged: %s", archive_error_string(in));
+            snprintf(why, sizeof(why), "the archive is damaged after it: %s",
+                     archive_error_string(in));
             rc = UDCS_ECORRUPT;
             break;
         }
-        name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "(no name)";
+        snprintf(name, sizeof(name), "%s",
+                 archive_entry_pathname(e) ? archive_entry_pathname(e) : "(no name)");
         mode_t type = archive_entry_filetype(e);
         struct cas_digest d;
         int is_dir = 0, area = entry_kind(name, &is_dir, &d);
@@ -343,7 +346,8 @@ static int bundle_check(const char *file, json_t *names)
         udcs_log_error("ci cache import: %s: entry '%s' %s; nothing was imported", file, name,
                        why[0] ? why : udcs_strerror(rc));
     archive_read_free(in);
-    return rc;
+    /* A blob of a newer format or an oversized record is as unusable as a damaged one. */
+    return rc < 0 && rc != -ENOMEM ? UDCS_ECORRUPT : rc;
 }
 
 /* Pass 2: extract into `dir` (the current directory is changed for it and restored). */
@@ -446,7 +450,8 @@ static int bundle_store(struct cas_store *cs, const char *dir, const char *name)
     return rc;
 }
 
-static int cache_import(struct cas_store *cs, const char *cache_dir, const char *file)
+int ci_bundle_import(struct cas_store *cs, const char *cache_dir, const char *file,
+                     size_t *count)
 {
     json_t *names = json_array();
     int rc = names ? bundle_check(file, names) : -ENOMEM;
@@ -471,11 +476,18 @@ static int cache_import(struct cas_store *cs, const char *cache_dir, const char 
     }
     if (made)
         udcs_remove_tree(dir);
-    if (rc == 0)
-        printf("imported %zu entries from %s into %s, every one verified\n",
-               json_array_size(names), file, cache_dir);
+    *count = json_array_size(names);
     json_decref(names);
-    return rc == 0 ? UDCS_EXIT_OK : UDCS_EXIT_FAILED;
+    return rc;
+}
+
+static int cache_import(struct cas_store *cs, const char *cache_dir, const char *file)
+{
+    size_t n = 0;
+    if (ci_bundle_import(cs, cache_dir, file, &n) < 0)
+        return UDCS_EXIT_FAILED;
+    printf("imported %zu entries from %s into %s, every one verified\n", n, file, cache_dir);
+    return UDCS_EXIT_OK;
 }
 
 int ci_cmd_cache(const char *cache_dir, int argc, char **argv)

@@ -99,6 +99,16 @@ int ci_log_append(const char *cache_dir, json_t *record);
  * that does not parse is skipped with a WARN. Returns 0 or -errno/UDCS_ETOOBIG (logged). */
 int ci_log_read(const char *cache_dir, json_t **out);
 
+/* ---- cache files (ci_bundle.c) -------------------------------------------------------- */
+
+/* Import the cache file at `file` into `cs` (whose directory is `cache_dir`): refused as
+ * a whole, with nothing written to the store, when an entry is absolute, climbs out, is a
+ * link, a device or not of the store's layout, or fails its check (logged with the entry
+ * and why). *count receives the number of files the cache file holds. Returns 0,
+ * UDCS_ECORRUPT, or -errno (an error while storing, after the checks passed). */
+int ci_bundle_import(struct cas_store *cs, const char *cache_dir, const char *file,
+                     size_t *count);
+
 /* ---- subcommands ------------------------------------------------------------------------ */
 
 struct cas;
