@@ -20,9 +20,10 @@ CI_LINK = $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB) $(CAS_LIB) \
 $(BIN)/udcs: $(CI_LIB) $(AGENTS_DETECT_LIB) $(KERNELS_RUNTIME_LIB)
 $(BIN)/udcs: PKG_LIBS = $(CI_LINK)
 
-# The unit tests (tests/unit/test_ci.c), the fuzz target of the steps parser
-# (tests/fuzz/fuzz_ci_steps.c) and its replay test link ci/ too; tests/module.mk's rules
+# The unit tests (tests/unit/test_ci.c), the fuzz targets of the steps parser and of cache
+# file import (tests/fuzz/fuzz_ci_*.c) and their replay tests link ci/ too; tests/module.mk's rules
 # name the other libraries.
-CI_TEST_LINKS := $(TESTBIN)/test_ci $(BUILD)/fuzz/fuzz_ci_steps $(TESTBIN)/test_replay_fuzz_ci_steps
+CI_TEST_LINKS := $(TESTBIN)/test_ci $(BUILD)/fuzz/fuzz_ci_steps $(TESTBIN)/test_replay_fuzz_ci_steps \
+                 $(BUILD)/fuzz/fuzz_ci_cache_import $(TESTBIN)/test_replay_fuzz_ci_cache_import
 $(CI_TEST_LINKS): $(CI_LIB)
 $(CI_TEST_LINKS): PKG_LIBS = $(CI_LINK)
