@@ -112,7 +112,9 @@ int ci_bundle_import(struct cas_store *cs, const char *cache_dir, const char *fi
 /* ---- subcommands ------------------------------------------------------------------------ */
 
 struct cas;
-int ci_cmd_step(const char *cache_dir, int argc, char **argv);
+/* `farm_env`: "NAME=VALUE" settings (NULL-terminated) for the `udcs run` that --remote
+ * starts, added to its environment only. */
+int ci_cmd_step(const char *cache_dir, char *const *farm_env, int argc, char **argv);
 int ci_cmd_affected(const char *cache_dir, int argc, char **argv);
 int ci_cmd_cache(const char *cache_dir, int argc, char **argv);
 int ci_cmd_report(const char *cache_dir, int argc, char **argv);

@@ -24,19 +24,22 @@ int ci_main(struct client *c, int argc, char **argv)
     }
     if (strcmp(argv[0], "step") == 0) {
         /* `step --remote` starts `udcs run`, which must reach the same farm and store
-         * however this process was told of them (flag, environment or file). */
+         * however this process was told of them (flag, environment or file): they go
+         * into that child's environment only, never a local command's. */
         static const char *const pass[][2] = { { "farm", "UDCS_FARM" },
                                                { "token", "UDCS_TOKEN" },
                                                { "token_file", "UDCS_TOKEN_FILE" },
                                                { "cache_dir", "UDCS_CACHE_DIR" } };
+        char *farm_env[sizeof(pass) / sizeof(pass[0]) + 1] = { NULL };
+        size_t n = 0;
         for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
             const char *v = udcs_config_str(&c->cfg, pass[i][0]);
-            if (v && setenv(pass[i][1], v, 1) < 0) {
-                udcs_log_error("ci: cannot set %s: %s", pass[i][1], strerror(errno));
-                return UDCS_EXIT_FAILED;
-            }
+            if (v && asprintf(&farm_env[n], "%s=%s", pass[i][1], v) >= 0)
+                n++;
         }
-        int status = ci_cmd_step(cache_dir, argc - 1, argv + 1);
+        int status = ci_cmd_step(cache_dir, farm_env, argc - 1, argv + 1);
+        for (size_t i = 0; i < n; i++)
+            free(farm_env[i]);
         git_libgit2_shutdown();
         return status;
     }

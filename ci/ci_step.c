@@ -41,6 +41,7 @@ struct step_run {
     char commit[GIT_OID_HEXSZ + 1];
     uint64_t start_ms;
     git_repository *repo;     /* --remote: lists the input files to send */
+    char *const *farm_env;    /* --remote: the farm settings for udcs run */
     const char *where;        /* "local" or "farm", for the step log */
 };
 
@@ -412,6 +413,34 @@ static void free_remote_argv(char **v)
     free(v);
 }
 
+/* This process's environment with the NAME=VALUE entries of `extra` put in place of
+ * any of the same names: a new array of borrowed strings (free the array only). */
+static char **env_with(char *const *extra)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (extra && extra[k])
+        k++;
+    char **env = calloc(n + k + 1, sizeof(*env));
+    if (!env)
+        return NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int replaced = 0;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            size_t len = strcspn(extra[j], "=");
+            replaced = strncmp(environ[i], extra[j], len) == 0 && environ[i][len] == '=';
+        }
+        if (!replaced)
+            env[used++] = environ[i];
+    }
+    for (size_t j = 0; j < k; j++)
+        env[used++] = extra[j];
+    return env;
+}
+
 /* Run the command on an agent through `udcs run` (farm/udcs_run.c), as a child so its
  * replayed streams land in files like a local run's. A farm that cannot run it (udcs
  * run's status 125) is a WARN and the step runs here. */
@@ -440,8 +469,11 @@ static int run_on_farm(struct step_run *r, const char *prefix)
     tmp_file(r, "stderr", err_path, sizeof(err_path));
     struct udcs_proc p = UDCS_PROC_INIT;
     proc_to_files(&p, argv, out_path, err_path);
+    char **env = env_with(r->farm_env);
+    p.env = env;
     r->where = "farm";
-    rc = udcs_proc_run(&p);
+    rc = env ? udcs_proc_run(&p) : -ENOMEM;
+    free(env);
     free_remote_argv(argv);
     git_pathspec_match_list_free(list);
     git_pathspec_free(ps);
@@ -476,9 +508,10 @@ static int open_store(const char *cache_dir, const struct step_cache *sc, struct
     return rc;
 }
 
-int ci_cmd_step(const char *cache_dir, int argc, char **argv)
+int ci_cmd_step(const char *cache_dir, char *const *farm_env, int argc, char **argv)
 {
-    struct step_run r = { .cache_dir = cache_dir, .start_ms = udcs_mono_ms() };
+    struct step_run r = { .cache_dir = cache_dir, .farm_env = farm_env,
+                          .start_ms = udcs_mono_ms() };
     struct ci_step s;
     struct step_cache sc;
     git_repository *repo = NULL;

@@ -246,6 +246,10 @@ else
     not_ok "master starts"
 fi
 unset UDCS_FARM UDCS_TOKEN_FILE
+echo secret >"$T/farm-token"
+"$UDCS" --farm http://127.0.0.1:1 --token-file "$T/farm-token" ci step --name leak --inputs src --remote -- \
+    sh -c 'echo "token:${UDCS_TOKEN_FILE:-none} farm:${UDCS_FARM:-none}"' >"$T/o11" 2>/dev/null
+check "a command run here never sees the farm settings given to udcs" grep -qx "token:none farm:none" "$T/o11"
 
 # ---- report ------------------------------------------------------------------------------
 cd "$R" || exit 1
