@@ -28,6 +28,9 @@
 /* `udcs run`'s status when the farm could not run the command at all (farm/udcs_run.c). */
 #define CI_EXIT_FARM_FAILED 125
 #define CI_COPY_BYTES (64 * 1024)
+/* The step's private directory, and a file in it (the directory and a short name). */
+#define CI_TMP_MAX 4096
+#define CI_FILE_MAX (CI_TMP_MAX + 64)
 /* zstd level of stored outputs: the store's default, quick enough for large outputs. */
 #define CI_ZSTD_LEVEL 3
 
@@ -35,7 +38,7 @@ struct step_run {
     const struct ci_step *s;
     struct cas *cas;
     const char *cache_dir;
-    char tmp[4096];           /* a private directory for the step's files */
+    char tmp[CI_TMP_MAX];     /* a private directory for the step's files */
     struct cas_digest key;
     char key_hex[CAS_HEX_LEN + 1];
     char commit[GIT_OID_HEXSZ + 1];
@@ -229,7 +232,7 @@ static int replay(struct step_run *r, const struct cas_action_result *res)
                       "the step", r->s->name, r->key_hex);
         return -ENOENT;
     }
-    char path[4200];
+    char path[CI_FILE_MAX];
     tmp_file(r, CI_OUTPUTS_NAME, path, sizeof(path));
     int rc = cas_get_to_file(r->cas, archive, path, 0600);
     if (rc < 0) {
@@ -264,7 +267,7 @@ static int replay(struct step_run *r, const struct cas_action_result *res)
 static int store_result(struct step_run *r, const struct udcs_proc *p, const char *out_path,
                         const char *err_path)
 {
-    char archive[4200];
+    char archive[CI_FILE_MAX];
     tmp_file(r, CI_OUTPUTS_NAME, archive, sizeof(archive));
     struct cas_action_result res = { .exit_code = p->exit_code, .executor = (char *)r->where,
                                      .duration_ms = p->duration_ms,
@@ -325,7 +328,7 @@ static void proc_to_files(struct udcs_proc *p, char *const *argv, const char *ou
 
 static int run_here(struct step_run *r)
 {
-    char out_path[4200], err_path[4200];
+    char out_path[CI_FILE_MAX], err_path[CI_FILE_MAX];
     tmp_file(r, "stdout", out_path, sizeof(out_path));
     tmp_file(r, "stderr", err_path, sizeof(err_path));
     struct udcs_proc p = UDCS_PROC_INIT;
@@ -464,7 +467,7 @@ static int run_on_farm(struct step_run *r, const char *prefix)
         git_pathspec_free(ps);
         return CI_EXIT_NOT_RUN;
     }
-    char out_path[4200], err_path[4200];
+    char out_path[CI_FILE_MAX], err_path[CI_FILE_MAX];
     tmp_file(r, "stdout", out_path, sizeof(out_path));
     tmp_file(r, "stderr", err_path, sizeof(err_path));
     struct udcs_proc p = UDCS_PROC_INIT;
@@ -564,6 +567,8 @@ int ci_cmd_step(const char *cache_dir, char *const *farm_env, int argc, char **a
         status = res.exit_code;
         if (rc == 0) {
             udcs_log_info("ci step %s: hit %s", s.name, r.key_hex);
+            /* A hit reports where its result was made: "local", "farm". */
+            r.where = res.executor ? res.executor : "unknown";
             log_outcome(&r, "hit", status, res.duration_ms);
         }
         cas_action_result_release(&res);

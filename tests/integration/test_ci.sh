@@ -239,6 +239,7 @@ if start_farm "$T/farm" --heartbeat-ms 300 --backoff-ms 100; then
     MODE=farm remote_step >"$T/o9" 2>&1
     check "the same step hits with the farm gone" cmp "$T/o8" "$T/o9"
     check "and restores the output" sh -c "cat src/*.c | cmp - out/remote.txt"
+    check "the hit's log line says the result was made on the farm" sh -c "tail -n 1 '$UDCS_CACHE_DIR/ci/steps.jsonl' | jq -e '.where == \"farm\" and .outcome == \"hit\"'"
     MODE=here remote_step >"$T/o10" 2>"$T/e10"; s10=$?
     check "a miss with the farm gone runs here" sh -c "test $s10 -eq 0 && grep -qx '$R' '$T/o10'"
     check "and says so" grep -q "running it here" "$T/e10"
