@@ -1,8 +1,9 @@
 /* ci/ci_affected.c - `udcs ci affected --base REF [--head REF]`: the steps whose keys
  * differ between two commits, from libgit2's diff of the two trees limited to each
- * step's inputs. The steps come from a steps file (--steps FILE, or .udcs-ci.json at the
- * top of the checkout when present) or else from the step log (the latest record of
- * each name). */
+ * step's inputs. The steps come from a steps file (--steps FILE; else .udcs-ci.json as
+ * committed at --head, compared with its version at --base, so a step defined otherwise
+ * is affected too; else .udcs-ci.json in the working tree) or else from the step log (the
+ * latest record of each name). */
 #include "ci/ci_internal.h"
 #include "common/cli.h"
 #include "common/err.h"
@@ -104,6 +105,62 @@ static int steps_from_file(const char *path, struct ci_step **out, size_t *n)
     return 0;
 }
 
+/* The steps of .udcs-ci.json as `tree` holds it. Returns 0, -ENOENT when the tree has no
+ * such file, or UDCS_EUSAGE when it does not parse (logged with `ref`). */
+static int steps_from_tree(git_repository *repo, git_tree *tree, const char *ref,
+                           struct ci_step **out, size_t *n)
+{
+    git_tree_entry *e = NULL;
+    git_blob *blob = NULL;
+    *out = NULL;
+    *n = 0;
+    int rc = git_tree_entry_bypath(&e, tree, CI_STEPS_FILE);
+    if (rc == GIT_ENOTFOUND)
+        return -ENOENT;
+    if (rc < 0 || git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+        udcs_log_error("ci affected: cannot read %s at %s: %s", CI_STEPS_FILE, ref,
+                       ci_git_error());
+        git_tree_entry_free(e);
+        return UDCS_EFOREIGN;
+    }
+    char why[512] = "";
+    rc = ci_steps_parse(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), out, why,
+                        sizeof(why));
+    if (rc < 0) {
+        udcs_log_error("ci affected: %s at %s is not valid: %s", CI_STEPS_FILE, ref, why);
+        rc = UDCS_EUSAGE;
+    } else {
+        *n = (size_t)rc;
+        rc = 0;
+    }
+    git_blob_free(blob);
+    git_tree_entry_free(e);
+    return rc;
+}
+
+/* Whether `s` is defined otherwise (or not at all) among the `n` steps of `old`: a
+ * changed command, environment or toolchain changes the key as a changed input does. */
+static int definition_changed(const struct ci_step *s, const struct ci_step *old, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(old[i].name, s->name) != 0)
+            continue;
+        json_t *a = ci_step_to_json(s), *b = ci_step_to_json(&old[i]);
+        int same = a && b && json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        return !same;
+    }
+    return 1;
+}
+
+static void steps_free(struct ci_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ci_step_release(&steps[i]);
+    free(steps);
+}
+
 int ci_cmd_affected(const char *cache_dir, int argc, char **argv)
 {
     const char *base = NULL, *head = "HEAD", *steps_file = NULL;
@@ -130,24 +187,37 @@ int ci_cmd_affected(const char *cache_dir, int argc, char **argv)
     git_repository *repo = NULL;
     char *prefix = NULL, *top_file = NULL;
     git_tree *a = NULL, *b = NULL;
-    struct ci_step *steps = NULL;
-    size_t n = 0;
+    struct ci_step *steps = NULL, *base_steps = NULL;
+    size_t n = 0, n_base = 0;
+    int from_trees = 0;
     int rc = ci_repo_open(&repo, &prefix);
-    if (rc == 0 && !steps_file) {
-        top_file = udcs_path_join(git_repository_workdir(repo), CI_STEPS_FILE);
-        if (top_file && access(top_file, F_OK) == 0)
-            steps_file = top_file;
-    }
-    if (rc == 0)
-        rc = steps_file ? steps_from_file(steps_file, &steps, &n)
-                        : steps_from_log(cache_dir, &steps, &n);
     if (rc == 0)
         rc = tree_of(repo, base, &a);
     if (rc == 0)
         rc = tree_of(repo, head, &b);
+    /* A steps file committed at --head is read from the two commits, so a step whose
+     * definition changed between them is affected too. */
+    if (rc == 0 && !steps_file) {
+        rc = steps_from_tree(repo, b, head, &steps, &n);
+        if (rc == 0) {
+            from_trees = 1;
+            if (steps_from_tree(repo, a, base, &base_steps, &n_base) < 0)
+                n_base = 0;   /* no valid file at base: every step is new */
+        } else if (rc == -ENOENT) {
+            rc = 0;
+            top_file = udcs_path_join(git_repository_workdir(repo), CI_STEPS_FILE);
+            if (top_file && access(top_file, F_OK) == 0)
+                steps_file = top_file;
+        }
+    }
+    if (rc == 0 && !from_trees)
+        rc = steps_file ? steps_from_file(steps_file, &steps, &n)
+                        : steps_from_log(cache_dir, &steps, &n);
     json_t *hit = json_array(), *miss = json_array();
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        int changed = step_changed(repo, a, b, &steps[i]);
+        int changed = from_trees && definition_changed(&steps[i], base_steps, n_base);
+        if (!changed)
+            changed = step_changed(repo, a, b, &steps[i]);
         if (changed < 0)
             rc = changed;
         else
@@ -168,9 +238,8 @@ int ci_cmd_affected(const char *cache_dir, int argc, char **argv)
     }
     json_decref(hit);
     json_decref(miss);
-    for (size_t i = 0; i < n; i++)
-        ci_step_release(&steps[i]);
-    free(steps);
+    steps_free(steps, n);
+    steps_free(base_steps, n_base);
     free(top_file);
     free(prefix);
     git_tree_free(a);

@@ -300,6 +300,20 @@ cat >steps.json <<'JSON'
 JSON
 check "a steps file replaces the log" test "$(aff --base "$BASE" --steps steps.json)" = "only-doc "
 check "--json lists both sides" sh -c "'$UDCS' ci affected --base '$BASE' --steps steps.json --json | jq -e '.unaffected == [\"only-app\"]'"
+# A committed .udcs-ci.json is read at both commits: a step defined otherwise is affected.
+cat >.udcs-ci.json <<'JSON'
+{"steps":[{"name":"build","inputs":["app"],"argv":["make"]},{"name":"doc","inputs":["doc"]}]}
+JSON
+git add .udcs-ci.json && git commit -qm "steps"
+STEPS1=$(git rev-parse HEAD)
+check "with a committed steps file, nothing is affected between a commit and itself" test -z "$(aff --base HEAD)"
+cat >.udcs-ci.json <<'JSON'
+{"steps":[{"name":"build","inputs":["app"],"argv":["make","-j4"]},{"name":"doc","inputs":["doc"]},{"name":"new","inputs":["lib"]}]}
+JSON
+git commit -qam "steps changed"
+check "a changed command or a new step is affected, an unchanged one is not" test "$(aff --base "$STEPS1")" = "build new "
+check "a base without the file makes every step new" test "$(aff --base "$BASE")" = "build doc new "
+git rm -q .udcs-ci.json && git commit -qm "no steps file"
 echo '{"steps":[{"name":"x","inputs":["../up"]}]}' >bad.json
 expect_status 2 "a steps file with a path that climbs out is refused" "$UDCS" ci affected --base "$BASE" --steps bad.json
 expect_output_contains "not a relative path that stays inside"
