@@ -18,10 +18,10 @@
 #include <time.h>
 
 /* Retry delays while the master cannot be reached. */
-#define RETRY_MIN_MS 200
-#define RETRY_MAX_MS 5000
+#define RETRY_MIN_MS AGENT_RETRY_MIN_MS
+#define RETRY_MAX_MS AGENT_RETRY_MAX_MS
 /* A result is reported until the master answers, for at most this long. */
-#define REPORT_PATIENCE_MS (10 * 60 * 1000)
+#define REPORT_PATIENCE_MS AGENT_MASTER_PATIENCE_MS
 #define RESPONSE_MAX (64u * 1024 * 1024)
 
 static void sleep_ms(uint64_t ms)
@@ -188,9 +188,14 @@ static void *heartbeat_main(void *arg)
 
 /* ---- slots ---------------------------------------------------------------------------------- */
 
-/* Report a unit's outcome until the master answers (it may be restarting). */
-static void report(struct agent_daemon *d, struct udcs_http_client *h, int64_t unit,
-                   uint64_t epoch, const struct cas_action_result *r, const char *error)
+/* Report a unit's outcome until the master answers (it may be restarting). A result's
+ * blobs go first, with the same patience: the master refuses a result naming blobs it
+ * lacks, and a unit that finished while the master was down has them only here. A
+ * transport failure is never reported as the unit's error. `infra`: an error of the
+ * agent's own part, which the master does not hold against it (blocklist). */
+static void report(struct agent_daemon *d, struct udcs_http_client *h, struct cas *c,
+                   int64_t unit, uint64_t epoch, const struct cas_action_result *r,
+                   const char *error, int infra)
 {
     json_t *body = json_pack("{s:I, s:I, s:I, s:s}", "agent_id", (json_int_t)d->agent_id,
                              "unit", (json_int_t)unit, "epoch", (json_int_t)epoch, "outcome",
@@ -202,12 +207,22 @@ static void report(struct agent_daemon *d, struct udcs_http_client *h, int64_t u
         udcs_buf_release(&text);
     } else {
         json_object_set_new(body, "error", json_string(error));
+        json_object_set_new(body, "infrastructure", json_boolean(infra));
     }
     uint64_t give_up = udcs_mono_ms() + REPORT_PATIENCE_MS, delay = RETRY_MIN_MS;
     for (;;) {
         json_t *ans = NULL;
         char why[600];
-        int rc = post_json(h, "/api/agent/v1/result", body, 30000, &ans, why, sizeof(why));
+        int rc = 0;
+        if (r) {
+            cas_remote_retry(c);
+            if ((rc = cas_result_upload(c, r)) < 0)
+                snprintf(why, sizeof(why), "uploading its outputs: %s",
+                         *cas_last_remote_error(c) ? cas_last_remote_error(c)
+                                                   : udcs_strerror(rc));
+        }
+        if (rc == 0)
+            rc = post_json(h, "/api/agent/v1/result", body, 30000, &ans, why, sizeof(why));
         json_decref(ans);
         if (rc == 0)
             break;
@@ -244,6 +259,7 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     struct cas_action a = { 0 };
     struct cas_action_result r = { 0 };
     char why[1024] = "";
+    int infra = 1;
     int rc = text ? cas_action_from_json(text, strlen(text), &a, why, sizeof(why)) : -ENOMEM;
     if (rc == 0 && strcmp(a.kind, "exec") != 0) {
         rc = UDCS_EPROTO;
@@ -253,7 +269,7 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     if (rc == 0) {
         uint64_t start = udcs_mono_ms();
         cas_remote_retry(c);
-        rc = agent_exec_run(d, slot, c, &a, unit, epoch, &r, why, sizeof(why));
+        rc = agent_exec_run(d, slot, c, &a, unit, epoch, &r, &infra, why, sizeof(why));
         r.executor = strdup(d->cfg.name);
         r.created_ms = udcs_wall_ms();
         if (!r.duration_ms)
@@ -268,9 +284,9 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     int hand_back = slot->hand_back;
     pthread_mutex_unlock(&d->lock);
     if (rc == -ECANCELED && hand_back)   /* stopped hard: let another agent have it now */
-        report(d, h, unit, epoch, NULL, "the agent was stopped while running it");
+        report(d, h, c, unit, epoch, NULL, "the agent was stopped while running it", 1);
     else if (rc != -ECANCELED)
-        report(d, h, unit, epoch, rc == 0 ? &r : NULL, why);
+        report(d, h, c, unit, epoch, rc == 0 ? &r : NULL, why, infra);
     cas_action_release(&a);
     cas_action_result_release(&r);
     free(text);

@@ -457,6 +457,12 @@ int cas_get_to_afile(struct cas *c, const struct cas_digest *d, struct udcs_afil
 int cas_ac_get(struct cas *c, const struct cas_digest *action, struct cas_action_result *out);
 int cas_ac_put(struct cas *c, const struct cas_digest *action,
                const struct cas_action_result *r);
+/* Make sure the remote holds every blob `r` names (stdout, stderr, outputs), uploading
+ * the local copies it lacks. Returns 0 (also when there is no remote, or it was given up
+ * on: call cas_remote_retry() first to try again), the remote's error (UDCS_ENET when it
+ * cannot be reached; the message in cas_last_remote_error()), or -ENOENT when a blob is
+ * not in the local store either. */
+int cas_result_upload(struct cas *c, const struct cas_action_result *r);
 /* The remote's last error message, or "" when there is none. */
 const char *cas_last_remote_error(struct cas *c);
 /* Forget the last remote error and try the remote again (after a failure, a struct cas

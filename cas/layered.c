@@ -299,6 +299,16 @@ int cas_ac_get(struct cas *c, const struct cas_digest *action, struct cas_action
     return 0;
 }
 
+int cas_result_upload(struct cas *c, const struct cas_action_result *r)
+{
+    int rc = upload_if_missing(c, &r->stdout_digest);
+    if (rc == 0)
+        rc = upload_if_missing(c, &r->stderr_digest);
+    for (size_t i = 0; rc == 0 && i < r->n_outputs; i++)
+        rc = upload_if_missing(c, &r->outputs[i].digest);
+    return rc;
+}
+
 int cas_ac_put(struct cas *c, const struct cas_digest *action,
                const struct cas_action_result *r)
 {
@@ -306,11 +316,7 @@ int cas_ac_put(struct cas *c, const struct cas_digest *action,
     if (rc < 0 || !remote_usable(c))
         return rc;
     /* The server takes a result only once it has every blob the result names. */
-    int ok = upload_if_missing(c, &r->stdout_digest) == 0 &&
-             upload_if_missing(c, &r->stderr_digest) == 0;
-    for (size_t i = 0; ok && i < r->n_outputs; i++)
-        ok = upload_if_missing(c, &r->outputs[i].digest) == 0;
-    if (ok && remote_usable(c)) {
+    if (cas_result_upload(c, r) == 0 && remote_usable(c)) {
         int r2 = cas_remote_ac_put(c->remote, action, r);
         if (r2 < 0)
             remote_failed(c, r2, "storing an action result");

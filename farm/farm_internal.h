@@ -294,6 +294,7 @@ struct farm_result_req {
     struct cas_action_result result;
     char *result_json;             /* canonical text of result */
     const char *error;
+    int infra;                     /* "infrastructure": the agent's own part failed */
 };
 /* Parse a request body (borrowing from it; nothing of the farm is touched). Returns 0 or
  * UDCS_EPROTO with the reason in `why`. */

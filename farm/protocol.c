@@ -114,6 +114,10 @@ int farm_parse_result(const json_t *body, struct farm_result_req *r, char *why, 
     r->epoch = (uint64_t)json_integer_value(epoch);
     r->ok = strcmp(outcome, "ok") == 0;
     r->error = json_string_value(json_object_get(body, "error"));
+    json_t *infra = json_object_get(body, "infrastructure");
+    if (infra && !json_is_boolean(infra))
+        return bad(why, why_len, "'infrastructure' must be true or false");
+    r->infra = infra && json_is_true(infra);
     if (!r->ok)
         return 0;
     json_t *res = json_object_get(body, "result");
@@ -333,7 +337,8 @@ int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *
     *status = 200;
     if (!r->ok) {
         snprintf(msg, sizeof(msg), "on agent %s: %s", a->name, r->error ? r->error : "an error");
-        farm_agent_note_failure(f, a, u->job);
+        if (!r->infra)   /* the agent's own trouble is not a sign the job's units fail there */
+            farm_agent_note_failure(f, a, u->job);
         return farm_unit_failed(f, u, msg, 1, 1);
     }
     if (r->result.exit_code != 0) {

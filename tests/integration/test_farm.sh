@@ -70,6 +70,23 @@ check "all 200 done" test "$(jq '.units.done' "$T/j4.json")" = 200
 check "every output is right" outputs_ok "$T/j4.json" run3
 check "earlier jobs are still known" test "$(job_json "$J1" | jq -r '.state')" = done
 
+# Units that finish while the master is down keep their results and upload them once it
+# is back: with max_attempts 1 the job still completes, and nothing runs twice.
+jq -n '{type: "EXEC", max_attempts: 1, units: [range(16) |
+        {argv: ["sh", "-c", "sleep 1.5; echo down-\(.) > out.txt"], outputs: ["out.txt"]}]}' >"$T/jobdown.json"
+J4B=$("$UDCS" submit "$T/jobdown.json")
+check "units of a max_attempts:1 job run" wait_until 20 sh -c "[ \$(curl -sf '$FARM_URL/api/jobs/$J4B' | jq '.units.done') -ge 1 ]"
+kill -9 "$FARM_PID"
+wait "$FARM_PID" 2>/dev/null
+sleep 2.5   # the running units finish while the master is down
+start_farm "$T/farm" --lease-ttl-ms 2000 --heartbeat-ms 300 --backoff-ms 100 \
+    && ok "the master restarts again" || not_ok "the master restarts again"
+check "the job completes though its units finished while the master was down" uwait "$J4B"
+job_json "$J4B" >"$T/j4b.json"
+check "all 16 done" test "$(jq '.units.done' "$T/j4b.json")" = 16
+check "each in its first lease (nothing ran again)" jq -e '[.unit_list[] | select(.state == "done" and .epoch == 1)] | length == 16' "$T/j4b.json"
+check "and no agent was blocklisted for it" sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '[.devices[].blocklisted_jobs[]?] | index($J4B) == null'"
+
 # ---- requirements no agent meets, then one does ------------------------------------------------
 # A build of Blender no agent has (this machine may have Debian's): the fake below, named
 # by its fingerprint (the XXH3-128 of the program).
