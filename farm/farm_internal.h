@@ -114,6 +114,8 @@ struct job {
     struct job_event events[JOB_EVENTS_KEPT];
     uint64_t next_event_seq;
     int callback_pending;
+    int callback_tries;          /* failed so far (memory only: a restart tries afresh) */
+    uint64_t callback_next_ms;   /* farm_now_ms() of the next try; 0: now */
 };
 
 /* Failures of one job's units on an agent; at opt.blocklist_after it is kept off the job. */

@@ -168,6 +168,7 @@ static void metrics_devices_and_status_page_show_the_farm(void **state)
 
 struct receiver {
     pthread_mutex_t lock;
+    unsigned status;   /* its answer; 0: 204 */
     int calls;
     char body[4096];
 };
@@ -179,17 +180,17 @@ static void on_callback(struct udcs_http_req *req)
     r->calls++;
     snprintf(r->body, sizeof(r->body), "%.*s", (int)req->body.len, req->body.data ? req->body.data : "");
     pthread_mutex_unlock(&r->lock);
-    udcs_http_reply(req, 204, NULL, NULL, 0);
+    udcs_http_reply(req, r->status ? r->status : 204, NULL, NULL, 0);
 }
 
-static void callback_url_hears_of_the_job_end(void **state)
+/* A receiver on loopback (POST /hook, answered by on_callback), and a job that names it
+ * as its callback_url, run to its end. */
+static struct udcs_http_server *job_with_callback(struct fixture *fx, struct receiver *r)
 {
-    struct fixture *fx = *state;
-    struct receiver r = { .lock = PTHREAD_MUTEX_INITIALIZER };
     struct udcs_http_server *srv;
     struct udcs_http_server_options so = { .listen = "127.0.0.1:0" };
     struct udcs_http_route route = { .method = "POST", .path = "/hook", .max_body = 1 << 20,
-                                     .handle = on_callback, .ctx = &r };
+                                     .handle = on_callback, .ctx = r };
     assert_int_equal(udcs_http_server_new(&so, &srv), 0);
     assert_int_equal(udcs_http_server_add_route(srv, &route), 0);
     assert_int_equal(udcs_http_server_start(srv), 0);
@@ -197,7 +198,15 @@ static void callback_url_hears_of_the_job_end(void **state)
     snprintf(job, sizeof(job), "{\"type\":\"EXEC\",\"callback_url\":\"%s/hook\",\"units\":[{\"argv\""
              ":[\"echo\",\"callback\"]}]}", udcs_http_server_url(srv));
     assert_int_equal(call(fx->url, CLIENT_TOKEN, "POST", "/api/submit", job, NULL), 201);
-    complete_all(fx->f);
+    complete_all(fx->f);   /* registers agent 1 and ends the job */
+    return srv;
+}
+
+static void callback_url_hears_of_the_job_end(void **state)
+{
+    struct fixture *fx = *state;
+    struct receiver r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    struct udcs_http_server *srv = job_with_callback(fx, &r);
     int calls = 0;
     for (int i = 0; i < 500 && !calls; i++) {   /* the sender runs on its own thread */
         usleep(10000);
@@ -213,6 +222,27 @@ static void callback_url_hears_of_the_job_end(void **state)
     assert_int_equal(call(fx->url, CLIENT_TOKEN, "POST", "/api/submit", bad, NULL), 400);
 }
 
+/* The tries are 2, 4, 8, 16 s apart; heartbeats wake the master's threads many times a
+ * second, and must not make the sender try again early (it once spent its 5 tries in
+ * 1.6 s). Within 3 s of heartbeats every 20 ms: the first try and at most one more. */
+static void callback_retries_wait_out_their_backoff_through_heartbeats(void **state)
+{
+    struct fixture *fx = *state;
+    struct receiver r = { .lock = PTHREAD_MUTEX_INITIALIZER, .status = 500 };
+    struct udcs_http_server *srv = job_with_callback(fx, &r);   /* down: try again later */
+    for (int i = 0; i < 150; i++) {
+        assert_int_equal(call(fx->url, AGENT_TOKEN, "POST", "/api/agent/v1/heartbeat",
+                              "{\"agent_id\":1}", NULL), 200);
+        usleep(20000);
+    }
+    pthread_mutex_lock(&r.lock);
+    int calls = r.calls;
+    pthread_mutex_unlock(&r.lock);
+    assert_true(calls >= 1);
+    assert_true(calls <= 2);
+    udcs_http_server_free(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +252,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(metrics_devices_and_status_page_show_the_farm, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(callback_url_hears_of_the_job_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(callback_retries_wait_out_their_backoff_through_heartbeats,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
