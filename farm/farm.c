@@ -70,6 +70,8 @@ int farm_open(const struct farm_options *opt, struct farm **out)
         f->opt.max_attempts = FARM_DEFAULT_MAX_ATTEMPTS;
     if (!f->opt.backoff_ms)
         f->opt.backoff_ms = FARM_DEFAULT_BACKOFF_MS;
+    if (!f->opt.backoff_max_ms)
+        f->opt.backoff_max_ms = FARM_DEFAULT_BACKOFF_MAX_MS;
     if (!f->opt.blocklist_after)
         f->opt.blocklist_after = FARM_DEFAULT_BLOCKLIST_AFTER;
     if (!f->opt.max_submit_bytes)

@@ -213,6 +213,9 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s);
 int farm_unit_ready(struct farm *f, struct unit *u);
 /* A unit finished well: record, store in the action cache, release dependents. */
 int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int cached);
+/* How long a unit waits before attempt `attempts` + 1: opt->backoff_ms, doubled for each
+ * attempt after the first, at most opt->backoff_max_ms. */
+uint64_t farm_retry_delay_ms(const struct farm_options *o, int attempts);
 /* A unit failed (or its agent vanished): retry with backoff while attempts remain and
  * `may_retry`, else fail it and its job. */
 int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt,

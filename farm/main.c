@@ -32,6 +32,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(heartbeat_ms, "--heartbeat-ms",     NULL,                  "farm.heartbeat_ms",   "3000",            UINT,   "how often agents renew their leases"),
     UDCS_SETTING(max_attempts, "--max-attempts",     NULL,                  "farm.max_attempts",   "3",               UINT,   "attempts per unit unless a job says otherwise"),
     UDCS_SETTING(backoff_ms,   "--backoff-ms",       NULL,                  "farm.backoff_ms",     "1000",            UINT,   "first retry delay; doubles each attempt"),
+    UDCS_SETTING(backoff_max_ms, "--backoff-max-ms", NULL,                  "farm.backoff_max_ms", "60000",           UINT,   "longest retry delay"),
     UDCS_SETTING(blocklist_after, "--blocklist-after", NULL,                "farm.blocklist_after", "3",              UINT,   "failures of one job's units before an agent is kept off it"),
     UDCS_SETTING(max_size,     "--max-size",         NULL,                  "farm.cas_max_size",   "50G",             SIZE,   "the master's store: evict beyond this"),
     UDCS_SETTING(max_submit,   "--max-submit",       NULL,                  "farm.max_submit",     "256M",            SIZE,   "largest job submission accepted"),
@@ -79,6 +80,7 @@ static int run(const struct udcs_config *cfg)
         setting_uint(cfg, "heartbeat_ms", &o.heartbeat_ms) < 0 ||
         setting_uint(cfg, "max_attempts", &attempts) < 0 ||
         setting_uint(cfg, "backoff_ms", &o.backoff_ms) < 0 ||
+        setting_uint(cfg, "backoff_max_ms", &o.backoff_max_ms) < 0 ||
         setting_uint(cfg, "blocklist_after", &blocklist) < 0 ||
         udcs_config_size(cfg, "max_size", &o.cas_max_size) < 0 ||
         udcs_config_size(cfg, "max_submit", &o.max_submit_bytes) < 0 ||

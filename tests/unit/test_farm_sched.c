@@ -361,6 +361,26 @@ static void units_are_pinned_to_the_build_of_the_first_agent_that_takes_them(voi
     free(why);
 }
 
+/* Retry delays double from --backoff-ms and stop at --backoff-max-ms, however many
+ * attempts a job allows (a shift by the attempt count once overflowed past 64). */
+static void retry_delays_double_up_to_their_cap_without_overflowing(void **state)
+{
+    (void)state;
+    struct farm_options o = { .backoff_ms = 1000, .backoff_max_ms = 60000 };
+    assert_int_equal(farm_retry_delay_ms(&o, 1), 1000);
+    assert_int_equal(farm_retry_delay_ms(&o, 2), 2000);
+    assert_int_equal(farm_retry_delay_ms(&o, 6), 32000);
+    assert_int_equal(farm_retry_delay_ms(&o, 7), 60000);
+    assert_int_equal(farm_retry_delay_ms(&o, 65), 60000);
+    assert_int_equal(farm_retry_delay_ms(&o, 100), 60000);
+    o.backoff_ms = UINT64_MAX / 3;
+    o.backoff_max_ms = UINT64_MAX;
+    assert_true(farm_retry_delay_ms(&o, 3) >= UINT64_MAX / 3);   /* no wrap to a small delay */
+    o.backoff_ms = 90000;
+    o.backoff_max_ms = 60000;
+    assert_int_equal(farm_retry_delay_ms(&o, 1), 60000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_same_job_again_completes_from_the_action_cache, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_and_jobs_survive_a_reopen, setup, teardown),
+        cmocka_unit_test(retry_delays_double_up_to_their_cap_without_overflowing),
         cmocka_unit_test_setup_teardown(
             units_are_pinned_to_the_build_of_the_first_agent_that_takes_them, setup, teardown),
     };
