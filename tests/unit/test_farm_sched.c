@@ -190,6 +190,39 @@ static void unmet_requirements_wait_and_say_why(void **state)
     assert_int_equal(u->job->id, j);
 }
 
+/* "toolchain", as DESIGN.md spells it, means "toolchains": a name, or a list of them,
+ * joined to those "toolchains" lists. */
+static void the_requirement_toolchain_is_an_alias_of_toolchains(void **state)
+{
+    struct fixture *fx = *state;
+    struct agent *a = add_agent(fx->f, "a1", "gcc");
+    int64_t j = submit(fx->f, "{\"type\":\"EXEC\",\"requirements\":{\"toolchain\":\"povray\"},"
+                              "\"units\":[{\"argv\":[\"render\"]}]}");
+    int64_t k = submit(fx->f, "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"both\"],"
+                              "\"requirements\":{\"toolchain\":[\"gcc\"],"
+                              "\"toolchains\":[\"povray\"]}}]}");
+    assert_null(pick_one(fx->f, a));
+    char *why = farm_unit_why(fx->f, farm_job(fx->f, j)->units[0]);
+    assert_non_null(strstr(why, "no agent with toolchain povray"));
+    free(why);
+    why = farm_unit_why(fx->f, farm_job(fx->f, k)->units[0]);
+    assert_non_null(strstr(why, "toolchain povray, toolchain gcc"));
+    free(why);
+    struct agent *b = add_agent(fx->f, "b1", "povray");   /* povray only: not job k */
+    struct unit *u = pick_one(fx->f, b);
+    assert_non_null(u);
+    assert_int_equal(u->job->id, j);
+    assert_null(pick_one(fx->f, b));
+    int64_t id = 0;
+    char bad[] = "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"x\"],"
+                 "\"requirements\":{\"toolchain\":5}}]}", why_bad[512];
+    farm_db_begin(fx->f);
+    assert_int_equal(farm_submit(fx->f, bad, strlen(bad), &id, why_bad, sizeof(why_bad)),
+                     UDCS_EPROTO);
+    farm_db_commit(fx->f);
+    assert_non_null(strstr(why_bad, "toolchains an array of names"));
+}
+
 /* Cores, memory, a GPU and its memory are matched against what agents report; a unit that
  * no connected machine can hold says which requirement is missing. */
 static void hardware_requirements_match_only_machines_that_have_them(void **state)
@@ -390,6 +423,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(higher_priority_goes_first, setup, teardown),
         cmocka_unit_test_setup_teardown(unmet_requirements_wait_and_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_requirement_toolchain_is_an_alias_of_toolchains,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(hardware_requirements_match_only_machines_that_have_them,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_unit_waits_for_the_units_it_takes_outputs_from, setup,
