@@ -16,7 +16,7 @@ $(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(KERNELS_LIB) $(RENDER_LIB) $(C
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 UDCS_CLI_OBJS := $(O)/farm/udcs_main.o $(O)/farm/udcs_run.o $(O)/farm/udcs_kernel.o \
-                 $(O)/farm/client.o
+                 $(O)/farm/client.o $(O)/farm/client_watch.o
 DEPFILES += $(UDCS_CLI_OBJS:.o=.d)
 BINARIES += $(BIN)/udcs
 $(BIN)/udcs: $(UDCS_CLI_OBJS) $(KERNELS_LIB) $(CAS_LIB) $(COMMON_LIB)

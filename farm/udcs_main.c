@@ -279,11 +279,8 @@ static void show_progress(struct follow *f)
             f->done, f->total, f->cached, elapsed, eta);
 }
 
-static void take_event(struct follow *f, const char *data)
+static void take_event(struct follow *f, json_t *d)
 {
-    json_t *d = json_loads(data, 0, NULL);
-    if (!d)
-        return;
     f->done = json_integer_value(json_object_get(d, "done"));
     f->total = json_integer_value(json_object_get(d, "total"));
     if (json_is_true(json_object_get(d, "cached")))
@@ -314,31 +311,57 @@ static void take_event(struct follow *f, const char *data)
                 (long long)json_integer_value(json_object_get(d, "index")),
                 json_string_value(json_object_get(d, "error")));
     show_progress(f);
-    json_decref(d);
 }
 
-static int on_event(void *arg, const char *event, const char *data)
+static int on_event(void *arg, const char *event, json_t *d)
 {
     struct follow *f = arg;
     snprintf(f->event, sizeof(f->event), "%s", event);
-    take_event(f, data);
+    take_event(f, d);
     return 0;
 }
 
-int client_wait_job(struct client *c, const char *id, enum wait_mode mode)
+/* Without progress for this long, `udcs wait` and `udcs run` say why the job waits: a
+ * command line waits for one job, so sooner than udcs-render's 30 s. */
+#define WAIT_QUIET_WARN_MS 10000
+
+static int wait_job(struct client *c, long long id, enum wait_mode mode, int own)
 {
     int as_json = mode == WAIT_JSON;
     struct follow f = { .tty = mode == WAIT_PROGRESS && isatty(STDERR_FILENO),
                         .quiet = mode == WAIT_QUIET, .as_json = as_json,
                         .start_ms = udcs_mono_ms() };
-    int rc = client_follow(c, id, on_event, &f);
+    struct client_watch w = { .c = c, .id = id, .program = own ? "udcs run" : "udcs wait",
+                              .cancel_note = "its units are stopped", .json = as_json,
+                              .tty = f.tty, .on_event = on_event, .arg = &f,
+                              .quiet_warn_ms = WAIT_QUIET_WARN_MS, .not_owner = !own };
+    int interrupted = client_watch(&w);
     if (f.tty && !as_json)
         fputc('\n', stderr);
-    if (rc < 0)
-        return client_status_of(rc);
+    if (interrupted)
+        return interrupted;
+    if (w.failed)
+        return client_status_of(w.follow_rc);
     if (mode == WAIT_PROGRESS)
-        printf("job %s %s\n", id, f.state);
+        printf("job %lld %s\n", id, f.state);
     return strcmp(f.state, "done") == 0 ? UDCS_EXIT_OK : UDCS_EXIT_FAILED;
+}
+
+int client_wait_job(struct client *c, const char *id, enum wait_mode mode)
+{
+    char *end;
+    long long n = strtoll(id, &end, 10);
+    if (end == id || *end || n < 1) {
+        fprintf(stderr, "udcs: '%s' is not a job id (a number, as 'udcs jobs' lists them)\n",
+                id);
+        return UDCS_EXIT_USAGE;
+    }
+    return wait_job(c, n, mode, 0);
+}
+
+int client_wait_own_job(struct client *c, long long id, enum wait_mode mode)
+{
+    return wait_job(c, id, mode, 1);
 }
 
 static int cmd_wait(struct client *c, int argc, char **argv)

@@ -104,10 +104,15 @@ check "udcs job says why" grep -q "no agent with toolchain $FAKE_BLENDER is conn
 jq -n '{type: "EXEC", units: [{argv: ["true"], requirements: {architecture: "riscv64"}}]}' >"$T/jobarch.json"
 J6=$("$UDCS" submit "$T/jobarch.json")
 check "an architecture no agent has is explained" sh -c "'$UDCS' job $J6 | grep -q 'no agent with architecture riscv64'"
+"$UDCS" wait "$J6" >"$T/wait6.out" 2>&1 &
+WAIT6=$!
+_pids+=("$WAIT6")
 PATH="$T/fakebin:$PATH" start_agent a4 --slots 1
 check "it runs as soon as a matching agent joins" uwait "$J5"
 check "on that agent" test "$(job_json "$J5" | jq -r '.unit_list[0].agent_name')" = a4
+check "udcs wait says why a job makes no progress" wait_until 30 grep -q "udcs wait: no progress for 10 s; a unit waits: no agent with architecture riscv64" "$T/wait6.out"
 "$UDCS" cancel "$J6" >/dev/null
+expect_status 1 "and ends when the job is cancelled" wait "$WAIT6"
 
 # ---- bad input ------------------------------------------------------------------------------------
 post() { curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$@" "$FARM_URL/api/submit"; }
@@ -147,6 +152,16 @@ check "udcs run compiles on an agent" test -s "$T/work/t.o"
 check "giving the same object file as a local compile" cmp "$T/work/t.o" "$T/work/local.o"
 expect_status 7 "udcs run replays the exit status" "$UDCS" --cache-dir "$T/client" run -- sh -c 'echo said; exit 7'
 expect_output_contains "said"
+before=$(curl -sf "$FARM_URL/api/jobs?limit=1" | jq '.jobs[0].id')
+"$UDCS" --cache-dir "$T/client" run --arch riscv64 -- true >"$T/runint.out" 2>&1 &
+RUNPID=$!
+_pids+=("$RUNPID")
+check "udcs run submits a job no agent can run" wait_until 20 sh -c "[ \$(curl -sf '$FARM_URL/api/jobs?limit=1' | jq '.jobs[0].id') -gt $before ]"
+JR=$(curl -sf "$FARM_URL/api/jobs?limit=1" | jq '.jobs[0].id')
+kill -TERM "$RUNPID"
+expect_status 130 "udcs run ends on SIGTERM" wait "$RUNPID"
+check "saying it cancelled its job" grep -q "udcs run: cancelled job $JR" "$T/runint.out"
+check "which is cancelled, not orphaned" test "$(job_json "$JR" | jq -r '.state')" = cancelled
 jq -n '{type: "EXEC", units: [{argv: ["sh", "-c", "sleep 1234 & sleep 1234"], timeout_ms: 500}], max_attempts: 1}' >"$T/jobto.json"
 J8=$("$UDCS" submit "$T/jobto.json")
 expect_status 1 "a unit past its timeout fails" uwait "$J8"
