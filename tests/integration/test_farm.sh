@@ -45,6 +45,9 @@ check "with no unit run" test "$(metric udcs_leases_granted_total)" = "$leases_b
 
 # ---- kill -9 an agent holding units -----------------------------------------------------------
 make_job 200 0.2 run2 >"$T/jobkill.json"
+completed_before=$(metric udcs_units_completed_total)
+expiries_before=$(metric udcs_lease_expiries_total)
+refused_before=$(metric udcs_results_refused_total)
 J3=$("$UDCS" submit "$T/jobkill.json")
 check "an agent holds units" wait_until 20 sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '.devices[] | select(.name == \"a1\") | .running > 0'"
 kill -9 "${AGENT_PIDS[a1]}"
@@ -52,8 +55,11 @@ check "the job still completes after kill -9 of an agent" uwait "$J3"
 job_json "$J3" >"$T/j3.json"
 check "all 200 done" test "$(jq '.units.done' "$T/j3.json")" = 200
 check "every output is right" outputs_ok "$T/j3.json" run2
-check "the lost agent's leases expired" test "$(metric udcs_lease_expiries_total)" -ge 1
-check "and none was accepted twice (fencing)" test "$(jq '[.unit_list[] | select(.state == "done")] | length' "$T/j3.json")" = 200
+expired=$(( $(metric udcs_lease_expiries_total) - expiries_before ))
+check "the lost agent's leases expired" test "$expired" -ge 1
+check "each unit was accepted once (fencing)" test $(( $(metric udcs_units_completed_total) - completed_before )) = 200
+check "only units whose lease expired ran again" test "$(jq '[.unit_list[].epoch - 1] | add' "$T/j3.json")" = "$expired"
+check "and any late result was refused, not taken" test $(( $(metric udcs_results_refused_total) - refused_before )) -le "$expired"
 check "the killed agent shows as lost" wait_until 10 sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '.devices[] | select(.name == \"a1\") | .status == \"lost\"'"
 
 # ---- kill -9 the master mid-job ---------------------------------------------------------------
