@@ -331,7 +331,7 @@ static int wait_job(struct client *c, long long id, enum wait_mode mode, int own
     struct follow f = { .tty = mode == WAIT_PROGRESS && isatty(STDERR_FILENO),
                         .quiet = mode == WAIT_QUIET, .as_json = as_json,
                         .start_ms = udcs_mono_ms() };
-    struct client_watch w = { .c = c, .id = id, .program = own ? "udcs run" : "udcs wait",
+    struct client_watch w = { .c = c, .id = id, .program = own ? "udcs run" : "udcs",
                               .cancel_note = "its units are stopped", .json = as_json,
                               .tty = f.tty, .on_event = on_event, .arg = &f,
                               .quiet_warn_ms = WAIT_QUIET_WARN_MS, .not_owner = !own };

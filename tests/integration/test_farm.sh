@@ -116,7 +116,7 @@ _pids+=("$WAIT6")
 PATH="$T/fakebin:$PATH" start_agent a4 --slots 1
 check "it runs as soon as a matching agent joins" uwait "$J5"
 check "on that agent" test "$(job_json "$J5" | jq -r '.unit_list[0].agent_name')" = a4
-check "udcs wait says why a job makes no progress" wait_until 30 grep -q "udcs wait: no progress for 10 s; a unit waits: no agent with architecture riscv64" "$T/wait6.out"
+check "udcs wait says why a job makes no progress" wait_until 30 grep -q "udcs: no progress for 10 s; a unit waits: no agent with architecture riscv64" "$T/wait6.out"
 "$UDCS" cancel "$J6" >/dev/null
 expect_status 1 "and ends when the job is cancelled" wait "$WAIT6"
 
