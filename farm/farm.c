@@ -14,6 +14,39 @@
 #define FARM_THREAD_STACK_BYTES (256u * 1024)
 #define FARM_MAX_CONNECTIONS 4096
 
+/* Results that finished this long before the newest one are surely in the action cache:
+ * the writer keeps up within seconds, and this bounds the files looked at on a start. */
+#define FARM_AC_RECOVER_WINDOW_MS (10 * 60 * 1000)
+
+/* The action cache is written from an in-memory queue (background.c), lost when the master
+ * is killed. Queue again what recent units ran and the cache lacks, so the same work
+ * submitted again completes from the cache. */
+static void requeue_lost_ac_writes(struct farm *f)
+{
+    uint64_t newest = 0;
+    for (size_t i = 1; i < f->n_units; i++)
+        if (f->units[i] && f->units[i]->state == UNIT_DONE && f->units[i]->finished_ms > newest)
+            newest = f->units[i]->finished_ms;
+    size_t queued = 0;
+    for (size_t i = 1; i < f->n_units; i++) {
+        struct unit *u = f->units[i];
+        if (!u || u->state != UNIT_DONE || u->cached || !u->has_action || u->exit_code != 0 ||
+            !u->result_json || u->finished_ms + FARM_AC_RECOVER_WINDOW_MS < newest)
+            continue;
+        struct cas_action_result r;
+        int rc = cas_store_ac_get(f->cs, &u->action_digest, &r);
+        if (rc == 0) {
+            cas_action_result_release(&r);
+        } else if (rc == -ENOENT || rc == UDCS_ECORRUPT) {
+            farm_ac_enqueue(f, &u->action_digest, u->result_json);
+            queued++;
+        }
+    }
+    if (queued)
+        udcs_log_info("farm: %zu finished units were missing from the action cache; writing "
+                      "them again", queued);
+}
+
 /* After a (re)start: queues, delayed retries and leases back in memory. Leases held
  * when the master stopped get a fresh TTL, so agents still running them can report. */
 static void rebuild(struct farm *f)
@@ -106,6 +139,7 @@ int farm_open(const struct farm_options *opt, struct farm **out)
         return rc;
     }
     rebuild(f);
+    requeue_lost_ac_writes(f);
     size_t running = 0;
     for (size_t i = 1; i < f->n_jobs; i++)
         running += f->jobs[i] && f->jobs[i]->state == JOB_RUNNING;

@@ -93,6 +93,24 @@ check "all 16 done" test "$(jq '.units.done' "$T/j4b.json")" = 16
 check "each in its first lease (nothing ran again)" jq -e '[.unit_list[] | select(.state == "done" and .epoch == 1)] | length == 16' "$T/j4b.json"
 check "and no agent was blocklisted for it" sh -c "curl -sf '$FARM_URL/api/devices' | jq -e '[.devices[].blocklisted_jobs[]?] | index($J4B) == null'"
 
+# The action cache is written from memory, and kill -9 loses what was not written yet:
+# lose J4B's records that way (removed while the master is down). The master writes them
+# again from its state when it starts, so the same work again runs nothing.
+kill -9 "$FARM_PID"
+wait "$FARM_PID" 2>/dev/null
+removed=0
+for a in $(jq -r '.unit_list[].action' "$T/j4b.json"); do
+    rm "$T/farm/state/cas/ac/${a:0:2}/${a:2}" && removed=$((removed + 1))
+done
+check "the job's action cache records are lost" test "$removed" = 16
+start_farm "$T/farm" --lease-ttl-ms 2000 --heartbeat-ms 300 --backoff-ms 100 \
+    && ok "the master restarts a third time" || not_ok "the master restarts a third time"
+leases_before=$(metric udcs_leases_granted_total)
+J4C=$("$UDCS" submit "$T/jobdown.json")
+check "the same work again completes" uwait "$J4C"
+check "from the action cache the master wrote again" test "$(job_json "$J4C" | jq '.cache_hits')" = 16
+check "with no unit run" test "$(metric udcs_leases_granted_total)" = "$leases_before"
+
 # ---- requirements no agent meets, then one does ------------------------------------------------
 # A build of Blender no agent has (this machine may have Debian's): the fake below, named
 # by its fingerprint (the XXH3-128 of the program).
