@@ -14,6 +14,7 @@
 #include "common/http_server.h"
 #include "tests/unit/helpers/testutil.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,8 +90,14 @@ static void each_token_opens_only_its_own_doors(void **state)
                           NULL), 200);
     /* reads are open unless the master guards them */
     assert_int_equal(call(fx->url, NULL, "GET", "/api/jobs", NULL, NULL), 200);
-    /* the web port serves no writes at all */
-    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/submit", job_json, NULL), 405);
+    /* the web port serves the writes too (the dashboard acts on its own origin), with
+     * the same tokens */
+    assert_int_equal(call(fx->web, NULL, "POST", "/api/submit", job_json, NULL), 401);
+    assert_int_equal(call(fx->web, AGENT_TOKEN, "POST", "/api/submit", job_json, NULL), 403);
+    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/submit", job_json, NULL), 201);
+    /* but not the agent protocol (only the page's GET / knows such a path) */
+    assert_int_equal(call(fx->web, AGENT_TOKEN, "POST", "/api/agent/v1/register", register_json,
+                          NULL), 405);
     assert_int_equal(call(fx->web, NULL, "GET", "/no/such/page", NULL, NULL), 404);
 }
 
@@ -213,6 +220,108 @@ static void callback_url_hears_of_the_job_end(void **state)
     assert_int_equal(call(fx->url, CLIENT_TOKEN, "POST", "/api/submit", bad, NULL), 400);
 }
 
+/* ---- the dashboard's routes ---------------------------------------------------------------- */
+
+static void dashboard_parsers_refuse_what_they_must(void **state)
+{
+    (void)state;
+    int p = 0;
+    char why[256];
+    assert_int_equal(farm_parse_priority("{\"priority\": 7}", 15, &p, why, sizeof(why)), 0);
+    assert_int_equal(p, 7);
+    const char *bad[] = { "{\"priority\": 0}", "{\"priority\": 11}", "{\"priority\": 5.5}",
+                          "{\"priority\": \"5\"}", "[5]", "{}", "{\"prio", "" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(farm_parse_priority(bad[i], strlen(bad[i]), &p, why, sizeof(why)),
+                         UDCS_EPROTO);
+    uint64_t seq = 0;
+    assert_int_equal(farm_parse_event_id("1795673742660005", &seq), 0);
+    assert_true(seq == 1795673742660005ull);
+    assert_int_equal(farm_parse_event_id("-1", &seq), -EINVAL);
+    assert_int_equal(farm_parse_event_id("12x", &seq), -EINVAL);
+    assert_int_equal(farm_parse_event_id("99999999999999999999", &seq), -EINVAL);
+    assert_int_equal(farm_parse_event_id(NULL, &seq), -EINVAL);
+    assert_true(farm_web_name_ok("app.js") && farm_web_name_ok("app.js.map"));
+    assert_false(farm_web_name_ok("..") || farm_web_name_ok("../x") || farm_web_name_ok(".env") ||
+                 farm_web_name_ok("a/b") || farm_web_name_ok("") || farm_web_name_ok("a%2fb"));
+    assert_string_equal(farm_web_content_type("app.js"), "application/javascript");
+    assert_string_equal(farm_web_content_type("app.css"), "text/css");
+    assert_string_equal(farm_web_content_type("app.js.map"), "application/json");
+    assert_string_equal(farm_web_content_type("x.svg"), "image/svg+xml");
+    assert_string_equal(farm_web_content_type("x.png"), "image/png");
+    assert_string_equal(farm_blob_type(NULL), "application/octet-stream");
+    assert_string_equal(farm_blob_type("image/png"), "image/png");
+    assert_null(farm_blob_type("text/html"));
+}
+
+/* Read /api/events for `ms` milliseconds into `out`, sending `last_id` when not NULL. */
+static void read_events(const char *base, const char *last_id, uint64_t ms, struct udcs_buf *out)
+{
+    struct udcs_http_client *c;
+    assert_int_equal(udcs_http_client_new(base, NULL, &c), 0);
+    struct udcs_http_call k = UDCS_HTTP_CALL_INIT;
+    char header[64];
+    const char *headers[2] = { NULL, NULL };
+    if (last_id) {
+        snprintf(header, sizeof(header), "Last-Event-ID: %s", last_id);
+        headers[0] = header;
+        k.headers = headers;
+    }
+    k.method = "GET";
+    k.path = "/api/events";
+    k.response = out;
+    k.timeout_ms = ms;
+    udcs_http_client_call(c, &k);   /* ends by its timeout: the stream does not */
+    udcs_http_client_free(c);
+}
+
+struct events_arg { const char *base; struct udcs_buf out; };
+
+static void *events_thread(void *p)
+{
+    struct events_arg *e = p;
+    read_events(e->base, NULL, 1500, &e->out);
+    return NULL;
+}
+
+static void actions_change_the_farm_and_the_event_stream_says_so(void **state)
+{
+    struct fixture *fx = *state;
+    struct udcs_buf out = UDCS_BUF_INIT(1 << 20);
+    struct events_arg ev = { fx->web, UDCS_BUF_INIT(1 << 20) };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, events_thread, &ev), 0);
+    usleep(200000);
+    const char two[] = "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"true\"]},{\"argv\":[\"false\"]}]}";
+    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/submit", two, NULL), 201);
+    assert_int_equal(call(fx->web, NULL, "GET", "/api/jobs/1/grid", NULL, &out), 200);
+    assert_non_null(strstr(out.data, "\"states\":\"qq\""));
+    udcs_buf_reset(&out);
+    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/jobs/1/priority",
+                          "{\"priority\":9}", &out), 200);
+    assert_non_null(strstr(out.data, "\"priority\":9"));
+    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/jobs/1/retry", NULL, NULL), 409);
+    assert_int_equal(call(fx->web, AGENT_TOKEN, "POST", "/api/agents/1/drain", NULL, NULL), 403);
+    assert_int_equal(call(fx->web, CLIENT_TOKEN, "POST", "/api/agents/1/drain", NULL, NULL), 404);
+    pthread_join(t, NULL);
+    assert_non_null(strstr(ev.out.data, "event: job\ndata: {\"id\":1,"));
+    assert_non_null(strstr(ev.out.data, "event: unit\ndata: {\"job\":1,\"unit\":1,\"state\":\"q\""));
+    assert_non_null(strstr(ev.out.data, "\"priority\":9"));
+    /* Resume after the first event: the second comes first, the first not again. */
+    const char *id = strstr(ev.out.data, "id: ");
+    assert_non_null(id);
+    char first[32], second[32];
+    assert_int_equal(sscanf(id, "id: %31s", first), 1);
+    assert_int_equal(sscanf(strstr(id + 4, "id: "), "id: %31s", second), 1);
+    udcs_buf_reset(&out);
+    read_events(fx->web, first, 500, &out);
+    char resumed[32];
+    assert_int_equal(sscanf(strstr(out.data, "id: "), "id: %31s", resumed), 1);
+    assert_string_equal(resumed, second);
+    udcs_buf_release(&ev.out);
+    udcs_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +331,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(metrics_devices_and_status_page_show_the_farm, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(callback_url_hears_of_the_job_end, setup, teardown),
+        cmocka_unit_test(dashboard_parsers_refuse_what_they_must),
+        cmocka_unit_test_setup_teardown(actions_change_the_farm_and_the_event_stream_says_so,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
