@@ -59,9 +59,19 @@ export function h(tag, props, ...children) {
     else if (k in el && k !== "list" && k !== "type") el[k] = v;
     else el.setAttribute(k, v);
   }
+  return append(el, children);
+}
+
+function append(el, children) {
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/* Replace el's children, skipping null/false as h() does (replaceChildren writes "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
 }

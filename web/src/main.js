@@ -1,7 +1,7 @@
 // web/src/main.js - the dashboard's entry: the hash router (#/devices, #/queue, #/jobs/ID,
 // #/metrics, #/topology), the light/dark theme, the token button and the live indicator.
 // Each view is a module with mount(root, params) returning {unmount, onEvent}.
-import { askToken } from "./ui.js";
+import { askToken, notify } from "./ui.js";
 import { onStatus, start, subscribe } from "./live.js";
 import * as devices from "./views/devices.js";
 import * as queue from "./views/queue.js";
@@ -18,9 +18,12 @@ function route() {
   const parts = (location.hash || "#/devices").replace(/^#\/?/, "").split("/");
   const name = routes[parts[0]] ? parts[0] : "devices";
   if (current) current.unmount();
+  notify(""); // a notice belongs to the view it came from
   const root = document.getElementById("view");
   root.replaceChildren();
   root.dataset.view = name;
+  root.dataset.scheme = effectiveTheme(); // the colours it is drawn in
+  delete root.dataset.loaded; // each view sets it once its data is on the page
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.dataset.route === name || (name === "jobs" && a.dataset.route === "queue"));
   }
@@ -44,6 +47,11 @@ document.getElementById("theme-button").addEventListener("click", () => {
   localStorage.setItem(THEME_KEY, next);
   applyTheme(next);
   route(); // charts take their colours when drawn
+});
+// Charts and the unit grid take their colours when drawn: redraw when the system's scheme
+// changes while it is the one in use.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (!localStorage.getItem(THEME_KEY)) route();
 });
 document.getElementById("token-button").addEventListener("click", () => askToken());
 onStatus((s) => {

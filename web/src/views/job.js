@@ -4,7 +4,7 @@
 // and for render jobs thumbnails of finished PNG frames and tiles as they arrive.
 import { blobUrl, getJSON, getOptional, getText } from "../api.js";
 import { jobStream, liveStatus, onStatus, stateLetter } from "../live.js";
-import { NONE, bytes, duration, h, num, time } from "../format.js";
+import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
 import { LETTERS, unitGrid } from "./grid.js";
 import { eta, jobActions, progressBar, unitCounts } from "./jobparts.js";
 
@@ -42,7 +42,7 @@ export function mount(root, params) {
 
   function renderHead() {
     const j = job;
-    head.replaceChildren(
+    fill(head,
       h("h1", {}, `Job #${j.id} `, h("span.kind", { text: j.type }), " ",
         h("span.state", { dataset: { state: j.state, k: "state" }, text: j.state })),
       h("div.job-line", {}, progressBar(j), jobActions(j, reload)),
@@ -59,17 +59,17 @@ export function mount(root, params) {
 
   function renderLegend() {
     const c = grid.counts();
-    legend.replaceChildren(...Object.entries(LETTERS).map(([l, name]) =>
+    fill(legend, ...Object.entries(LETTERS).map(([l, name]) =>
       h("span.key", { dataset: { k: `grid.${l}` } }, h(`i.sw.u-${l}`), `${name} ${num(c[l])}`)));
   }
 
   async function showUnit(i) {
-    detail.replaceChildren(h("p.muted", { text: `unit ${i}…` }));
+    fill(detail, h("p.muted", { text: `unit ${i}…` }));
     let u;
     try {
       u = (await getJSON(`/api/jobs/${id}?offset=${i}&limit=1`)).unit_list?.[0];
     } catch (e) {
-      detail.replaceChildren(h("p.error", { text: e.message }));
+      fill(detail, h("p.error", { text: e.message }));
       return;
     }
     if (!u) return;
@@ -86,7 +86,7 @@ export function mount(root, params) {
       } });
       return [h("h3", {}, label, " ", btn), pre];
     };
-    detail.replaceChildren(
+    fill(detail,
       h("h2", { text: `Unit ${u.index}${u.name ? ` · ${u.name}` : ""}` }),
       h("dl.facts", { dataset: { unit: u.index } },
         h("dt", { text: "state" }), h("dd", {}, h("span.state", { dataset: { state: u.state }, text: u.cached ? `${u.state} (cache)` : u.state })),
@@ -136,7 +136,7 @@ export function mount(root, params) {
 
   async function reload() {
     const j = await getJSON(`/api/jobs/${id}?limit=0`).catch((e) => {
-      head.replaceChildren(h("h1", { text: `Job #${params[0]}` }), h("p.error", { text: e.message }));
+      fill(head, h("h1", { text: `Job #${params[0]}` }), h("p.error", { text: e.message }));
       return null;
     });
     if (!j || !alive) return;

@@ -4,7 +4,7 @@
 // series, the current /metrics counters as a table.
 import { getOptional, getText } from "../api.js";
 import { chart } from "../charts.js";
-import { bytes, h, num, pct } from "../format.js";
+import { bytes, h, num, pct, fill } from "../format.js";
 
 const FIELDS = ["units_done", "units_failed", "cache_hits", "bytes_in", "bytes_out", "bytes_stored",
   "queue_depth", "lease_expiries", "retries", "agents"];
@@ -47,11 +47,15 @@ const CHARTS = [
     { label: "retries", value: (v) => num(v), f: (s, i) => delta(s, "retries", i) }] },
 ];
 
+function metricValue(v) {
+  return num(v, Number.isInteger(v) ? 0 : 2);
+}
+
 async function counterTable(root) {
   const text = await getText("/metrics");
   const rows = text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
     const at = l.lastIndexOf(" ");
-    return h("tr", {}, h("td", {}, h("code", { text: l.slice(0, at) })), h("td.num", { text: num(Number(l.slice(at + 1)), 2) }));
+    return h("tr", {}, h("td", {}, h("code", { text: l.slice(0, at) })), h("td.num", { text: metricValue(Number(l.slice(at + 1))) }));
   });
   root.append(h("table.counters", {}, h("tbody", {}, rows)));
 }
@@ -67,7 +71,7 @@ export function mount(root) {
   function summarize() {
     const i = series.t.length - 1;
     if (i < 0) return;
-    now.replaceChildren(`${num(series.units_done[i])} units done, ${num(series.units_failed[i])} failed, `,
+    fill(now, `${num(series.units_done[i])} units done, ${num(series.units_failed[i])} failed, `,
       `${num(series.cache_hits[i])} from the cache, ${num(series.queue_depth[i])} queued, `,
       `${bytes(series.bytes_stored[i])} stored, ${num(series.agents[i])} agents`,
       ` (sampled every ${num(series.interval_s)} s)`);

@@ -3,7 +3,7 @@
 // in place; without /api/events, the running jobs on the page follow their own streams.
 import { getJSON } from "../api.js";
 import { jobStream, liveStatus, onStatus } from "../live.js";
-import { h, num, time } from "../format.js";
+import { h, num, time, fill } from "../format.js";
 import { JOB_STATES, eta, jobActions, progressBar, unitCounts } from "./jobparts.js";
 
 const PAGE = 50;
@@ -104,7 +104,7 @@ export function mount(root) {
     // The kind filter is also applied here, for a master that ignores ?type=.
     const jobs = sortJobs(d.jobs.filter((j) => !kind || j.type === kind));
     rows.clear();
-    body.replaceChildren(...jobs.map((j) => {
+    fill(body, ...jobs.map((j) => {
       const tr = row(j);
       rows.set(j.id, { tr, job: j });
       return tr;
