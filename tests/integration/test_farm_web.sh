@@ -144,6 +144,8 @@ check "udcs wait agrees (not the first run's end)" uwait "$J"
 check "all 8 done" test "$(job_json "$J" | jq '.units.done')" = 8
 check "the grid says so" test "$(curl -sf "$W/api/jobs/$J/grid" | jq -r .states)" = dddddddd
 check "retrying a job with no failed unit is 409" test "$(post "/api/jobs/$J/retry" -H "$AUTH")" = 409
+expect_status 1 "udcs retry says so too" "$UDCS" retry "$J"
+expect_output_contains "has no failed unit to retry"
 
 # ---- drain and enable, across a restart --------------------------------------------------------------
 check "drain without a token is 401" test "$(post "/api/agents/$AID/drain")" = 401
@@ -164,6 +166,11 @@ sleep 1.5
 check "still no lease" test "$(job_json "$J2" | jq '.units.queued')" = 3
 check "enable takes the token" test "$(post "/api/agents/$AID/enable" -H "$AUTH")" = 200
 check "the agent is back to work" test "$(jq -c '.admin_drained' "$T/body")" = false
+check "udcs drain" sh -c "'$UDCS' drain $AID | grep -q 'agent $AID (a1) draining'"
+check "udcs enable" sh -c "'$UDCS' enable $AID | grep -q 'agent $AID (a1) idle'"
+check "udcs priority" sh -c "'$UDCS' priority $J 3 | grep -q 'job $J priority 3'"
+expect_status 2 "udcs priority refuses 0" "$UDCS" priority "$J" 0
+expect_status 3 "udcs drain of an unknown agent is not found" "$UDCS" drain 999
 check "and the job completes" uwait "$J2"
 
 # ---- events --------------------------------------------------------------------------------------
