@@ -67,6 +67,24 @@ wait_for_port_file "$T/f2.ports" "$F2" udcs-farm "$T/f2.log"
 W2="http://127.0.0.1:$(sed -n 2p "$T/f2.ports")"
 check "BIN/../web is found by default" sh -c "curl -sf '$W2/' | grep -q 'test dashboard'"
 kill "$F2"; wait "$F2" 2>/dev/null
+# Under --auth-reads the page still loads; the event stream takes ?token=, nothing else does.
+rm -f "$T/f2.ports"
+"$T/inst/bin/udcs-farm" --state "$T/f2" --token-file "$T/tok2" --port 0 --web-port 0 \
+    --port-file "$T/f2.ports" --log-file "$T/f2.log" --auth-reads &
+F2=$!
+_pids+=("$F2")
+wait_for_port_file "$T/f2.ports" "$F2" udcs-farm "$T/f2.log"
+W2="http://127.0.0.1:$(sed -n 2p "$T/f2.ports")"
+T2=$(jq -rn --arg t "$(cat "$T/tok2")" '$t | @uri')   # base64 has + and /
+sse_code() { curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$@"; }
+check "--auth-reads: the page loads without a token" test "$(code "$W2/")" = 200
+check "and its assets" test "$(code "$W2/assets/app.js")" = 200
+check "the API does not" test "$(code "$W2/api/jobs")" = 401
+check "nor the event stream" test "$(sse_code "$W2/api/events")" = 401
+check "which takes ?token=" test "$(sse_code "$W2/api/events?token=$T2")" = 200
+check "but not a wrong one" test "$(sse_code "$W2/api/events?token=nope")" = 403
+check "no other route takes ?token=" test "$(code "$W2/api/jobs?token=$T2")" = 401
+kill "$F2"; wait "$F2" 2>/dev/null
 expect_status 2 "a --web-dir without index.html is refused" "$FARM" --no-auth --port 0 \
     --web-port 0 --state "$T/f3" --web-dir "$T/inst/bin"
 
