@@ -322,6 +322,50 @@ static void actions_change_the_farm_and_the_event_stream_says_so(void **state)
     udcs_buf_release(&out);
 }
 
+static void heartbeat_load_shows_in_devices_and_series(void **state)
+{
+    struct fixture *fx = *state;
+    const char reg[] = "{\"key\":\"g\",\"name\":\"gpu-box\",\"slots\":1,\"info\":{"
+                       "\"architecture\":\"x86_64\",\"os\":\"linux\",\"ram_gb\":64,"
+                       "\"ram_free_gb\":48,\"gpus\":[{\"index\":0,\"memory_gb\":80,"
+                       "\"memory_free_gb\":60,\"utilization\":50},{\"index\":1,"
+                       "\"memory_gb\":80,\"memory_free_gb\":null,\"utilization\":null}]}}";
+    struct udcs_buf out = UDCS_BUF_INIT(1 << 20);
+    assert_int_equal(call(fx->url, AGENT_TOKEN, "POST", "/api/agent/v1/register", reg, NULL), 200);
+    const char hb[] = "{\"agent_id\":1,\"leases\":[],\"load\":{\"cpu\":0.25,\"bytes_in\":1000,"
+                      "\"bytes_out\":20}}";
+    assert_int_equal(call(fx->url, AGENT_TOKEN, "POST", "/api/agent/v1/heartbeat", hb, NULL), 200);
+    const char bad[] = "{\"agent_id\":1,\"load\":{\"cpu\":1.5}}";
+    assert_int_equal(call(fx->url, AGENT_TOKEN, "POST", "/api/agent/v1/heartbeat", bad, NULL), 400);
+    assert_int_equal(call(fx->web, NULL, "GET", "/api/devices", NULL, &out), 200);
+    json_t *d = json_loads(out.data, 0, NULL);
+    json_t *dev = json_array_get(json_object_get(d, "devices"), 0);
+    json_t *load = json_object_get(dev, "load");
+    assert_true(json_real_value(json_object_get(load, "cpu")) == 0.25);
+    assert_true(json_number_value(json_object_get(load, "mem_used_gb")) == 16);
+    assert_true(json_number_value(json_object_get(load, "mem_total_gb")) == 64);
+    json_t *g0 = json_array_get(json_object_get(load, "gpus"), 0);
+    json_t *g1 = json_array_get(json_object_get(load, "gpus"), 1);
+    assert_true(json_number_value(json_object_get(g0, "util")) == 0.5);
+    assert_true(json_number_value(json_object_get(g0, "mem_used_gb")) == 20);
+    assert_true(json_is_null(json_object_get(g1, "util")));
+    assert_true(json_is_null(json_object_get(g1, "mem_used_gb")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(dev, "traffic"),
+                                                        "bytes_in")), 1000);
+    json_decref(d);
+    udcs_buf_reset(&out);
+    assert_int_equal(call(fx->web, NULL, "GET", "/api/devices/1/series", NULL, &out), 200);
+    d = json_loads(out.data, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(d, "t")), 1);
+    assert_true(json_number_value(json_array_get(json_object_get(d, "cpu"), 0)) == 0.25);
+    json_t *gutil = json_object_get(d, "gpu_util");
+    assert_int_equal(json_array_size(gutil), 2);
+    assert_true(json_number_value(json_array_get(json_array_get(gutil, 0), 0)) == 0.5);
+    assert_true(json_is_null(json_array_get(json_array_get(gutil, 1), 0)));
+    json_decref(d);
+    udcs_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +378,8 @@ int main(void)
         cmocka_unit_test(dashboard_parsers_refuse_what_they_must),
         cmocka_unit_test_setup_teardown(actions_change_the_farm_and_the_event_stream_says_so,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_load_shows_in_devices_and_series, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
