@@ -5,8 +5,9 @@
 import { blobUrl, getJSON, getOptional, getText } from "../api.js";
 import { jobStream, liveStatus, onStatus, stateLetter } from "../live.js";
 import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
+import { markLoaded } from "../ui.js";
 import { LETTERS, unitGrid } from "./grid.js";
-import { eta, jobActions, progressBar, unitCounts } from "./jobparts.js";
+import { actionsCache, eta, progressBar, unitCounts } from "./jobparts.js";
 
 /* Thumbnails kept on the page, newest first. */
 const MAX_THUMBS = 48;
@@ -38,6 +39,7 @@ export function mount(root, params) {
   const detail = h("aside.unit-detail", {}, h("p.muted", { text: "Click a unit for its detail." }));
   const thumbs = h("div.thumbs");
   const thumbSeen = new Set();
+  const actions = actionsCache(() => reload());
   root.append(head, h("h2", { text: "Units" }), legend, h("div.job-body", {}, gridBox, detail), thumbs);
 
   function renderHead() {
@@ -45,7 +47,7 @@ export function mount(root, params) {
     fill(head,
       h("h1", {}, `Job #${j.id} `, h("span.kind", { text: j.type }), " ",
         h("span.state", { dataset: { state: j.state, k: "state" }, text: j.state })),
-      h("div.job-line", {}, progressBar(j), jobActions(j, reload)),
+      h("div.job-line", {}, progressBar(j), actions(j)),
       h("div.job-line", {}, unitCounts(j)),
       h("dl.facts.wide", {},
         h("dt", { text: "priority" }), h("dd", { dataset: { k: "priority" }, text: num(j.priority) }),
@@ -162,7 +164,7 @@ export function mount(root, params) {
     grid = unitGrid(gridBox, states, showUnit);
     gridBox.dataset.units = String(states.length);
     renderLegend();
-    root.dataset.loaded = "1";
+    markLoaded(root);
     followJob();
     loadThumbs().catch(() => {});
   })();

@@ -54,7 +54,10 @@ export function jobActions(j, after) {
         cancel.textContent = "Cancel job?";
         return;
       }
-      if (await runAction(`cancel job ${j.id}`, "DELETE", `/api/jobs/${j.id}`)) after();
+      const done = await runAction(`cancel job ${j.id}`, "DELETE", `/api/jobs/${j.id}`);
+      armed = false; // refused or not, the next try starts from the first click again
+      cancel.textContent = "Cancel";
+      if (done) after();
     } });
   const retry = (j.units?.failed || 0) > 0 ? h("button.small", { type: "button", dataset: { action: "retry" }, text: "Retry failed",
     onclick: async () => {
@@ -62,4 +65,18 @@ export function jobActions(j, after) {
       if (r) after();
     } }) : null;
   return h("span.actions", {}, pri, cancel, retry);
+}
+
+/* jobActions() kept per job while what they show is unchanged, so that the progress
+ * events re-rendering a row or a head do not reset an armed Cancel or an open select. */
+export function actionsCache(after) {
+  const kept = new Map();
+  return (j) => {
+    const key = `${j.state}|${j.priority}|${(j.units?.failed || 0) > 0}`;
+    const k = kept.get(j.id);
+    if (k && k.key === key) return k.el;
+    const el = jobActions(j, after);
+    kept.set(j.id, { key, el });
+    return el;
+  };
 }

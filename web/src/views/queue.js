@@ -4,7 +4,8 @@
 import { getJSON } from "../api.js";
 import { jobStream, liveStatus, onStatus } from "../live.js";
 import { h, num, time, fill } from "../format.js";
-import { JOB_STATES, eta, jobActions, progressBar, unitCounts } from "./jobparts.js";
+import { markLoaded } from "../ui.js";
+import { JOB_STATES, actionsCache, eta, progressBar, unitCounts } from "./jobparts.js";
 
 const PAGE = 50;
 /* Browsers open six connections per origin over HTTP/1.1: leave room for the page's reads. */
@@ -25,6 +26,7 @@ export function mount(root) {
   let total = 0;
   const rows = new Map(); // job id -> {tr, job}
   let streams = [];
+  const actions = actionsCache(() => load());
 
   const stateSel = h("select", { id: "filter-state", onchange: () => { state = stateSel.value; offset = 0; load(); } },
     h("option", { value: "", text: "any state" }), JOB_STATES.map((s) => h("option", { value: s, text: s, selected: s === state })));
@@ -53,7 +55,7 @@ export function mount(root) {
       h("td", { dataset: { k: "retries" }, text: num(j.retries) }),
       h("td", { dataset: { k: "eta" }, text: eta(j, Date.now()) }),
       h("td", { text: time(j.created_ms) }),
-      h("td", {}, jobActions(j, load)));
+      h("td", {}, actions(j)));
   }
 
   function update(j) {
@@ -113,7 +115,7 @@ export function mount(root) {
     pageInfo.textContent = `${num(Math.min(offset + 1, total))}–${num(Math.min(offset + d.jobs.length, total))} of ${num(total)}`;
     prev.disabled = offset === 0;
     next.disabled = offset + PAGE >= total;
-    root.dataset.loaded = "1";
+    markLoaded(root);
     follow();
   }
   load();
