@@ -40,3 +40,11 @@ export async function runAction(label, method, path, body) {
     return null;
   }
 }
+
+/* A view has its data on the page: the attribute the tests wait for, and a User Timing
+ * mark ("udcs:VIEW:loaded") that the benchmark reads as time to first render. */
+export function markLoaded(root) {
+  if (root.dataset.loaded) return;
+  root.dataset.loaded = "1";
+  performance.mark(`udcs:${root.dataset.view}:loaded`);
+}

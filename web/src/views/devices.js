@@ -4,7 +4,7 @@
 import { getJSON, getOptional } from "../api.js";
 import { chart } from "../charts.js";
 import { NONE, gb, h, num, pct, time } from "../format.js";
-import { runAction } from "../ui.js";
+import { markLoaded, runAction } from "../ui.js";
 
 /* The state the page shows: the master's, or "blocklisted" beside it when jobs bar it. */
 export function agentState(a) {
@@ -144,7 +144,7 @@ export function mount(root) {
       if (!alive) return;
       for (const a of d.devices) put(a);
       if (!d.devices.length) summary.textContent = "No agent has registered with this master yet.";
-      root.dataset.loaded = "1";
+      markLoaded(root);
     } catch (e) {
       summary.textContent = `Could not read /api/devices: ${e.message}`;
     }

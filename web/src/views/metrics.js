@@ -5,6 +5,7 @@
 import { getOptional, getText } from "../api.js";
 import { chart } from "../charts.js";
 import { bytes, h, num, pct, fill } from "../format.js";
+import { markLoaded } from "../ui.js";
 
 const FIELDS = ["units_done", "units_failed", "cache_hits", "bytes_in", "bytes_out", "bytes_stored",
   "queue_depth", "lease_expiries", "retries", "agents"];
@@ -83,7 +84,7 @@ export function mount(root) {
     if (!s) {
       now.textContent = "This master has no /api/metrics/series: its counters now, from /metrics.";
       await counterTable(box).catch((e) => box.append(h("p.error", { text: e.message })));
-      root.dataset.loaded = "1";
+      markLoaded(root);
       return;
     }
     series = s;
@@ -91,7 +92,7 @@ export function mount(root) {
     charts = CHARTS.map((c) => chart(box, c.title, c.series,
       [series.t.slice(), ...c.series.map((sr) => series.t.map((_, i) => sr.f(series, i)))], { yRange: c.range }));
     summarize();
-    root.dataset.loaded = "1";
+    markLoaded(root);
   })();
 
   return {

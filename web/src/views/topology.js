@@ -4,6 +4,7 @@
 // state. Redrawn on each `agent` event.
 import { getJSON } from "../api.js";
 import { bytes, h, num } from "../format.js";
+import { markLoaded } from "../ui.js";
 import { agentState } from "./devices.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -71,7 +72,7 @@ export function mount(root) {
     if (!alive) return;
     for (const a of d.devices) agents.set(a.id, a);
     draw();
-    root.dataset.loaded = "1";
+    markLoaded(root);
   }).catch((e) => { note.textContent = `Could not read /api/devices: ${e.message}`; });
 
   return {
