@@ -481,7 +481,7 @@ char *farm_unit_why(struct farm *f, struct unit *u)
                          u->error ? u->error : "a failure");
         return udcs_buf_detach(&b, NULL);
     }
-    size_t matching = 0, alive = 0, blocked = 0, busy = 0;
+    size_t matching = 0, alive = 0, blocked = 0, busy = 0, drained = 0;
     for (size_t i = 1; i < f->n_agents; i++) {
         struct agent *a = f->agents[i];
         if (!a || !farm_agent_matches(f, a, u->class_id))
@@ -492,7 +492,9 @@ char *farm_unit_why(struct farm *f, struct unit *u)
         alive++;
         if (farm_agent_blocked(f, a, u->job->id))
             blocked++;
-        else if (a->draining || a->admin_drained || a->running >= a->slots)
+        else if (a->admin_drained)
+            drained++;
+        else if (a->draining || a->running >= a->slots)
             busy++;
     }
     const struct req_class *c = &f->classes[u->class_id];
@@ -507,6 +509,9 @@ char *farm_unit_why(struct farm *f, struct unit *u)
                          matching ? " (the matching ones are lost)" : "");
     else if (blocked == alive)
         udcs_buf_appendf(&b, "all %zu matching agents are blocklisted for this job", alive);
+    else if (drained && busy + blocked + drained == alive)
+        udcs_buf_appendf(&b, "all %zu matching agents busy or drained by an operator (%zu "
+                         "drained: 'udcs enable AGENT')", alive, drained);
     else if (busy + blocked == alive)
         udcs_buf_appendf(&b, "all %zu matching agents busy", alive);
     else

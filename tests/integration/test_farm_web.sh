@@ -175,6 +175,7 @@ jq -n '{type: "EXEC", units: [range(3) | {argv: ["sh", "-c", "echo after-drain-\
 J2=$("$UDCS" submit "$T/job2.json")
 sleep 2
 check "a drained agent gets no lease" test "$(job_json "$J2" | jq '.units.queued')" = 3
+check "why says so" sh -c "'$UDCS' job $J2 | grep -q 'drained by an operator'"
 kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null
 start_farm "$T/farm" "${FARM_ARGS[@]}" && ok "the master restarts" || not_ok "the master restarts"
 W=$FARM_WEB_URL
@@ -205,6 +206,15 @@ check "a fresh stream carries events" test -n "$MID"
 curl -sN --max-time 2 -H "Last-Event-ID: $((MID - 1))" "$W/api/events" >"$T/ev3.txt" 2>/dev/null
 check "Last-Event-ID resumes right after it" test "$(grep '^id: ' "$T/ev3.txt" | sed -n 1p | cut -d' ' -f2)" = "$MID"
 check "without repeating" test "$(grep -c "^id: $MID\$" "$T/ev3.txt")" = 1
+# 70 dashboards at once, beside the agent: every stream is served, the API still answers.
+for i in $(seq 1 70); do
+    curl -sN --max-time 4 -o /dev/null -w '%{http_code}\n' "$W/api/events" >"$T/many.$i" 2>/dev/null &
+done
+sleep 2
+check "with 70 event streams open the API answers" sh -c "curl -sf --max-time 2 '$W/api/devices' | jq -e '.devices | length == 1'"
+wait_streams() { for i in $(seq 1 70); do wait_until 10 test -s "$T/many.$i" || return 1; done; }
+wait_streams
+check "and all 70 streams were served" test "$(cat "$T"/many.* | grep -c '^200$')" = 70
 check "metrics series has samples" wait_until 12 sh -c "curl -sf '$W/api/metrics/series' | jq -e '.interval_s == 5 and (.t | length) >= 1 and (.units_done | length) == (.t | length)'"
 check "counting the units done" test "$(curl -sf "$W/api/metrics/series" | jq '.units_done[-1] >= 3')" = true
 
