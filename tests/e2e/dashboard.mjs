@@ -170,6 +170,7 @@ await open(`jobs/${J2}`);
 await page.waitForSelector("[data-action=cancel]:not([disabled])");
 await step("a wrong token: the page shows the master's refusal", async () => {
   await page.click("[data-action=cancel]");
+  await page.waitForSelector("[data-action=cancel]:text('Cancel job?')");
   await page.click("[data-action=cancel]");
   await page.fill("#token-input", "not-the-token");
   await page.click("#token-save");
@@ -181,6 +182,7 @@ await step("cancel from the page with the token: the job is cancelled", async ()
   await page.fill("#token-input", token);
   await page.click("#token-save");
   await page.click("[data-action=cancel]");
+  await page.waitForSelector("[data-action=cancel]:text('Cancel job?')");
   await page.click("[data-action=cancel]");
   await page.waitForFunction(() => document.querySelector("[data-k=state]").textContent === "cancelled");
   return (await api(`/api/jobs/${J2}`)).body.state === "cancelled";

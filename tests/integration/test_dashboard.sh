@@ -5,15 +5,11 @@
 # and without the token, an agent killed and shown lost, the page's numbers against the
 # API, and screenshots of every view in light and dark (the folder is printed).
 . "$(dirname "$0")/lib.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WEB_DIR=${UDCS_WEB_DIR:-$UDCS_BIN/../web}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-command -v node >/dev/null 2>&1 || skip_all "node is not installed (make deps)"
-[ -x "$CHROMIUM" ] || skip_all "$CHROMIUM is not installed (make deps)"
-[ -d "$root/web/node_modules/playwright-core" ] || skip_all "web/node_modules is not installed (make web)"
-[ -f "$WEB_DIR/index.html" ] || skip_all "the dashboard is not built in $WEB_DIR (make web)"
+. "$ROOT/tests/e2e/requirements.sh"
+if why=$(dashboard_missing); then echo "1..0 # SKIP $why"; exit 0; fi
 
 # Screenshots outlive the test's temporary folder: they go beside the build.
 OUT=${UDCS_DASHBOARD_SHOTS:-$UDCS_BIN/../test-output/dashboard}
@@ -31,9 +27,12 @@ check "GET / serves the dashboard" sh -c "curl -sf '$FARM_WEB_URL/' | grep -q '/
 check "GET /assets/app.js is JavaScript" sh -c \
     "curl -sf -o /dev/null -w '%{content_type}' '$FARM_WEB_URL/assets/app.js' | grep -q javascript"
 
+# Chromium writes its crash-report settings under XDG_CONFIG_HOME (tests/run.sh points it at
+# /nonexistent, which it would then create): give it the test's own folder.
+XDG_CONFIG_HOME=$T/xdg-config XDG_CACHE_HOME=$T/xdg-cache \
 WEB_URL=$FARM_WEB_URL TOKEN=$(cat "$FARM_TOKEN_FILE") OUT=$OUT CHROMIUM=$CHROMIUM \
 AGENT_GPU_NAME=gpu1 AGENT_KILL_NAME=cpu1 AGENT_KILL_PID=${AGENT_PIDS[cpu1]} \
-    timeout 240 node "$root/tests/e2e/dashboard.mjs" >"$T/e2e.out" 2>&1
+    timeout 240 node "$ROOT/tests/e2e/dashboard.mjs" >"$T/e2e.out" 2>&1
 rc=$?
 # Number the browser's TAP lines into this script's plan.
 while IFS= read -r line; do
