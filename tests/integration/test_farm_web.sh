@@ -123,6 +123,7 @@ grid_matches() {   # the grid's letters are the units' states, in index order
     [ -n "$got" ] && [ "$got" = "$want" ] && [ "$(jq '.n_units' "$T/grid.json")" = "${#got}" ]
 }
 check "the grid's letters match the units' states" grid_matches "$J"
+check "the agent's traffic counts the outputs it sent" wait_until 10 sh -c "curl -sf '$W/api/devices' | jq -e '.devices[0].traffic.bytes_out > 0'"
 check "unit 5 is the failed one" test "$(jq -r '.states[5:6]' "$T/grid.json")" = f
 check "an unknown job's grid is 404" test "$(code "$W/api/jobs/99999/grid")" = 404
 
