@@ -59,7 +59,8 @@ export function jobActions(j, after) {
       cancel.textContent = "Cancel";
       if (done) after();
     } });
-  const retry = (j.units?.failed || 0) > 0 ? h("button.small", { type: "button", dataset: { action: "retry" }, text: "Retry failed",
+  // The master retries a failed job only (409 otherwise).
+  const retry = j.state === "failed" ? h("button.small", { type: "button", dataset: { action: "retry" }, text: "Retry failed",
     onclick: async () => {
       const r = await runAction(`retry job ${j.id}`, "POST", `/api/jobs/${j.id}/retry`);
       if (r) after();
@@ -72,7 +73,7 @@ export function jobActions(j, after) {
 export function actionsCache(after) {
   const kept = new Map();
   return (j) => {
-    const key = `${j.state}|${j.priority}|${(j.units?.failed || 0) > 0}`;
+    const key = `${j.state}|${j.priority}`;
     const k = kept.get(j.id);
     if (k && k.key === key) return k.el;
     const el = jobActions(j, after);
