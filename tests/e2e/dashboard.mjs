@@ -226,6 +226,30 @@ await step("the page says what /api/devices says", async () =>
   (await api("/api/devices")).body.devices.find((a) => a.name === victim).state === "lost");
 await shots("devices-lost");
 
+// ---- a master with --auth-reads: the page says so, and works once given the token ---------
+{
+  const authBase = env("AUTH_WEB_URL");
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const p = await ctx.newPage();
+  p.on("pageerror", (e) => pageErrors.push(e.message));
+  p.on("request", (r) => { if (!r.url().startsWith(authBase) && !r.url().startsWith("data:")) foreign.push(r.url()); });
+  await p.goto(`${authBase}/#/devices`);
+  await step("--auth-reads: without the token the page shows the master's 401 text", () =>
+    p.waitForFunction(() => /401: .*needs a bearer token/.test(document.querySelector(".summary")?.textContent || "")));
+  await step("--auth-reads: the live stream says it needs the token", () => p.waitForSelector("#live[data-state='needs token']"));
+  await step("--auth-reads: with the token (entered once, then a reload) the page reads and goes live", async () => {
+    await p.click("#token-button");
+    await p.fill("#token-input", env("AUTH_TOKEN"));
+    await p.click("#token-save");
+    await p.waitForSelector("#live[data-state=live]");
+    await p.reload();
+    await p.waitForSelector("#view[data-loaded]");
+    await p.waitForSelector("#live[data-state=live]");
+    return /No agent has registered/.test(await p.locator(".summary").textContent());
+  });
+  await ctx.close();
+}
+
 ok(foreign.length === 0, "the page requested nothing outside the master", foreign.join("\n"));
 ok(pageErrors.length === 0, "no script error on the page", pageErrors.join("\n"));
 await browser.close();

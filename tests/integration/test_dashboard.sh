@@ -27,10 +27,18 @@ check "GET / serves the dashboard" sh -c "curl -sf '$FARM_WEB_URL/' | grep -q '/
 check "GET /assets/app.js is JavaScript" sh -c \
     "curl -sf -o /dev/null -w '%{content_type}' '$FARM_WEB_URL/assets/app.js' | grep -q javascript"
 
+# A second master that wants the token for reads too (--auth-reads): the page must ask.
+first_farm=("$FARM_URL" "$FARM_WEB_URL" "$FARM_TOKEN_FILE")
+unset FARM_PORT
+start_farm "$T/farm-auth" --web-dir "$WEB_DIR" --auth-reads \
+    || { not_ok "a master with --auth-reads starts"; done_testing; exit 1; }
+AUTH_WEB_URL=$FARM_WEB_URL AUTH_TOKEN=$(cat "$FARM_TOKEN_FILE")
+FARM_URL=${first_farm[0]} FARM_WEB_URL=${first_farm[1]} FARM_TOKEN_FILE=${first_farm[2]}
+
 # Chromium writes its crash-report settings under XDG_CONFIG_HOME (tests/run.sh points it at
 # /nonexistent, which it would then create): give it the test's own folder.
 XDG_CONFIG_HOME=$T/xdg-config XDG_CACHE_HOME=$T/xdg-cache \
-WEB_URL=$FARM_WEB_URL TOKEN=$(cat "$FARM_TOKEN_FILE") OUT=$OUT CHROMIUM=$CHROMIUM \
+WEB_URL=$FARM_WEB_URL TOKEN=$(cat "$FARM_TOKEN_FILE") AUTH_WEB_URL=$AUTH_WEB_URL AUTH_TOKEN=$AUTH_TOKEN OUT=$OUT CHROMIUM=$CHROMIUM \
 AGENT_GPU_NAME=gpu1 AGENT_KILL_NAME=cpu1 AGENT_KILL_PID=${AGENT_PIDS[cpu1]} \
     timeout 240 node "$ROOT/tests/e2e/dashboard.mjs" >"$T/e2e.out" 2>&1
 rc=$?

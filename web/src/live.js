@@ -7,7 +7,7 @@ import { needsReadToken, token } from "./api.js";
 const listeners = new Set();
 const statusListeners = new Set();
 let source = null;
-let status = "connecting"; // connecting | live | reconnecting | unavailable
+let status = "connecting"; // connecting, live, reconnecting, unavailable, needs token
 
 export function liveStatus() {
   return status;
@@ -30,7 +30,31 @@ export function subscribe(fn) {
   return () => listeners.delete(fn);
 }
 
+/* The master numbers its events one by one and skips a stream that fell more than its
+ * ring behind; a reconnect may also miss some. Either way the views re-read their data
+ * (at most once per RESYNC_MS, so a burst of skips costs one re-read). */
+const RESYNC_MS = 2000;
+const resyncListeners = new Set();
+let lastSeq = null;
+let resyncTimer = 0;
+
+export function onResync(fn) {
+  resyncListeners.add(fn);
+  return () => resyncListeners.delete(fn);
+}
+
+function resync() {
+  if (resyncTimer) return;
+  resyncTimer = setTimeout(() => {
+    resyncTimer = 0;
+    for (const fn of resyncListeners) fn();
+  }, RESYNC_MS);
+}
+
 function dispatch(type, ev) {
+  const seq = Number(ev.lastEventId);
+  if (ev.lastEventId && lastSeq !== null && seq !== lastSeq + 1) resync();
+  if (ev.lastEventId) lastSeq = seq;
   let data;
   try {
     data = JSON.parse(ev.data);
@@ -40,10 +64,32 @@ function dispatch(type, ev) {
   for (const fn of listeners) fn(type, data);
 }
 
+let tokenInUrl = false;
+
 function eventsUrl() {
   // EventSource cannot send headers: with --auth-reads the master takes ?token= here only.
   const t = token();
-  return needsReadToken() && t ? `/api/events?token=${encodeURIComponent(t)}` : "/api/events";
+  return (tokenInUrl || needsReadToken()) && t ? `/api/events?token=${encodeURIComponent(t)}` : "/api/events";
+}
+
+/* The stream was refused; EventSource does not say why, so ask once with a plain GET. A
+ * 401 with a token kept: the master wants it for reads (--auth-reads), so try with it.
+ * Otherwise (404 on a master without the route, 401 with no token yet): unavailable. */
+async function refused() {
+  let status = 0;
+  const ctl = new AbortController();
+  try {
+    status = (await fetch("/api/events", { signal: ctl.signal })).status;
+    ctl.abort();
+  } catch {
+    /* the master went away: unavailable */
+  }
+  if (status === 401 && token() && !tokenInUrl) {
+    tokenInUrl = true;
+    start();
+  } else {
+    setStatus(status === 401 ? "needs token" : "unavailable");
+  }
 }
 
 export function start() {
@@ -51,13 +97,16 @@ export function start() {
   setStatus("connecting");
   const es = new EventSource(eventsUrl());
   source = es;
-  es.onopen = () => setStatus("live");
+  es.onopen = () => {
+    if (status === "reconnecting") resync();
+    setStatus("live");
+  };
   es.onerror = () => {
     // CONNECTING: the browser reconnects by itself (sending Last-Event-ID). CLOSED: the
     // master refused the stream (404 on a master without it, 401 without a token).
     if (es.readyState === EventSource.CLOSED) {
       source = null;
-      setStatus("unavailable");
+      refused();
     } else {
       setStatus("reconnecting");
     }

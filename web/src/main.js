@@ -2,7 +2,7 @@
 // #/metrics, #/topology), the light/dark theme, the token button and the live indicator.
 // Each view is a module with mount(root, params) returning {unmount, onEvent}.
 import { askToken, notify } from "./ui.js";
-import { onStatus, start, subscribe } from "./live.js";
+import { liveStatus, onResync, onStatus, start, subscribe } from "./live.js";
 import * as devices from "./views/devices.js";
 import * as queue from "./views/queue.js";
 import * as job from "./views/job.js";
@@ -53,7 +53,10 @@ document.getElementById("theme-button").addEventListener("click", () => {
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
   if (!localStorage.getItem(THEME_KEY)) route();
 });
-document.getElementById("token-button").addEventListener("click", () => askToken());
+document.getElementById("token-button").addEventListener("click", async () => {
+  // A stream refused for want of the token (--auth-reads) can start now.
+  if ((await askToken()) && liveStatus() === "needs token") start();
+});
 onStatus((s) => {
   const el = document.getElementById("live");
   el.textContent = s === "unavailable" ? "per-job updates" : s;
@@ -63,6 +66,7 @@ onStatus((s) => {
     : "live updates from /api/events";
 });
 subscribe((type, data) => current && current.onEvent && current.onEvent(type, data));
+onResync(() => route()); // events were missed: the view reads its data afresh
 window.addEventListener("hashchange", route);
 start();
 route();
