@@ -58,7 +58,7 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || 
 const viewport = { width: 1440, height: 900 };
 
 /* Load #/HASH in a new context RUNS times; the view's mark and FCP, from navigation start. */
-async function firstRender(hash, view) {
+async function firstRender(hash, view, units) {
   const marks = [];
   const fcps = [];
   for (let i = 0; i < RUNS; i++) {
@@ -70,6 +70,8 @@ async function firstRender(hash, view) {
       mark: performance.getEntriesByName(name)[0]?.startTime,
       fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime,
     }), `udcs:${view}:loaded`);
+    const shown = units && await page.getAttribute(".grid-box", "data-units");
+    if (units && shown !== String(units)) throw new Error(`the grid has ${shown} cells, not ${units}`);
     marks.push(t.mark);
     fcps.push(t.fcp);
     await ctx.close();
@@ -87,7 +89,7 @@ rows.push(["First render, #/devices (2 agents)", ms(dev.mark), `FCP ${ms(dev.fcp
 for (const n of [10000, 100000]) {
   log(`(b) first render of a job page of ${n} units`);
   const id = await submit({ type: "EXEC", units: units(n, (i) => ["true", String(i)], { requirements: { architecture: "riscv64" } }) });
-  const r = await firstRender(`jobs/${id}`, "jobs");
+  const r = await firstRender(`jobs/${id}`, "jobs", n);
   rows.push([`First render, job page of ${n.toLocaleString("en-US")} units`, ms(r.mark), `FCP ${ms(r.fcp)}; ${RUNS} loads, ${ms(r.min)}–${ms(r.max)}`]);
   await fetch(`${base}/api/jobs/${id}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
 }
@@ -110,7 +112,7 @@ log("(c) update latency, unit finished at the master to the grid showing it");
     return count();
   });
   await waitJob(id, (j) => j.state === "done");
-  await page.waitForFunction((n) => window.__seen.some(([c]) => c >= n), N);
+  await page.waitForFunction((n) => window.__seen.some(([c]) => c >= n), N, { timeout: 120000 });
   const seen = await page.evaluate(() => window.__seen);
   const job = await api(`/api/jobs/${id}?limit=${N}`);
   const finished = job.unit_list.map((u) => u.finished_ms).sort((a, b) => a - b);
