@@ -113,7 +113,7 @@ export function mount(root, params) {
       thumbSeen.add(o.digest);
       const img = h("img", { src: blobUrl(o.digest, "image/png"), alt: o.path, loading: "lazy",
         onerror: () => fig.remove() });
-      const fig = h("figure", {}, img, h("figcaption", { text: `${u.index}: ${o.path}` }));
+      const fig = h("figure", {}, img, h("figcaption", { text: `${u.name || `unit ${u.index}`}: ${o.path}` }));
       thumbs.prepend(fig);
       while (thumbs.children.length > MAX_THUMBS) thumbs.lastChild.remove();
     }
