@@ -3,9 +3,10 @@
 // tests/integration/test_dashboard.sh started. Prints TAP lines ("ok - ..."); the shell
 // script numbers the plan. Every check waits for a condition with a deadline; none sleeps.
 //
-// Environment: WEB_URL (the master's web port), TOKEN, AGENT_KILL_PID (the agent to kill -9,
+// Environment: WEB_URL (the master's web port), TOKEN, UDCS_BIN, SCENE (for udcs-render), AGENT_KILL_PID (the agent to kill -9,
 // named AGENT_KILL_NAME), AGENT_GPU_NAME (the agent declared with a GPU), OUT (screenshots),
 // CHROMIUM (default /usr/bin/chromium).
+import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 
 // playwright-core is installed in web/node_modules (from web/package-lock.json); an ES
@@ -145,6 +146,17 @@ await step("and its stdout, from /api/blobs", async () => {
   await page.waitForFunction(() => document.querySelector(".unit-detail pre.log")?.textContent === "run1-0\n");
 });
 await shots("job");
+
+// ---- a render job: thumbnails of its frames appear on its page ---------------------------
+await step("a render job's page shows a thumbnail of each finished frame", async () => {
+  const id = execFileSync(`${env("UDCS_BIN")}/udcs-render`, [env("SCENE"), "--frames", "1-4", "--size", "48x48",
+    "--samples", "2", "-o", `${out}/render/frame_####.png`, "--detach"], { encoding: "utf8" }).trim();
+  await open(`jobs/${id}`);
+  await page.waitForFunction(() => [...document.querySelectorAll(".thumbs img")].filter((i) => i.complete && i.naturalWidth === 48).length === 4);
+  const job = (await api(`/api/jobs/${id}`)).body;
+  return job.state === "done" && job.units.done === 4;
+});
+await shots("render");
 
 // ---- the queue's numbers equal /api/jobs ---------------------------------------------------
 await open("queue");
