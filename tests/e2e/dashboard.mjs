@@ -170,6 +170,15 @@ await step("queue: each job's state, units done, cache hits and priority equal /
     if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`job ${j.id}: page ${JSON.stringify(got)}, API ${JSON.stringify(want)}`);
   }
 });
+await step("queue: the kind filter shows the RENDER jobs /api/jobs has, and only those", async () => {
+  const want = (await api("/api/jobs")).body.jobs.filter((j) => j.type === "RENDER").map((j) => String(j.id));
+  await page.selectOption("#filter-kind", "RENDER");
+  await page.waitForFunction((n) => document.querySelectorAll("tr[data-job-id]").length === n, want.length);
+  const got = await page.$$eval("tr[data-job-id]", (trs) => trs.map((tr) => tr.dataset.jobId));
+  if (JSON.stringify(got.sort()) !== JSON.stringify(want.sort())) throw new Error(`page ${got}, API ${want}`);
+  await page.selectOption("#filter-kind", "");
+  await page.waitForFunction(() => document.querySelectorAll("tr[data-job-id]").length > 1);
+});
 await shots("queue");
 
 // ---- actions: refused without the token, the master's reason shown; done with it ----------

@@ -8,6 +8,8 @@ import { markLoaded } from "../ui.js";
 import { JOB_STATES, actionsCache, eta, progressBar, unitCounts } from "./jobparts.js";
 
 const PAGE = 50;
+/* The most jobs read to filter by kind (the master's largest page). */
+const MAX_KIND_SCAN = 100000;
 /* Browsers open six connections per origin over HTTP/1.1: leave room for the page's reads. */
 const MAX_JOB_STREAMS = 3;
 const KINDS = ["EXEC", "NATIVE_EXEC", "RENDER", "ENCODE", "CUDA_KERNEL", "OPENCL_KERNEL"];
@@ -89,9 +91,11 @@ export function mount(root) {
 
   let loading = null;
   async function load() {
-    const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
+    // The master filters by state; a kind is filtered here, over the newest MAX_KIND_SCAN
+    // jobs read in one request, and paged here.
+    const params = new URLSearchParams(kind ? { limit: String(MAX_KIND_SCAN), offset: "0" }
+      : { limit: String(PAGE), offset: String(offset) });
     if (state) params.set("state", state);
-    if (kind) params.set("type", kind);
     history.replaceState(null, "", `#/queue?${new URLSearchParams({ ...(state && { state }), ...(kind && { kind }), ...(offset && { offset: String(offset) }) })}`);
     const mine = (loading = getJSON(`/api/jobs?${params}`));
     let d;
@@ -102,9 +106,16 @@ export function mount(root) {
       return;
     }
     if (!alive || mine !== loading) return;
+    let page = d.jobs;
     total = d.total ?? d.jobs.length;
-    // The kind filter is also applied here, for a master that ignores ?type=.
-    const jobs = sortJobs(d.jobs.filter((j) => !kind || j.type === kind));
+    note.textContent = "";
+    if (kind) {
+      const matching = d.jobs.filter((j) => j.type === kind);
+      if (total > d.jobs.length) note.textContent = `The kind filter looked at the newest ${num(d.jobs.length)} of ${num(total)} jobs.`;
+      total = matching.length;
+      page = matching.slice(offset, offset + PAGE);
+    }
+    const jobs = sortJobs(page);
     rows.clear();
     fill(body, ...jobs.map((j) => {
       const tr = row(j);
@@ -112,7 +123,7 @@ export function mount(root) {
       return tr;
     }));
     if (!jobs.length) body.append(h("tr", {}, h("td.muted", { colSpan: 11, text: "No job matches." })));
-    pageInfo.textContent = `${num(Math.min(offset + 1, total))}–${num(Math.min(offset + d.jobs.length, total))} of ${num(total)}`;
+    pageInfo.textContent = `${num(Math.min(offset + 1, total))}–${num(Math.min(offset + page.length, total))} of ${num(total)}`;
     prev.disabled = offset === 0;
     next.disabled = offset + PAGE >= total;
     markLoaded(root);
