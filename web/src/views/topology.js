@@ -38,8 +38,6 @@ export function mount(root) {
     const R = Math.min(W, H) / 2 - 90;
     const max = Math.max(1, ...list.map((a) => traffic(a) || 0));
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "farm topology" });
-    // The store lives in the master's process: drawn beside it, joined by a fixed link.
-    svg.append(s("line", { x1: cx, y1: cy, x2: cx, y2: cy + 80, class: "link store-link" }));
     list.forEach((a, i) => {
       const angle = (2 * Math.PI * i) / Math.max(list.length, 1) - Math.PI / 2;
       const x = cx + R * Math.cos(angle);
@@ -57,10 +55,12 @@ export function mount(root) {
         t === null ? "" : s("text", { y: 66, class: "small" }, bytes(t)));
       svg.append(g);
     });
-    svg.append(s("g", { class: "node master", transform: `translate(${cx},${cy})` },
-      s("rect", { x: -60, y: -26, width: 120, height: 52, rx: 8 }), s("text", { y: 5 }, "master")));
-    svg.append(s("g", { class: "node store", transform: `translate(${cx},${cy + 100})` },
-      s("rect", { x: -50, y: -20, width: 100, height: 40, rx: 18 }), s("text", { y: 5 }, "store")));
+    // The store lives in the master's process: one block, master above store, drawn over
+    // the links' ends (the agents' traffic is with the store).
+    svg.append(s("g", { class: "node master", transform: `translate(${cx},${cy - 22})` },
+      s("rect", { x: -60, y: -24, width: 120, height: 48, rx: 8 }), s("text", { y: 5 }, "master")));
+    svg.append(s("g", { class: "node store", transform: `translate(${cx},${cy + 24})` },
+      s("rect", { x: -60, y: -18, width: 120, height: 36, rx: 18 }), s("text", { y: 5 }, "store")));
     svgBox.replaceChildren(svg);
     const reported = list.some((a) => traffic(a) !== null);
     note.textContent = list.length
