@@ -143,9 +143,11 @@ export function mount(root) {
     onEvent(type, data) {
       if (type !== "job" || !data) return;
       if (update(data)) return;
-      // A job this page does not show: re-read the page if it would belong on it (once per
-      // burst of submissions, not per event).
-      if (offset === 0 && (!state || data.state === state) && (!kind || data.type === kind) && !reloadTimer) {
+      // A job this page does not show: re-read the first page when it is a new submission
+      // that belongs on it (once per burst, not per event); progress of jobs on other
+      // pages changes nothing here.
+      const newest = Math.max(0, ...rows.keys());
+      if (offset === 0 && data.id > newest && (!state || data.state === state) && (!kind || data.type === kind) && !reloadTimer) {
         reloadTimer = setTimeout(() => { reloadTimer = 0; load(); }, 250);
       }
     },
