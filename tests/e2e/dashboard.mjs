@@ -147,6 +147,18 @@ await step("and its stdout, from /api/blobs", async () => {
 });
 await shots("job");
 
+// ---- a unit that cannot run says why ----------------------------------------------------
+await step("a unit no agent can take shows the master's reason on its page", async () => {
+  const id = await submit({ type: "EXEC", units: [{ argv: ["true"], requirements: { architecture: "riscv64" } }] });
+  await open(`jobs/${id}`);
+  await page.locator("canvas.grid").click({ position: { x: 3, y: 3 } });
+  const why = (await api(`/api/jobs/${id}`)).body.unit_list[0].why;
+  await page.waitForSelector(".unit-detail .why");
+  const shown = await text(".unit-detail .why");
+  if (!why || shown !== `Waiting: ${why}`) throw new Error(`page '${shown}', API '${why}'`);
+  await api(`/api/jobs/${id}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
+});
+
 // ---- a render job: thumbnails of its frames appear on its page ---------------------------
 await step("a render job's page shows a thumbnail of each finished frame", async () => {
   const id = execFileSync(`${env("UDCS_BIN")}/udcs-render`, [env("SCENE"), "--frames", "1-4", "--size", "48x48",
