@@ -62,16 +62,12 @@ export async function getText(path) {
   return res.text();
 }
 
-/* GET an endpoint this master may not have yet: null on 404 (remembered in `missing`). */
-export const missing = new Set();
-export async function getOptional(path, name) {
+/* GET an endpoint an older master does not have: null on 404, for the view to say so. */
+export async function getOptional(path) {
   try {
     return await getJSON(path);
   } catch (e) {
-    if (e.status === 404 || e.status === 405) {
-      missing.add(name);
-      return null;
-    }
+    if (e.status === 404) return null;
     throw e;
   }
 }

@@ -126,7 +126,7 @@ export function mount(root) {
       cards.set(a.id, c);
       card.append(h("div"), chartsEl);
       grid.append(card);
-      getOptional(`/api/devices/${a.id}/series`, "device series").then((s) => {
+      getOptional(`/api/devices/${a.id}/series`).then((s) => {
         if (alive && cards.get(a.id) === c) c.charts = charts(chartsEl, a, s);
       }).catch((e) => chartsEl.append(h("p.error", { text: e.message })));
     }

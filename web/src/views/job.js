@@ -158,7 +158,7 @@ export function mount(root, params) {
   (async () => {
     await reload();
     if (!job) return;
-    const g = await getOptional(`/api/jobs/${id}/grid`, "job grid");
+    const g = await getOptional(`/api/jobs/${id}/grid`);
     const states = g ? g.states : await gridFromUnits(id, job.units_total);
     if (!alive) return;
     grid = unitGrid(gridBox, states, showUnit);

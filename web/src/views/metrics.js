@@ -79,7 +79,13 @@ export function mount(root) {
   }
 
   (async () => {
-    const s = await getOptional("/api/metrics/series", "metrics series").catch(() => null);
+    let s;
+    try {
+      s = await getOptional("/api/metrics/series");
+    } catch (e) {
+      now.textContent = `Could not read /api/metrics/series: ${e.message}`;
+      return;
+    }
     if (!alive) return;
     if (!s) {
       now.textContent = "This master has no /api/metrics/series: its counters now, from /metrics.";
