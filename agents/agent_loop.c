@@ -139,10 +139,47 @@ static void apply_cancels(struct agent_daemon *d, json_t *cancel)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* What a heartbeat says of the agent's load: the CPU's busy fraction since the last one
+ * (null on the first, or without /proc/stat) and the bytes its store fetched from and
+ * sent to the master's. Memory and GPUs travel in "refresh". */
+struct load_meter {
+    uint64_t busy, total;        /* CPU ticks at the last heartbeat; total 0: none yet */
+    struct cas_store *cs;        /* the agent's store, read-only, for its counters */
+};
+
+static json_t *load_measure(struct agent_daemon *d, struct load_meter *m)
+{
+    json_t *load = json_object();
+    uint64_t busy, total;
+    json_t *cpu = json_null();
+    if (agent_cpu_times(&busy, &total) == 0) {
+        if (m->total && total > m->total && busy >= m->busy)
+            cpu = json_real((double)(busy - m->busy) / (double)(total - m->total));
+        m->busy = busy;
+        m->total = total;
+    }
+    json_object_set_new(load, "cpu", cpu);
+    if (!m->cs) {
+        /* The slots create the store; until then there is nothing to count. */
+        char *root = udcs_path_join(d->cfg.work_dir, "cas");
+        struct cas_store_options o = { .root = root, .readonly = 1 };
+        if (root && cas_store_open(&o, &m->cs) < 0)
+            m->cs = NULL;
+        free(root);
+    }
+    struct cas_stats st = { 0 };
+    if (m->cs)
+        cas_store_stats(m->cs, &st);
+    json_object_set_new(load, "bytes_in", json_integer((json_int_t)st.remote_bytes_down));
+    json_object_set_new(load, "bytes_out", json_integer((json_int_t)st.remote_bytes_up));
+    return load;
+}
+
 static void *heartbeat_main(void *arg)
 {
     struct agent_daemon *d = arg;
     struct udcs_http_client *h = NULL;
+    struct load_meter meter = { 0 };
     if (new_client(d, &h) < 0)
         return NULL;
     pthread_mutex_lock(&d->lock);
@@ -162,6 +199,7 @@ static void *heartbeat_main(void *arg)
                                  "leases", leases, "draining", d->draining, "refresh", refresh);
         pthread_mutex_unlock(&d->lock);
         agent_detect_refresh(json_object_get(body, "refresh"));
+        json_object_set_new(body, "load", load_measure(d, &meter));
         json_t *ans = NULL;
         char why[600];
         int rc = post_json(h, "/api/agent/v1/heartbeat", body, 10000, &ans, why, sizeof(why));
@@ -182,6 +220,7 @@ static void *heartbeat_main(void *arg)
         }
     }
     pthread_mutex_unlock(&d->lock);
+    cas_store_close(meter.cs);
     udcs_http_client_free(h);
     return NULL;
 }

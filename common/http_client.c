@@ -214,6 +214,8 @@ int udcs_http_client_call(struct udcs_http_client *c, struct udcs_http_call *cal
 
     if (c->auth_header)
         headers = curl_slist_append(headers, c->auth_header);
+    for (size_t i = 0; call->headers && call->headers[i]; i++)
+        headers = curl_slist_append(headers, call->headers[i]);
     if (call->content_type) {
         snprintf(ctype, sizeof(ctype), "Content-Type: %s", call->content_type);
         headers = curl_slist_append(headers, ctype);

@@ -19,6 +19,7 @@ struct udcs_http_call {
     const char *method;            /* "GET", "HEAD", "PUT", "POST", "DELETE" */
     const char *path;              /* appended to the base URL: "/cas/0123..." */
     const char *content_type;      /* of the request body */
+    const char *const *headers;    /* more request headers ("Name: value"), NULL-ended; or NULL */
     const void *body;              /* request body from memory ... */
     size_t body_len;
     int body_fd;                   /* ... or from this descriptor (when >= 0) */

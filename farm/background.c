@@ -64,6 +64,7 @@ static int reap(struct farm *f, uint64_t now)
         pthread_cond_broadcast(&f->work_cv);
     if (changed)
         farm_db_commit(f);
+    farm_events_flush(f, now);   /* after the changes above, so they go out this tick */
     return changed;
 }
 

@@ -113,6 +113,7 @@ int farm_open(const struct farm_options *opt, struct farm **out)
     pthread_cond_init(&f->work_cv, NULL);
     pthread_cond_init(&f->event_cv, NULL);
     pthread_cond_init(&f->ac_cv, NULL);
+    pthread_cond_init(&f->sampler_cv, NULL);
 
     int rc = udcs_mkdir_p(opt->state_dir, 0700);
     if (rc < 0) {
@@ -138,6 +139,7 @@ int farm_open(const struct farm_options *opt, struct farm **out)
         farm_close(f);
         return rc;
     }
+    farm_events_init(f);
     rebuild(f);
     requeue_lost_ac_writes(f);
     size_t running = 0;
@@ -164,12 +166,15 @@ static int start_server(struct farm *f, const struct farm_listen *l, int web,
     int rc = udcs_http_server_new(&so, out);
     if (rc < 0)
         return rc;
-    if (web) {
-        rc = farm_api_mount_client(f, *out, 1);
-    } else {
-        rc = farm_api_mount_client(f, *out, 0);
-        if (rc == 0)
-            rc = farm_api_mount_agent(f, *out);
+    /* Both ports serve the whole client API (the dashboard acts on its own origin); the
+     * web port adds the pages, the API port the agent protocol and the store. */
+    rc = farm_api_mount_dash(f, *out);
+    if (rc == 0)
+        rc = farm_api_mount_client(f, *out, web);
+    if (rc == 0 && web) {
+        rc = farm_api_mount_web(f, *out);
+    } else if (rc == 0) {
+        rc = farm_api_mount_agent(f, *out);
         if (rc == 0)
             rc = cas_http_mount(*out, f->cs, NULL);
     }
@@ -180,14 +185,20 @@ static int start_server(struct farm *f, const struct farm_listen *l, int web,
 
 int farm_serve(struct farm *f, const struct farm_listen *l)
 {
-    int rc = start_server(f, l, 0, &f->api);
+    int rc = l->web_listen ? farm_web_dir_check(l->web_dir, &f->web_dir) : 0;
+    if (rc == 0)
+        rc = start_server(f, l, 0, &f->api);
     if (rc == 0 && l->web_listen)
         rc = start_server(f, l, 1, &f->web);
     if (rc == 0)
         rc = farm_background_start(f);
     if (rc == 0)
-        udcs_log_info("farm: API on %s%s%s", udcs_http_server_url(f->api),
-                      f->web ? ", status page on " : "", f->web ? udcs_http_server_url(f->web) : "");
+        rc = farm_sampler_start(f);
+    if (rc == 0)
+        udcs_log_info("farm: API on %s%s%s%s", udcs_http_server_url(f->api),
+                      f->web ? (f->web_dir ? ", dashboard on " : ", status page on ") : "",
+                      f->web ? udcs_http_server_url(f->web) : "",
+                      f->web && !f->web_dir ? " (dashboard not built: make web)" : "");
     return rc;
 }
 
@@ -233,6 +244,7 @@ static void free_agent(struct agent *a)
     free(a->leases);
     free(a->class_match);
     free(a->blocked);
+    free(a->series);
     free(a);
 }
 
@@ -248,6 +260,7 @@ void farm_close(struct farm *f)
     pthread_mutex_unlock(&f->lock);
     udcs_http_server_free(f->web);
     udcs_http_server_free(f->api);
+    farm_sampler_stop(f);
     farm_background_stop(f);
     for (size_t i = 1; i < f->cap_units; i++)
         if (f->units[i])
@@ -280,6 +293,9 @@ void farm_close(struct farm *f)
     pthread_cond_destroy(&f->work_cv);
     pthread_cond_destroy(&f->event_cv);
     pthread_cond_destroy(&f->ac_cv);
+    pthread_cond_destroy(&f->sampler_cv);
+    farm_events_release(f);
+    free(f->web_dir);
     free(f->ac_queue);
     pthread_mutex_destroy(&f->lock);
     free(f);

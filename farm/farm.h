@@ -40,7 +40,14 @@ struct farm_listen {
     const char *agent_token;     /* agents (and CAS writes) */
     const char *client_token;    /* clients: submit, cancel (and CAS writes) */
     int auth_reads;              /* reads need a token too */
+    const char *web_dir;         /* the built dashboard (index.html, app.js ...); NULL: none,
+                                  * the web port shows a plain status page */
 };
+
+/* Where a built dashboard is by default: the first of EXE_DIR/../share/udcs/web and
+ * EXE_DIR/../web that holds index.html (EXE_DIR from /proc/self/exe), or NULL. The caller
+ * frees it. */
+char *farm_web_dir_default(void);
 
 /* Start serving on internal threads (and the background work: lease expiry, retries,
  * callbacks). Returns 0 or an error (logged). */

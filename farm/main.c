@@ -20,8 +20,9 @@
 static const struct udcs_setting settings[] = {
     /*           name          flag                  env                    key                    default            type    help */
     UDCS_SETTING(port,         "--port",             "UDCS_FARM_PORT",      "farm.port",           "8080",            UINT,   "API port (agents, clients, CAS); 0: any free port"),
-    UDCS_SETTING(web_port,     "--web-port",         "UDCS_FARM_WEB_PORT",  "farm.web_port",       "8081",            UINT,   "status page port; 0: any free port"),
-    UDCS_SETTING(no_web,       "--no-web",           NULL,                  "farm.no_web",         "false",           BOOL,   "serve no status page"),
+    UDCS_SETTING(web_port,     "--web-port",         "UDCS_FARM_WEB_PORT",  "farm.web_port",       "8081",            UINT,   "web port: the dashboard and the client API; 0: any free port"),
+    UDCS_SETTING(web_dir,      "--web-dir",          "UDCS_FARM_WEB_DIR",   "farm.web_dir",        NULL,              PATH,   "the built dashboard (default: ../share/udcs/web or ../web beside the binary)"),
+    UDCS_SETTING(no_web,       "--no-web",           NULL,                  "farm.no_web",         "false",           BOOL,   "serve no web port (no dashboard)"),
     UDCS_SETTING(listen,       "--listen",           "UDCS_FARM_LISTEN",    "farm.listen",         "127.0.0.1",       STRING, "address to listen on (0.0.0.0 for a LAN)"),
     UDCS_SETTING(state,        "--state",            "UDCS_FARM_STATE",     "farm.state",          "~/.local/share/udcs/farm", PATH, "state directory: farm.db and the store"),
     UDCS_SETTING(token_file,   "--token-file",       "UDCS_TOKEN_FILE",     "farm.token_file",     NULL,              PATH,   "the farm token agents use (first line)"),
@@ -128,7 +129,11 @@ static int run(const struct udcs_config *cfg)
     struct farm_listen l = { .api_listen = api, .web_listen = no_web ? NULL : web,
                              .agent_token = agent_token,
                              .client_token = client_token ? client_token : agent_token,
-                             .auth_reads = auth_reads };
+                             .auth_reads = auth_reads,
+                             .web_dir = udcs_config_str(cfg, "web_dir") };
+    char *web_dir = l.web_dir || no_web ? NULL : farm_web_dir_default();
+    if (web_dir)
+        l.web_dir = web_dir;
 
     sigset_t stop;
     sigemptyset(&stop);
@@ -160,6 +165,7 @@ static int run(const struct udcs_config *cfg)
         udcs_log_info("farm: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     farm_close(f);
+    free(web_dir);
     free(agent_token);
     free(client_token);
     return rc < 0 ? (rc == UDCS_EUSAGE ? UDCS_EXIT_USAGE : UDCS_EXIT_FAILED) : UDCS_EXIT_OK;

@@ -631,6 +631,7 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
     *job_id = j->id;
     farm_job_event(f, j, "job_submitted", json_pack("{s:s, s:i}", "type", j->type, "priority",
                                                     j->priority));
+    farm_event_job(f, j);
     udcs_log_info("farm: job %lld (%s, priority %d) submitted with %zu units", (long long)j->id,
                   j->type, j->priority, j->n_units);
     for (size_t k = 0; k < j->n_units && j->state == JOB_RUNNING; k++)

@@ -134,7 +134,8 @@ void farm_agent_update_state(struct agent *a)
 {
     if (a->state == AGENT_LOST)
         return;
-    a->state = a->draining ? AGENT_DRAINING : a->running ? AGENT_BUSY : AGENT_IDLE;
+    a->state = a->draining || a->admin_drained ? AGENT_DRAINING
+               : a->running                       ? AGENT_BUSY : AGENT_IDLE;
 }
 
 int farm_agent_hold(struct agent *a, int64_t id)
@@ -175,6 +176,7 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s)
         free(u->action_json);   /* only lease offers need it; the database keeps it */
         u->action_json = NULL;
     }
+    farm_event_unit(f, u);
 }
 
 /* ---- events ------------------------------------------------------------------------------ */

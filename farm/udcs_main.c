@@ -1,6 +1,6 @@
-/* farm/udcs_main.c - udcs, the client: devices, jobs, job ID, submit, wait, cancel, and
- * run (a command on a farm agent, with its files going through the store). Talks to the
- * master's API; never to agents. */
+/* farm/udcs_main.c - udcs, the client: devices, jobs, job ID, submit, wait, cancel,
+ * priority, retry, drain, enable, and run (a command on a farm agent, with its files
+ * going through the store). Talks to the master's API; never to agents. */
 #include "farm/client.h"
 #include "cas/cas.h"
 #include "common/cli.h"
@@ -33,6 +33,10 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "  submit FILE.json [--wait]       submit a job ('-' reads standard input)\n"
             "  wait ID [--json]                follow a job until it ends (exit 0 if done)\n"
             "  cancel ID                       cancel a job\n"
+            "  priority ID N                   set a job's priority (1-10)\n"
+            "  retry ID                        run a failed job's failed units again\n"
+            "  drain AGENT | enable AGENT      stop giving an agent work (running units\n"
+            "                                  finish), or give it work again\n"
             "  run [--arch A] [--os O] [--input F]... [--output F]... [--env K=V]...\n"
             "      [--timeout S] -- CMD ARGS   run a command on an agent; files named in ARGS\n"
             "                                  are sent, outputs come back, exit status too\n"
@@ -388,6 +392,79 @@ static int cmd_cancel(struct client *c, int argc, char **argv)
     return UDCS_EXIT_OK;
 }
 
+/* The dashboard's actions: POST /api/jobs/ID/WHAT or /api/agents/ID/WHAT. */
+static int post_action(struct client *c, const char *kind, const char *id, const char *what,
+                       const char *body, json_t **answer)
+{
+    if (!*id || strspn(id, "0123456789") != strlen(id)) {
+        udcs_log_error("'%s' is not a%s id (a number, as 'udcs %s' shows)", id,
+                       strcmp(kind, "jobs") == 0 ? " job" : "n agent",
+                       strcmp(kind, "jobs") == 0 ? "jobs" : "devices");
+        return UDCS_EXIT_USAGE;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/api/%s/%s/%s", kind, id, what);
+    int rc = client_call_json(c, "POST", path, body ? body : "", answer);
+    return rc < 0 ? client_status_of(rc) : UDCS_EXIT_OK;
+}
+
+static int cmd_priority(struct client *c, int argc, char **argv)
+{
+    if (check_args(argc, argv, NULL, 2) < 0)
+        return UDCS_EXIT_USAGE;
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end || end == argv[1] || n < 1 || n > 10) {
+        udcs_log_error("priority '%s' is not a whole number from 1 to 10", argv[1]);
+        return UDCS_EXIT_USAGE;
+    }
+    char body[64];
+    snprintf(body, sizeof(body), "{\"priority\": %ld}", n);
+    json_t *j = NULL;
+    int status = post_action(c, "jobs", argv[0], "priority", body, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("job %s priority %lld\n", argv[0],
+               (long long)json_integer_value(json_object_get(j, "priority")));
+    json_decref(j);
+    return status;
+}
+
+static int cmd_retry(struct client *c, int argc, char **argv)
+{
+    if (check_args(argc, argv, NULL, 1) < 0)
+        return UDCS_EXIT_USAGE;
+    json_t *j = NULL;
+    int status = post_action(c, "jobs", argv[0], "retry", NULL, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("job %s: %lld failed unit(s) retried\n", argv[0],
+               (long long)json_integer_value(json_object_get(j, "retried")));
+    json_decref(j);
+    return status;
+}
+
+static int agent_action(struct client *c, int argc, char **argv, const char *what)
+{
+    if (check_args(argc, argv, NULL, 1) < 0)
+        return UDCS_EXIT_USAGE;
+    json_t *j = NULL;
+    int status = post_action(c, "agents", argv[0], what, NULL, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("agent %s (%s) %s\n", argv[0], json_string_value(json_object_get(j, "name")),
+               json_string_value(json_object_get(j, "state")));
+    json_decref(j);
+    return status;
+}
+
+static int cmd_drain(struct client *c, int argc, char **argv)
+{
+    return agent_action(c, argc, argv, "drain");
+}
+
+static int cmd_enable(struct client *c, int argc, char **argv)
+{
+    return agent_action(c, argc, argv, "enable");
+}
+
 static int cmd_submit(struct client *c, int argc, char **argv)
 {
     static const char *const known[] = { "--wait", "-", NULL };
@@ -427,7 +504,8 @@ struct command {
 static const struct command commands[] = {
     { "devices", cmd_devices }, { "jobs", cmd_jobs }, { "job", cmd_job },
     { "submit", cmd_submit }, { "wait", cmd_wait }, { "cancel", cmd_cancel }, { "run", cmd_run },
-    { "kernel", cmd_kernel },
+    { "kernel", cmd_kernel }, { "priority", cmd_priority }, { "retry", cmd_retry },
+    { "drain", cmd_drain }, { "enable", cmd_enable },
 };
 
 int main(int argc, char **argv)
@@ -450,7 +528,7 @@ int main(int argc, char **argv)
                 status = commands[k].run(&c, cli.n_rest - 1, cli.rest + 1);
         if (status < 0) {
             udcs_log_error("unknown command '%s'; commands are devices, jobs, job, submit, "
-                           "wait, cancel, run, kernel (see 'udcs --help')", cli.rest[0]);
+                           "wait, cancel, priority, retry, drain, enable, run, kernel (see 'udcs --help')", cli.rest[0]);
             status = UDCS_EXIT_USAGE;
         }
     }

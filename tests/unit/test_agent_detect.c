@@ -772,6 +772,31 @@ static void text_helper_keeps_utf8_and_masks_other_bytes(void **state)
     assert_true(fabs(agent_detect_gib(1536ull << 20) - 1.5) < 1e-12);
 }
 
+static void cpu_times_count_everything_but_idle_and_iowait_as_busy(void **state)
+{
+    (void)state;
+    uint64_t busy = 0, total = 0;
+    /* user nice system idle iowait irq softirq steal guest guest_nice */
+    const char stat[] = "cpu  100 5 50 800 40 3 2 0 30 0\ncpu0 50 2 25 400 20 1 1 0 15 0\n";
+    assert_int_equal(agent_cpu_times_parse(stat, sizeof(stat) - 1, &busy, &total), 0);
+    assert_true(total == 1000);        /* guest and guest_nice are in user and nice already */
+    assert_true(busy == 1000 - 840);
+    /* an old kernel's four numbers */
+    assert_int_equal(agent_cpu_times_parse("cpu 1 2 3 4\n", 12, &busy, &total), 0);
+    assert_true(total == 10 && busy == 6);
+    assert_int_equal(agent_cpu_times_parse("cpu0 1 2 3 4\n", 13, &busy, &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("cpu  1 2 3\n", 11, &busy, &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("cpu  1 2 99999999999999999999999 4\n", 35, &busy,
+                                           &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("", 0, &busy, &total), -EINVAL);
+    /* the real file: time only goes forward */
+    uint64_t b1, t1, b2, t2;
+    assert_int_equal(agent_cpu_times(&b1, &t1), 0);
+    usleep(20000);
+    assert_int_equal(agent_cpu_times(&b2, &t2), 0);
+    assert_true(t1 > 0 && b1 <= t1 && t2 >= t1 && b2 >= b1);
+}
+
 #define DETECT_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -796,6 +821,7 @@ int main(void)
                 DETECT_TEST(pocl_gives_an_opencl_cpu_device),
         DETECT_TEST(gpus_are_empty_without_libcuda_and_well_typed_with_it),
         DETECT_TEST(text_helper_keeps_utf8_and_masks_other_bytes),
+        DETECT_TEST(cpu_times_count_everything_but_idle_and_iowait_as_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
