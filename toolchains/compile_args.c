@@ -68,7 +68,16 @@ static const char *const extra_output_prefixes[] = {
     "-save-temps", "-gsplit-dwarf", "-fdump-", "-fstack-usage", "-fcallgraph-info",
     "-ftime-trace", "-fsyntax-only", "-aux-info", "-frecord-gcc-switches", "-fopt-info",
     "-fcompare-debug", "-Xlinker", "-fmodules", "-fmodule-", "-fcxx-modules",
-    "-fprebuilt-module-path", "-emit-", "-###", NULL
+    "-fprebuilt-module-path", "-emit-", NULL
+};
+/* Options that ask the driver about itself (and may do nothing else): what they print
+ * names temporary files and the installation, not the source, so the compiler runs. */
+static const char *const informational[] = {
+    "-v", "--verbose", "--version", "-###", "-dumpversion", "-dumpfullversion",
+    "-dumpmachine", "-dumpspecs", NULL
+};
+static const char *const informational_prefixes[] = {
+    "-print-", "--print-", "--help", "--target-help", NULL
 };
 static const char *const profile_prefixes[] = {
     "--coverage", "-fprofile-arcs", "-ftest-coverage", "-fprofile-generate", "-fprofile-use",
@@ -550,6 +559,8 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
                  (strcmp(arg, "-Xclang") == 0 && val &&
                   (strcmp(val, "-load") == 0 || starts_with(val, "-plugin"))))
             set_reason(a, CC_UNC_PLUGIN, separate ? val : arg);
+        else if (in_list(informational, arg) || prefix_in_list(informational_prefixes, arg))
+            set_reason(a, CC_UNC_UNSUPPORTED, arg);
         else if (strcmp(arg, "-arch") == 0 || starts_with(arg, "-specs") ||
                  starts_with(arg, "--specs") || strcmp(arg, "-wrapper") == 0 ||
                  starts_with(arg, "-fdirectives-only") || strcmp(arg, "-fpch-preprocess") == 0)

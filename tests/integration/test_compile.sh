@@ -341,6 +341,32 @@ unc no_source "no source (gcc -c -O2 -o x.o)" x.o -- gcc -c -O2 -o x.o
 unc source_missing "a missing source" nope.o -- gcc -c nope.c -o nope.o
 unc stdio "-o - (assembly to stdout)" -- gcc -S a.c -o -
 IN="$U/a.c" unc stdio "source from stdin (-x c -)" stdin.o -- gcc -x c -c - -o stdin.o
+# informational options: the driver reports on itself, so the compiler runs every time
+unc unsupported_option "--version" a.o -- gcc -c a.c --version
+unc unsupported_option "-print-search-dirs" a.o -- gcc -print-search-dirs -c a.c
+unc unsupported_option "-dumpmachine" a.o -- gcc -dumpmachine -c a.c
+unc unsupported_option "--help=optimizers" a.o -- gcc --help=optimizers -c a.c
+have clang && unc unsupported_option "clang --print-resource-dir" a.o -- clang --print-resource-dir -c a.c
+# -v and -### print temporary file names, different on each run: compared loosely
+for opt in -v --verbose -###; do
+    snap
+    rm -f "$U/verbose.o"
+    (cd "$U" && gcc $opt -c a.c -o plainv.o 2>/dev/null; echo $? >"$U/.v-plain")
+    (cd "$U" && "$UC" gcc $opt -c a.c -o verbose.o 2>"$U/.v-err"; echo $? >"$U/.v-udcs")
+    (cd "$U" && "$UC" gcc $opt -c a.c -o verbose.o 2>"$U/.v-err2"; echo $? >>"$U/.v-udcs")
+    check "uncacheable: $opt: exits as the compiler did, twice" \
+        test "$(cat "$U/.v-plain") $(cat "$U/.v-plain")" = "$(echo $(cat "$U/.v-udcs"))"
+    check "uncacheable: $opt: the compiler's report reached stderr each time" \
+        sh -c "grep -q 'cc1' '$U/.v-err' && grep -q 'cc1' '$U/.v-err2'"
+    if [ -e "$U/plainv.o" ]; then
+        check "uncacheable: $opt: the object is the compiler's" cmp "$U/plainv.o" "$U/verbose.o"
+    else
+        check "uncacheable: $opt: no object, as with the compiler" test ! -e "$U/verbose.o"
+    fi
+    want_delta "uncacheable: $opt: counted as unsupported_option, never a hit" \
+        uncacheable.unsupported_option=2 calls=2 misses=0 hits=0
+    rm -f "$U/plainv.o"
+done
 # profiling writes a time stamp into the object: not comparable byte for byte
 for opt in -fprofile-generate --coverage -fprofile-arcs; do
     snap

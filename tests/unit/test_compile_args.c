@@ -160,6 +160,21 @@ static const struct args_case args_cases[] = {
     { "gcc -M -MD -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
     { "gcc -specs=x.specs -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
     { "gcc @/nonexistent/udcs-test.rsp -c a.c", CC_UNC_RESPONSE_FILE, ANY, ANY, ANY },
+    /* informational: the driver reports on itself; what it prints is not the source's */
+    { "gcc -v -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --verbose -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -### -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -c a.c --version", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --version", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --help -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --help=optimizers -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -print-search-dirs -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -print-file-name=libc.a -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "clang --print-resource-dir -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -dumpmachine -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -dumpversion -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    /* ... but -dumpbase and -dumpdir name outputs and stay cacheable */
+    { "gcc -dumpbase x -c a.c", CC_OK, "a.c", "a.o", NULL },
 };
 
 static void the_table(void **state)
