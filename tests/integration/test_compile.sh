@@ -487,6 +487,30 @@ for p in one two; do printf 'const char *where = WHERE;\n' >"$BD/$p/src/w.c"; do
     gcc -c -DWHERE="\"$BD/two/data\"" src/w.c -o wp.o) >/dev/null 2>&1
 check "basedir: -DWHERE=\"\$PWD/data\": the second copy gets its own path, not the first's" \
     cmp "$BD/two/w.o" "$BD/two/wp.o"
+# -g objects: with -fdebug-prefix-map=$PWD=. the copies' objects are the same, and so is
+# the key (the map's OLD part is keyed relative to the working directory)
+use_cache basedir-g
+for p in one two; do
+    (cd "$BD/$p" && gcc -g -c -I"$BD/$p/include" -fdebug-prefix-map="$BD/$p=." src/a.c -o gp.o)
+done
+check "basedir: -g with -fdebug-prefix-map=\$PWD=.: plain gcc's objects of the two copies are equal" \
+    cmp "$BD/one/gp.o" "$BD/two/gp.o"
+bcompile one g.o -g -fdebug-prefix-map="$BD/one=."
+snap
+bcompile two g.o -g -fdebug-prefix-map="$BD/two=."
+want_delta "basedir: -g with -fdebug-prefix-map=\$PWD=.: the second copy hits" direct_hits=1 misses=0
+check "basedir: ... with an object byte-equal to its own plain gcc's" cmp "$BD/two/g.o" "$BD/two/gp.o"
+use_cache basedir-g-fmap
+bcompile one g.o -g -ffile-prefix-map="$BD/one=."
+snap
+bcompile two g.o -g -ffile-prefix-map="$BD/two=."
+want_delta "basedir: -g with -ffile-prefix-map=\$PWD=.: the second copy hits" direct_hits=1 misses=0
+# without the map the working directory is in the object: no sharing
+use_cache basedir-g-nomap
+bcompile one g.o -g
+snap
+bcompile two g.o -g
+want_delta "basedir: -g without a prefix map: the second copy misses" misses=1 direct_hits=0
 # -I naming the working directory itself is the same relative path in both copies
 use_cache basedir-cwd
 (cd "$BD/one" && "$UC" gcc -c -I"$BD/one" -Iinclude src/a.c -o c.o) >/dev/null 2>&1
