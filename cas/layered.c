@@ -17,6 +17,7 @@ struct cas {
     struct cas_store *local;
     struct cas_remote *remote;
     int remote_down;            /* a transport failure happened: stop trying */
+    int remote_rc;              /* the last remote error's code, 0 when none */
     char remote_error[600];
 };
 
@@ -60,9 +61,15 @@ const char *cas_last_remote_error(struct cas *c)
     return c->remote_error;
 }
 
+int cas_last_remote_rc(struct cas *c)
+{
+    return c->remote_rc;
+}
+
 void cas_remote_retry(struct cas *c)
 {
     c->remote_down = 0;
+    c->remote_rc = 0;
     c->remote_error[0] = '\0';
 }
 
@@ -75,6 +82,7 @@ static int remote_usable(struct cas *c)
  * asked again by this process. */
 static int remote_failed(struct cas *c, int rc, const char *what)
 {
+    c->remote_rc = rc;
     snprintf(c->remote_error, sizeof(c->remote_error), "%s: %s", what,
              cas_remote_error(c->remote)[0] ? cas_remote_error(c->remote) : udcs_strerror(rc));
     if (rc == UDCS_ENET || rc == UDCS_EAUTH) {
@@ -183,6 +191,7 @@ static int fetch_remote(struct cas *c, const struct cas_digest *d, cas_sink_fn s
         cas_store_count_remote(c->local, 0, 0, 0);
         rc = -ENOENT;
     } else if (rc == UDCS_ECORRUPT) {
+        c->remote_rc = rc;
         snprintf(c->remote_error, sizeof(c->remote_error), "fetching %s: the remote sent "
                  "damaged bytes (%s)", hex, cas_ingest_error(f.ing));
         udcs_log_error("cas: %s", c->remote_error);
