@@ -4,7 +4,9 @@
 # local cache) gets every object from the farm's cache; compiles whose objects would
 # differ (debug information with columns) stay local but still share the cache; killing
 # the master mid-build falls back to local compiles and the build succeeds; an agent with no
-# compiler at all compiles with this machine's gcc, shipped to it and run isolated.
+# compiler at all compiles with this machine's gcc, shipped to it and run isolated; a
+# master that accepts connections and never answers costs one call a few seconds, and the
+# calls of the next minute none (the farm-down marker).
 . "$(dirname "$0")/lib.sh"
 UCC="$UDCS_BIN/udcs-compile"
 
@@ -159,5 +161,64 @@ check "a build with an unreachable farm succeeds" \
     make -s -j8 -C "$P" OUT="$T/out7" CC="$UCC gcc" CFLAGS="-O1"
 check "quickly (no long waits on the dead farm)" test $((SECONDS - start)) -lt 60
 check "with identical objects" same_objects "$T/out7" "$T/ref6"
+check "every miss was a local fallback because the farm was down" \
+    test "$(stat_of "$T/cache7" local_fallbacks_farm_down)" -eq "$(stat_of "$T/cache7" misses)"
+
+# ---- a master that accepts connections and never answers: one bounded wait, then none -------
+# (the listener holds every connection it accepts, and counts them)
+python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    with open(sys.argv[2], "a") as f:
+        f.write("connection\n")
+' "$T/silent.port" "$T/silent.conns" &
+silent=$!
+_pids+=("$silent")
+wait_for_port_file "$T/silent.port" "$silent" "the silent listener" /dev/null
+conns() { cat "$T/silent.conns" 2>/dev/null | wc -l; }
+export UDCS_CACHE_DIR="$T/cache8" UDCS_FARM="http://127.0.0.1:$(cat "$T/silent.port")"
+unset UDCS_FARM_TIMEOUT
+(cd "$P" && gcc -O1 -Iinclude -c f17.c -o "$T/s17.ref.o" && gcc -O1 -Iinclude -c f18.c -o "$T/s18.ref.o")
+start=$SECONDS
+check "a compile with a silent master succeeds" \
+    bash -c "cd '$P' && '$UCC' gcc -O1 -Iinclude -c f17.c -o '$T/s17.o'"
+check "well within a minute (the default farm timeout is a few seconds)" test $((SECONDS - start)) -lt 20
+check "the master was asked" test "$(conns)" -ge 1
+check "the object is gcc's" cmp "$T/s17.o" "$T/s17.ref.o"
+check "the farm is marked down" grep -q "^[0-9]* $UDCS_FARM\$" "$T/cache8/compile/farm-down"
+check "counted as a local fallback because the farm was down" \
+    test "$(stat_of "$T/cache8" local_fallbacks) $(stat_of "$T/cache8" local_fallbacks_farm_down)" = "1 1"
+asked=$(conns)
+start=$SECONDS
+check "the next compile succeeds" bash -c "cd '$P' && '$UCC' gcc -O1 -Iinclude -c f18.c -o '$T/s18.o'"
+check "without waiting for the master" test $((SECONDS - start)) -lt 20
+check "without even connecting to it" test "$(conns)" -eq "$asked"
+check "its object is gcc's" cmp "$T/s18.o" "$T/s18.ref.o"
+check "counted as a local fallback because the farm is down" \
+    test "$(stat_of "$T/cache8" local_fallbacks) $(stat_of "$T/cache8" local_fallbacks_farm_down)" = "2 2"
+check "a miss, not a hit" test "$(stat_of "$T/cache8" misses)" -eq 2
+# a minute later the farm is asked again (the marker is made old rather than waited for)
+sed -i "1s/^[0-9]*/$(($(date +%s) - 120))/" "$T/cache8/compile/farm-down"
+check "after the hold, a compile asks the master again and succeeds" \
+    bash -c "cd '$P' && UDCS_FARM_TIMEOUT=1 '$UCC' gcc -O2 -Iinclude -c f18.c -o '$T/s18-2.o'"
+check "it connected again" test "$(conns)" -gt "$asked"
+check "and marked the farm down anew" \
+    test "$(head -n 1 "$T/cache8/compile/farm-down" | cut -d' ' -f1)" -ge $(($(date +%s) - 30))
+# a marker names its farm: another farm is not skipped because of it
+check "with another farm configured, the marker is not obeyed" \
+    bash -c "cd '$P' && UDCS_FARM=http://127.0.0.1:1 '$UCC' gcc -O3 -Iinclude -c f18.c -o '$T/s18-3.o'"
+check "... that farm was asked, and marked down in its turn" \
+    grep -q "^[0-9]* http://127.0.0.1:1\$" "$T/cache8/compile/farm-down"
+check "a farm timeout that is not a number is refused" \
+    bash -c "! UDCS_FARM_TIMEOUT=soon '$UCC' -s"
 
 done_testing
