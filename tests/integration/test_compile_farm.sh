@@ -139,19 +139,49 @@ else
     echo "# skipped toolchain shipping: bubblewrap cannot create a sandbox here"
 fi
 
-# ---- the master dies mid-build: local compiles finish it -----------------------------------
+# ---- the master dies mid-build, with agents up: local compiles finish it -------------------
+# The build has two halves: agents compile in the first, the master is killed, and only
+# then does the second start, so both paths are taken whatever the timing.
 export UDCS_CACHE_DIR="$T/cache6"
 for i in $(seq 17 40); do
     printf '#include "common.h"\nint g%d(int x) { for (int k = 0; k < %d; k++) x = scaled(x) ^ k; return x; }\n' "$i" "$i" >"$P/f$i.c"
 done
 make -s -C "$P" OUT="$T/ref6" CC=gcc CFLAGS="-O1" >/dev/null
-( sleep 0.7; kill -9 "$FARM_PID" ) &
+cat >"$P/Makefile.kill" <<'EOF'
+FIRST := $(patsubst %,$(OUT)/f%.o,$(shell seq 17 24))
+SECOND := $(patsubst %,$(OUT)/f%.o,$(shell seq 25 40))
+all: $(FIRST) $(SECOND)
+$(SECOND): | gate
+gate: $(FIRST)
+	@while [ ! -e $(GATE) ]; do sleep 0.05; done
+$(OUT)/%.o: %.c include/common.h
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS) -Iinclude -c $< -o $@
+.PHONY: gate
+EOF
+make -s -C "$P" -f Makefile.kill OUT="$T/ref6k" GATE=/dev/null CC=gcc CFLAGS="-O1" >/dev/null
+start_agent k1 --slots 2
+start_agent k2 --slots 2
+k_idle() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select((.name == "k1" or .name == "k2") and .status == "idle")] | length == 2' >/dev/null; }
+check "two agents with gcc are up before the master is killed" wait_until 20 k_idle
+remote_compiled() { test "$(stat_of "$T/cache6" remote_compiles)" -ge 1; }
+(
+    # once an agent has compiled a file (each call adds to the counters as it ends)
+    wait_until 60 remote_compiled
+    kill -9 "$FARM_PID"
+    touch "$T/gate6"
+) &
 killer=$!
 check "a build survives the master being killed" \
-    make -s -j8 -C "$P" OUT="$T/out6" CC="$UCC gcc" CFLAGS="-O1"
+    timeout 300 make -s -j8 -C "$P" -f Makefile.kill OUT="$T/out6" GATE="$T/gate6" CC="$UCC gcc" CFLAGS="-O1"
 wait "$killer"
-check "its objects are identical" same_objects "$T/out6" "$T/ref6"
-check "no call was lost" test "$(stat_of "$T/cache6" calls)" -eq 40
+check "the agents were still up when the master died" kill -0 "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}"
+check "its objects are identical" same_objects "$T/out6" "$T/ref6k"
+check "no call was lost" test "$(stat_of "$T/cache6" calls)" -eq 24
+check "agents compiled some before the master died" test "$(stat_of "$T/cache6" remote_compiles)" -ge 1
+check "the rest fell back to local compiles" test "$(stat_of "$T/cache6" local_fallbacks)" -ge 1
+check "... because the farm was down" test "$(stat_of "$T/cache6" local_fallbacks_farm_down)" -ge 1
+check "the farm is marked down for the next calls" grep -q "^[0-9]* $FARM_URL\$" "$T/cache6/compile/farm-down"
 
 # ---- no farm at all: a dead address costs a fallback, not a hang ---------------------------
 export UDCS_CACHE_DIR="$T/cache7" UDCS_FARM="http://127.0.0.1:1"
