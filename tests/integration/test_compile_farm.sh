@@ -182,6 +182,10 @@ check "agents compiled some before the master died" test "$(stat_of "$T/cache6" 
 check "the rest fell back to local compiles" test "$(stat_of "$T/cache6" local_fallbacks)" -ge 1
 check "... because the farm was down" test "$(stat_of "$T/cache6" local_fallbacks_farm_down)" -ge 1
 check "the farm is marked down for the next calls" grep -q "^[0-9]* $FARM_URL\$" "$T/cache6/compile/farm-down"
+# An agent whose master died with a unit of its in flight keeps trying to hand it back
+# (SIGTERM drains, and draining waits for the master): this machine goes away instead.
+kill -9 "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}"
+wait "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}" 2>/dev/null
 
 # ---- no farm at all: a dead address costs a fallback, not a hang ---------------------------
 export UDCS_CACHE_DIR="$T/cache7" UDCS_FARM="http://127.0.0.1:1"
