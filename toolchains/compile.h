@@ -130,12 +130,21 @@ enum cc_lang cc_lang_of_path(const char *path);
 
 /* ---- the compiler -------------------------------------------------------------------- */
 
+/* A program a gcc driver runs ("cc1", "cc1plus", "as") and the digest of its file. */
+struct cc_program {
+    char name[16];
+    char hex[CAS_HEX_LEN + 1];
+};
+#define CC_MAX_PROGRAMS 3
+
 struct cc_compiler {
     char *path;                        /* absolute path of the real compiler */
     char *name;                        /* its name as called: "gcc", "x86_64-linux-gnu-g++" */
     char hex[CAS_HEX_LEN + 1];         /* identity: the driver and the programs it runs */
     char driver_hex[CAS_HEX_LEN + 1];  /* digest of the driver file alone (agents' fingerprint) */
     char target[128];                  /* -dumpmachine */
+    struct cc_program programs[CC_MAX_PROGRAMS];   /* those of `hex` the driver found (gcc; */
+    size_t n_programs;                             /* none for clang), as agents list them */
 };
 
 /* Find the real compiler named `name` (a path, or a name looked up in PATH, skipping

@@ -231,6 +231,44 @@ static int has_tool(const json_t *dev, const char *name, const char *fingerprint
     return 0;
 }
 
+/* The programs a remote compile of this call runs besides the driver, which must be the
+ * same files on the agent (the key holds their digests): cc1 or cc1plus, and as unless
+ * it stops at assembly. Their number, or 0 when this compiler's record lacks one (then
+ * no agent's own compiler can be trusted with it). */
+static size_t needed_programs(const struct cc_call *call, const struct cc_program **out)
+{
+    const char *want[2] = { call->args.lang == CC_LANG_CXX ? "cc1plus" : "cc1",
+                            call->args.assemble_only ? NULL : "as" };
+    size_t n = 0;
+    for (size_t w = 0; w < 2; w++) {
+        if (!want[w])
+            continue;
+        size_t i = 0;
+        while (i < call->compiler.n_programs && strcmp(call->compiler.programs[i].name, want[w]))
+            i++;
+        if (i == call->compiler.n_programs)
+            return 0;
+        out[n++] = &call->compiler.programs[i];
+    }
+    return n;
+}
+
+/* Whether the agent `dev` has this very compiler: the driver and the programs it runs. */
+static int has_compiler(const json_t *dev, const struct cc_call *call)
+{
+    const struct cc_program *progs[2];
+    size_t n = needed_programs(call, progs);
+    if (n == 0 || !has_tool(dev, call->compiler.name, call->compiler.driver_hex))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof(name), "%s/%s", call->compiler.name, progs[i]->name);
+        if (!has_tool(dev, name, progs[i]->hex))
+            return 0;
+    }
+    return 1;
+}
+
 static enum route choose_route(const struct cc_call *call, const char *arch)
 {
     json_t *j = get_json("/api/devices");
@@ -241,8 +279,7 @@ static enum route choose_route(const struct cc_call *call, const char *arch)
         const char *state = json_string_value(json_object_get(dev, "status"));
         if (!state || strcmp(state, "lost") == 0 || strcmp(state, "draining") == 0)
             continue;
-        if (call->set->ship != CC_SHIP_ALWAYS &&
-            has_tool(dev, call->compiler.name, call->compiler.driver_hex)) {
+        if (call->set->ship != CC_SHIP_ALWAYS && has_compiler(dev, call)) {
             best = ROUTE_NATIVE;
             break;
         }
@@ -264,7 +301,22 @@ static json_t *compile_job(const struct cc_call *call, const struct cas_digest *
     char hex[CAS_HEX_LEN + 1], dig[CAS_HEX_LEN + 32], name_fp[256];
     snprintf(dig, sizeof(dig), "%s/%llu", cas_digest_hex(input, hex),
              (unsigned long long)input->size);
-    snprintf(name_fp, sizeof(name_fp), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+    /* an agent's own compiler: the driver and each program by its fingerprint ("gcc@HEX",
+     * "gcc/cc1@HEX", "gcc/as@HEX"), as udcs-detect lists them */
+    json_t *tools = json_array();
+    if (tc) {
+        json_array_append_new(tools, json_string("bwrap"));
+    } else {
+        const struct cc_program *progs[2];
+        size_t n = needed_programs(call, progs);
+        snprintf(name_fp, sizeof(name_fp), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+        json_array_append_new(tools, json_string(name_fp));
+        for (size_t i = 0; i < n; i++) {
+            snprintf(name_fp, sizeof(name_fp), "%s/%s@%s", call->compiler.name, progs[i]->name,
+                     progs[i]->hex);
+            json_array_append_new(tools, json_string(name_fp));
+        }
+    }
     json_t *argv = json_array();
     /* a shipped compiler runs by its path inside the toolchain's root */
     json_array_append_new(argv, json_string(tc ? call->compiler.path : call->compiler.name));
@@ -287,9 +339,9 @@ static json_t *compile_job(const struct cc_call *call, const struct cas_digest *
                  (unsigned long long)tc->size);
         json_object_set_new(unit, "toolchain", json_string(tct));
     }
-    return json_pack("{s:s, s:i, s:b, s:i, s:{s:[s], s:s, s:s}, s:[o]}", "type", "EXEC",
+    return json_pack("{s:s, s:i, s:b, s:i, s:{s:o, s:s, s:s}, s:[o]}", "type", "EXEC",
                      "priority", 5, "retry_failed_commands", 0, "max_attempts", 2,
-                     "requirements", "toolchains", tc ? "bwrap" : name_fp, "os", "linux",
+                     "requirements", "toolchains", tools, "os", "linux",
                      "architecture", arch, "units", unit);
 }
 

@@ -84,8 +84,10 @@ int cc_slot_acquire(struct cc_call *call, int wait);
  * 0 when it exited 0, -ECHILD otherwise, or -errno. */
 int cc_run_output(char *const *argv, struct udcs_buf *out);
 /* The programs a gcc driver runs to compile (cc1, cc1plus, as), as absolute paths
- * (malloc()ed) into `out`; their number. None for clang, which is one binary. */
-size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out, size_t max);
+ * (malloc()ed) into `out` and, when `names` is not NULL, their names ("cc1", static) into
+ * `names`; their number. None for clang, which is one binary. */
+size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out,
+                            const char **names, size_t max);
 
 /* udcs-compile-farm: the archive of this compiler for agents without it, built once per
  * compiler identity and put into `cas` (both levels). 0 or an error (logged). */

@@ -4,7 +4,8 @@
 # local cache) gets every object from the farm's cache; compiles whose objects would
 # differ (debug information with columns) stay local but still share the cache; killing
 # the master mid-build falls back to local compiles and the build succeeds; an agent with no
-# compiler at all compiles with this machine's gcc, shipped to it and run isolated; a
+# compiler at all compiles with this machine's gcc, shipped to it and run isolated; one
+# with this gcc driver but another assembler is not given this machine's compiles; a
 # master that accepts connections and never answers costs one call a few seconds, and the
 # calls of the next minute none (the farm-down marker).
 . "$(dirname "$0")/lib.sh"
@@ -111,7 +112,8 @@ if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then
     env PATH="$T/onlybwrap" "$AGENT" --farm "$FARM_URL" --token-file "$FARM_TOKEN_FILE" \
         --name bare --work-dir "$T/agents/bare" --log-file "$T/agents/bare.log" \
         --lease-wait-ms 2000 --slots 2 &
-    _pids+=($!)
+    BARE_PID=$!
+    _pids+=("$BARE_PID")
     bare_has() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name == "bare" and .status == "idle")] | length == 1' >/dev/null; }
     check "an agent with no compiler on its PATH registers" wait_until 20 bare_has
     check "it offers no gcc, only bubblewrap" bash -c "curl -sf '$FARM_URL/api/devices' | jq -e '[.devices[] | select(.name == \"bare\") | .toolchains[].name] | (index(\"gcc\") == null and index(\"bwrap\") != null)'"
@@ -138,6 +140,44 @@ if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then
 else
     echo "# skipped toolchain shipping: bubblewrap cannot create a sandbox here"
 fi
+
+# ---- an agent whose gcc driver is ours but whose assembler is not: not used -----------------
+# gcc finds "as" on PATH, so an agent with other binutils first on its PATH runs the same
+# driver and cc1 with another assembler, whose object may differ. Only it is up here.
+kill "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}" ${BARE_PID:+"$BARE_PID"} 2>/dev/null
+wait "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}" ${BARE_PID:+"$BARE_PID"} 2>/dev/null
+mkdir -p "$T/otheras"
+printf '#!/bin/sh\n# binutils of another build\nexec %s "$@"\n' "$(command -v as)" >"$T/otheras/as"
+chmod +x "$T/otheras/as"
+PATH="$T/otheras:$PATH" start_agent oddas --slots 2
+oddas_has() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name == "oddas" and .status == "idle")] | length == 1' >/dev/null; }
+check "an agent with another assembler first on its PATH registers" wait_until 20 oddas_has
+others_lost() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name != "oddas" and .status != "lost")] | length == 0' >/dev/null; }
+check "the other agents are gone" wait_until 20 others_lost
+fp_of() {   # fp_of AGENT TOOLCHAIN: the fingerprint the agent reports for it
+    curl -sf "$FARM_URL/api/devices" |
+        jq -r --arg a "$1" --arg t "$2" '.devices[] | select(.name == $a) | .toolchains[] | select(.name == $t) | .fingerprint'
+}
+ours=$("$UDCS_BIN/udcs-detect" 2>/dev/null)
+our_fp() { jq -r --arg t "$1" '.toolchains[] | select(.name == $t) | .fingerprint' <<<"$ours"; }
+check "it reports our gcc driver" test "$(fp_of oddas gcc)" = "$(our_fp gcc)"
+check "and our cc1" test "$(fp_of oddas gcc/cc1)" = "$(our_fp gcc/cc1)"
+check "but an assembler of its own" \
+    test -n "$(fp_of oddas gcc/as)" -a "$(fp_of oddas gcc/as)" != "$(our_fp gcc/as)"
+export UDCS_CACHE_DIR="$T/cache-oddas" UDCS_SHIP_TOOLCHAIN=never
+printf '#include "common.h"\nint odd(int x) { return scaled(x) + 7; }\n' >"$P/odd.c"
+(cd "$P" && gcc -O2 -Iinclude -c odd.c -o "$T/odd.ref.o")
+check "a compile no agent has the whole compiler for succeeds" \
+    bash -c "cd '$P' && '$UCC' gcc -O2 -Iinclude -c odd.c -o '$T/odd.o'"
+check "its object is gcc's" cmp "$T/odd.o" "$T/odd.ref.o"
+check "it was not sent to the agent with the other assembler" \
+    test "$(stat_of "$T/cache-oddas" remote_compiles)" -eq 0
+check "it was compiled here: no agent has this compiler" \
+    test "$(stat_of "$T/cache-oddas" local_fallbacks_no_agent)" -eq 1
+unset UDCS_SHIP_TOOLCHAIN
+rm -f "$P/odd.c"
+kill "${AGENT_PIDS[oddas]}"
+wait "${AGENT_PIDS[oddas]}" 2>/dev/null
 
 # ---- the master dies mid-build, with agents up: local compiles finish it -------------------
 # The build has two halves: agents compile in the first, the master is killed, and only
