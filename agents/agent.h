@@ -52,6 +52,7 @@ struct agent_daemon {
     uint64_t heartbeat_ms, lease_ttl_ms;
     int draining;                /* SIGTERM: finish what runs, take nothing new */
     int stopping;                /* everything is to end now */
+    int stop_now;                /* stopped hard: stop waiting for the master too */
     int reregister;              /* the master forgot us: register again */
     struct agent_slot *slots;
     pthread_t heartbeat;

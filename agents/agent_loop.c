@@ -276,6 +276,14 @@ static void report(struct agent_daemon *d, struct udcs_http_client *h, struct ca
                            (long long)unit, REPORT_PATIENCE_MS / 60000, why);
             break;
         }
+        pthread_mutex_lock(&d->lock);
+        int stop_now = d->stop_now;
+        pthread_mutex_unlock(&d->lock);
+        if (stop_now) {   /* told to stop now: the master re-runs it when its lease expires */
+            udcs_log_warn("agent: stopping without reporting unit %lld: %s", (long long)unit,
+                          why);
+            break;
+        }
         sleep_ms(delay);
         delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
         json_object_set_new(body, "agent_id", json_integer(d->agent_id));   /* may be new */
@@ -431,6 +439,7 @@ void agent_daemon_hand_back(struct agent_daemon *d)
 {
     pthread_mutex_lock(&d->lock);
     d->draining = 1;
+    d->stop_now = 1;
     for (int i = 0; d->slots && i < d->cfg.slots; i++) {
         if (!d->slots[i].unit)
             continue;

@@ -192,4 +192,20 @@ expect_status 1 "a unit past its timeout fails" uwait "$J8"
 check "saying it timed out" sh -c "'$UDCS' job $J8 | grep -q 'timed out after 500 ms'"
 check "and no sleep of it is left running" sh -c "! pgrep -f 'sleep 123[4]' >/dev/null"
 
+# ---- an agent stopped while its master is down -------------------------------------------------
+# SIGTERM drains: the unit finishes, and the agent keeps reporting it while the master is
+# away; a second SIGTERM stops it at once, reporting or not.
+start_agent stopper --cpu-cores 77   # only it matches the job below
+STOPPER=$AGENT_PID
+jq -n '{type: "EXEC", requirements: {min_cores: 77}, units: [{argv: ["sleep", "2"]}]}' >"$T/jobstop.json"
+J9=$("$UDCS" submit "$T/jobstop.json")
+check "a unit runs on it" wait_until 20 sh -c "curl -sf '$FARM_URL/api/jobs/$J9' | jq -e '.units.running == 1' >/dev/null"
+kill -9 "$FARM_PID"
+wait "$FARM_PID" 2>/dev/null
+kill -TERM "$STOPPER"
+sleep 3   # the unit has finished; the agent tries to report it to no master
+kill -TERM "$STOPPER"
+check "an agent whose master is down stops at the second SIGTERM" wait_until 15 sh -c "! kill -0 $STOPPER 2>/dev/null"
+check "saying it stopped without reporting the unit" grep -q "stopping without reporting unit" "$T/agents/stopper.log"
+
 done_testing
