@@ -98,6 +98,9 @@ DEBS := build-essential pkg-config clang libclang-rt-14-dev \
 # the types), PoCL (every machine's CPU is an OpenCL device, so the tests run real kernels),
 # clinfo (to see what the loader finds).
 
+# The dashboard: its build, and the Debian packages its browser tests need.
+include web.mk
+
 MISSING_DEBS = $(shell for p in $(DEBS); do \
     dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
     done)
@@ -160,6 +163,8 @@ clean:
 help:
 	@echo "UDCS make targets:"
 	@echo "  make              build every binary into $(BIN)/"
+	@echo "  make web          bundle the web dashboard into $(BUILD)/web/ (needs npm; part of"
+	@echo "                    make when npm is installed; docs/DASHBOARD.md)"
 	@echo "  make check        install missing Debian packages, build, run every test;"
 	@echo "                    the last line says 'N passed, N failed'"
 	@echo "  make tests        build the test programs only (build/tests/)"

@@ -10,6 +10,13 @@
 #include "cas/cas.h"
 #include "common/proc.h"
 
+/* How long a slot keeps trying to reach the master for a unit it holds (fetching its
+ * inputs, uploading its outputs, reporting its result): the master may be restarting. */
+#define AGENT_MASTER_PATIENCE_MS (10 * 60 * 1000)
+/* Delays between those tries: doubling from the first to the last. */
+#define AGENT_RETRY_MIN_MS 200
+#define AGENT_RETRY_MAX_MS 5000
+
 struct agent_config {
     const char *farm_url;        /* "http://127.0.0.1:8080" */
     const char *token;           /* the farm token; may be NULL */
@@ -45,6 +52,7 @@ struct agent_daemon {
     uint64_t heartbeat_ms, lease_ttl_ms;
     int draining;                /* SIGTERM: finish what runs, take nothing new */
     int stopping;                /* everything is to end now */
+    int stop_now;                /* stopped hard: stop waiting for the master too */
     int reregister;              /* the master forgot us: register again */
     struct agent_slot *slots;
     pthread_t heartbeat;
@@ -65,10 +73,13 @@ void agent_daemon_hand_back(struct agent_daemon *d);
  * with its environment, limits and timeout, store stdout, stderr and the outputs, and
  * describe the outcome in `r`. `slot` lets a cancel reach the process. Returns 0 when
  * the command ran (whatever its exit status), or an error with `why` for people (inputs
- * missing, timeout, cannot start). */
+ * missing, timeout, cannot start); `*is_infra` then says whether the agent's own part
+ * failed (its directory, inputs, storing outputs), not the command (timeout, cannot
+ * start). Blobs that could not be uploaded to the master are only in the local store:
+ * the caller uploads them before reporting (cas_result_upload). */
 int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *c,
                    const struct cas_action *a, int64_t unit, uint64_t epoch,
-                   struct cas_action_result *r, char *why, size_t why_len);
+                   struct cas_action_result *r, int *is_infra, char *why, size_t why_len);
 
 /* Shipped toolchains (toolchain.c). Unpack the archive `tc` once into
  * WORK_DIR/toolchains/HEX (its path into `root`); 0, or an error with `why`. */

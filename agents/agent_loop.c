@@ -18,10 +18,10 @@
 #include <time.h>
 
 /* Retry delays while the master cannot be reached. */
-#define RETRY_MIN_MS 200
-#define RETRY_MAX_MS 5000
+#define RETRY_MIN_MS AGENT_RETRY_MIN_MS
+#define RETRY_MAX_MS AGENT_RETRY_MAX_MS
 /* A result is reported until the master answers, for at most this long. */
-#define REPORT_PATIENCE_MS (10 * 60 * 1000)
+#define REPORT_PATIENCE_MS AGENT_MASTER_PATIENCE_MS
 #define RESPONSE_MAX (64u * 1024 * 1024)
 
 static void sleep_ms(uint64_t ms)
@@ -139,10 +139,47 @@ static void apply_cancels(struct agent_daemon *d, json_t *cancel)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* What a heartbeat says of the agent's load: the CPU's busy fraction since the last one
+ * (null on the first, or without /proc/stat) and the bytes its store fetched from and
+ * sent to the master's. Memory and GPUs travel in "refresh". */
+struct load_meter {
+    uint64_t busy, total;        /* CPU ticks at the last heartbeat; total 0: none yet */
+    struct cas_store *cs;        /* the agent's store, read-only, for its counters */
+};
+
+static json_t *load_measure(struct agent_daemon *d, struct load_meter *m)
+{
+    json_t *load = json_object();
+    uint64_t busy, total;
+    json_t *cpu = json_null();
+    if (agent_cpu_times(&busy, &total) == 0) {
+        if (m->total && total > m->total && busy >= m->busy)
+            cpu = json_real((double)(busy - m->busy) / (double)(total - m->total));
+        m->busy = busy;
+        m->total = total;
+    }
+    json_object_set_new(load, "cpu", cpu);
+    if (!m->cs) {
+        /* The slots create the store; until then there is nothing to count. */
+        char *root = udcs_path_join(d->cfg.work_dir, "cas");
+        struct cas_store_options o = { .root = root, .readonly = 1 };
+        if (root && cas_store_open(&o, &m->cs) < 0)
+            m->cs = NULL;
+        free(root);
+    }
+    struct cas_stats st = { 0 };
+    if (m->cs)
+        cas_store_stats(m->cs, &st);
+    json_object_set_new(load, "bytes_in", json_integer((json_int_t)st.remote_bytes_down));
+    json_object_set_new(load, "bytes_out", json_integer((json_int_t)st.remote_bytes_up));
+    return load;
+}
+
 static void *heartbeat_main(void *arg)
 {
     struct agent_daemon *d = arg;
     struct udcs_http_client *h = NULL;
+    struct load_meter meter = { 0 };
     if (new_client(d, &h) < 0)
         return NULL;
     pthread_mutex_lock(&d->lock);
@@ -162,6 +199,7 @@ static void *heartbeat_main(void *arg)
                                  "leases", leases, "draining", d->draining, "refresh", refresh);
         pthread_mutex_unlock(&d->lock);
         agent_detect_refresh(json_object_get(body, "refresh"));
+        json_object_set_new(body, "load", load_measure(d, &meter));
         json_t *ans = NULL;
         char why[600];
         int rc = post_json(h, "/api/agent/v1/heartbeat", body, 10000, &ans, why, sizeof(why));
@@ -182,15 +220,21 @@ static void *heartbeat_main(void *arg)
         }
     }
     pthread_mutex_unlock(&d->lock);
+    cas_store_close(meter.cs);
     udcs_http_client_free(h);
     return NULL;
 }
 
 /* ---- slots ---------------------------------------------------------------------------------- */
 
-/* Report a unit's outcome until the master answers (it may be restarting). */
-static void report(struct agent_daemon *d, struct udcs_http_client *h, int64_t unit,
-                   uint64_t epoch, const struct cas_action_result *r, const char *error)
+/* Report a unit's outcome until the master answers (it may be restarting). A result's
+ * blobs go first, with the same patience: the master refuses a result naming blobs it
+ * lacks, and a unit that finished while the master was down has them only here. A
+ * transport failure is never reported as the unit's error. `infra`: an error of the
+ * agent's own part, which the master does not hold against it (blocklist). */
+static void report(struct agent_daemon *d, struct udcs_http_client *h, struct cas *c,
+                   int64_t unit, uint64_t epoch, const struct cas_action_result *r,
+                   const char *error, int infra)
 {
     json_t *body = json_pack("{s:I, s:I, s:I, s:s}", "agent_id", (json_int_t)d->agent_id,
                              "unit", (json_int_t)unit, "epoch", (json_int_t)epoch, "outcome",
@@ -202,12 +246,22 @@ static void report(struct agent_daemon *d, struct udcs_http_client *h, int64_t u
         udcs_buf_release(&text);
     } else {
         json_object_set_new(body, "error", json_string(error));
+        json_object_set_new(body, "infrastructure", json_boolean(infra));
     }
     uint64_t give_up = udcs_mono_ms() + REPORT_PATIENCE_MS, delay = RETRY_MIN_MS;
     for (;;) {
         json_t *ans = NULL;
         char why[600];
-        int rc = post_json(h, "/api/agent/v1/result", body, 30000, &ans, why, sizeof(why));
+        int rc = 0;
+        if (r) {
+            cas_remote_retry(c);
+            if ((rc = cas_result_upload(c, r)) < 0)
+                snprintf(why, sizeof(why), "uploading its outputs: %s",
+                         *cas_last_remote_error(c) ? cas_last_remote_error(c)
+                                                   : udcs_strerror(rc));
+        }
+        if (rc == 0)
+            rc = post_json(h, "/api/agent/v1/result", body, 30000, &ans, why, sizeof(why));
         json_decref(ans);
         if (rc == 0)
             break;
@@ -220,6 +274,14 @@ static void report(struct agent_daemon *d, struct udcs_http_client *h, int64_t u
         if (udcs_mono_ms() > give_up) {
             udcs_log_error("agent: gave up reporting unit %lld after %d minutes: %s",
                            (long long)unit, REPORT_PATIENCE_MS / 60000, why);
+            break;
+        }
+        pthread_mutex_lock(&d->lock);
+        int stop_now = d->stop_now;
+        pthread_mutex_unlock(&d->lock);
+        if (stop_now) {   /* told to stop now: the master re-runs it when its lease expires */
+            udcs_log_warn("agent: stopping without reporting unit %lld: %s", (long long)unit,
+                          why);
             break;
         }
         sleep_ms(delay);
@@ -244,6 +306,7 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     struct cas_action a = { 0 };
     struct cas_action_result r = { 0 };
     char why[1024] = "";
+    int infra = 1;
     int rc = text ? cas_action_from_json(text, strlen(text), &a, why, sizeof(why)) : -ENOMEM;
     if (rc == 0 && strcmp(a.kind, "exec") != 0) {
         rc = UDCS_EPROTO;
@@ -253,7 +316,7 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     if (rc == 0) {
         uint64_t start = udcs_mono_ms();
         cas_remote_retry(c);
-        rc = agent_exec_run(d, slot, c, &a, unit, epoch, &r, why, sizeof(why));
+        rc = agent_exec_run(d, slot, c, &a, unit, epoch, &r, &infra, why, sizeof(why));
         r.executor = strdup(d->cfg.name);
         r.created_ms = udcs_wall_ms();
         if (!r.duration_ms)
@@ -268,9 +331,9 @@ static void run_offer(struct agent_daemon *d, struct agent_slot *slot, struct ca
     int hand_back = slot->hand_back;
     pthread_mutex_unlock(&d->lock);
     if (rc == -ECANCELED && hand_back)   /* stopped hard: let another agent have it now */
-        report(d, h, unit, epoch, NULL, "the agent was stopped while running it");
+        report(d, h, c, unit, epoch, NULL, "the agent was stopped while running it", 1);
     else if (rc != -ECANCELED)
-        report(d, h, unit, epoch, rc == 0 ? &r : NULL, why);
+        report(d, h, c, unit, epoch, rc == 0 ? &r : NULL, why, infra);
     cas_action_release(&a);
     cas_action_result_release(&r);
     free(text);
@@ -376,6 +439,7 @@ void agent_daemon_hand_back(struct agent_daemon *d)
 {
     pthread_mutex_lock(&d->lock);
     d->draining = 1;
+    d->stop_now = 1;
     for (int i = 0; d->slots && i < d->cfg.slots; i++) {
         if (!d->slots[i].unit)
             continue;

@@ -36,6 +36,7 @@
 #ifndef UDCS_AGENTS_DETECT_H
 #define UDCS_AGENTS_DETECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -105,6 +106,16 @@ int agent_detect_opencl(json_t **out);
  * (path, size, mtime); a file that cannot be read is left out with a WARN. A new array
  * in *out, in the order above. Returns 0 or -ENOMEM. */
 int agent_detect_toolchains(const char *search_path, json_t **out);
+
+/* ---- load, for heartbeats -------------------------------------------------------------- */
+
+/* Busy and total CPU time of all cores since boot, in clock ticks, from the first line
+ * of /proc/stat (`text`, `len` bytes): busy is everything but idle and iowait. The busy
+ * fraction over an interval is the ratio of the two deltas. Returns 0 or -EINVAL when
+ * the text does not start with a "cpu" line of at least four numbers. */
+int agent_cpu_times_parse(const char *text, size_t len, uint64_t *busy, uint64_t *total);
+/* The same, read from /proc/stat now. Returns 0, -EINVAL or -errno. */
+int agent_cpu_times(uint64_t *busy, uint64_t *total);
 
 /* ---- helpers the parts share ---------------------------------------------------------- */
 

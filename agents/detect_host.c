@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@
 #define HOST_CPUINFO_MAX_BYTES (4u << 20)
 /* /proc/meminfo and os-release are a few KiB. */
 #define HOST_SMALL_FILE_MAX_BYTES (64u << 10)
+/* The first line of /proc/stat ("cpu  ..."): ten numbers of at most 20 digits. */
+#define HOST_STAT_HEAD_BYTES 512
 /* Where os-release(5) says to look, in order. */
 static const char *const os_release_paths[] = { "/etc/os-release", "/usr/lib/os-release" };
 /* /proc/cpuinfo keys naming the processor: x86 first, then what ARM, MIPS and POWER
@@ -407,5 +410,56 @@ int agent_detect_refresh(json_t *info)
     json_t *gpus = json_object_get(info, "gpus");
     if (rc == 0 && json_is_array(gpus))
         rc = agent_detect_cuda_refresh(gpus);
+    return rc;
+}
+
+/* ---- CPU time ------------------------------------------------------------------------------ */
+
+int agent_cpu_times_parse(const char *text, size_t len, uint64_t *busy, uint64_t *total)
+{
+    /* The first line: "cpu  user nice system idle iowait irq softirq steal guest
+     * guest_nice", in clock ticks since boot. guest and guest_nice are already counted
+     * in user and nice, so they are left out of the total. */
+    if (len < 4 || memcmp(text, "cpu ", 4) != 0)
+        return -EINVAL;
+    uint64_t v[8] = { 0 };
+    size_t n = 0, i = 4;
+    while (n < 8 && i < len && text[i] != '\n') {
+        while (i < len && text[i] == ' ')
+            i++;
+        if (i >= len || text[i] < '0' || text[i] > '9')
+            break;
+        uint64_t x = 0;
+        for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+            if (x > (UINT64_MAX - 9) / 10)
+                return -EINVAL;
+            x = x * 10 + (uint64_t)(text[i] - '0');
+        }
+        v[n++] = x;
+    }
+    if (n < 4)   /* user nice system idle at the least */
+        return -EINVAL;
+    uint64_t sum = 0, idle = v[3] + v[4];   /* idle and iowait */
+    for (size_t k = 0; k < n; k++) {
+        if (sum > UINT64_MAX - v[k])
+            return -EINVAL;
+        sum += v[k];
+    }
+    *total = sum;
+    *busy = sum - idle;
+    return 0;
+}
+
+int agent_cpu_times(uint64_t *busy, uint64_t *total)
+{
+    /* Only the first line: the whole file grows with CPUs and interrupts. */
+    char head[HOST_STAT_HEAD_BYTES];
+    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = udcs_read_full(fd, head, sizeof(head));
+    int rc = n < 0 ? (int)n : agent_cpu_times_parse(head, (size_t)n, busy, total);
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
     return rc;
 }

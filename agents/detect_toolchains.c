@@ -1,7 +1,8 @@
 /* agents/detect_toolchains.c - the compilers, renderers and encoders on PATH, with their
  * versions, targets and content fingerprints, and the FFmpeg libraries the encoder adapter
- * loads. Programs run through common/proc.h only; what a toolchain *is* (packaging,
- * command-line parsing) belongs to toolchains/, not here. */
+ * loads; for a gcc driver also the programs it runs (cc1, cc1plus, as). Programs run
+ * through common/proc.h only; what a toolchain *is* (packaging, command-line parsing)
+ * belongs to toolchains/, not here. */
 #include "agents/detect.h"
 #include "cas/cas.h"
 #include "common/buf.h"
@@ -380,6 +381,45 @@ static int probe_banner(const char *exe, const struct tc_probe *pr, char **env, 
 
 /* ---- the entries ------------------------------------------------------------------------------- */
 
+static int entry_add(json_t *out, const char *name, const char *version, const char *resolved,
+                     const char *target, int version_in_fingerprint);
+
+/* The programs a gcc driver runs to compile and assemble. Two gcc drivers with the same
+ * bytes may run different ones (another binutils' as on PATH, another cc1 beside them),
+ * and the object is theirs: udcs-compile requires each by its fingerprint too. */
+static const char *const gcc_programs[] = { "cc1", "cc1plus", "as" };
+
+/* Append "NAME/cc1", "NAME/cc1plus", "NAME/as" (those the driver `exe` finds) with the
+ * compiler's version and target. The driver names a program by its path, or by a bare
+ * name it looks up on PATH ("as" on Debian), as the agent's PATH is when units run. */
+static int programs_add(json_t *out, const struct tc_probe *pr, const char *exe,
+                        const char *search_path, char **env, const char *version,
+                        const char *target)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(gcc_programs) / sizeof(*gcc_programs); i++) {
+        char flag[64], name[128];
+        snprintf(flag, sizeof(flag), "-print-prog-name=%s", gcc_programs[i]);
+        struct udcs_buf b = UDCS_BUF_INIT(TC_PROBE_OUTPUT_MAX_BYTES);
+        char *line = probe_run(exe, flag, env, pr->timeout_ms, &b, NULL) == 0 && b.data
+                         ? first_line(b.data) : NULL;
+        udcs_buf_release(&b);
+        char *found = NULL;
+        if (line && line[0] == '/' && access(line, X_OK) == 0)
+            found = strdup(line);
+        else if (line && !strchr(line, '/'))
+            found = path_find(search_path, line);
+        char *resolved = found ? realpath(found, NULL) : NULL;
+        snprintf(name, sizeof(name), "%s/%s", pr->name, gcc_programs[i]);
+        if (resolved)   /* a program it cannot find is one it does not run */
+            rc = entry_add(out, name, version, resolved, target, 0);
+        free(line);
+        free(found);
+        free(resolved);
+    }
+    return rc;
+}
+
 /* Append {"name","version","path","target"?,"fingerprint"} to `out`, or leave the tool
  * out (with a WARN) when its file cannot be fingerprinted. Returns 0 or -ENOMEM. */
 static int entry_add(json_t *out, const char *name, const char *version, const char *resolved,
@@ -448,6 +488,8 @@ static int tool_add(json_t *out, const struct tc_probe *pr, const char *search_p
                           "'unknown'", exe, rc == -ECHILD ? "it failed" : udcs_strerror(rc));
     }
     rc = entry_add(out, pr->name, version, resolved, target, pr->version_in_fingerprint);
+    if (rc == 0 && pr->kind == TC_COMPILER && !strstr(pr->name, "clang"))
+        rc = programs_add(out, pr, exe, search_path, env, version, target);
     free(version);
     free(target);
     free(resolved);

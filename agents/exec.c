@@ -2,6 +2,7 @@
  * run in it (own process group, whitelisted environment, rlimits, timeout), and what it
  * produced stored back: stdout, stderr and the declared outputs. */
 #include "agents/agent.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* PATH for commands whose action does not set one, when the agent itself has none. */
@@ -109,6 +111,37 @@ static int restore_inputs(struct cas *c, const struct cas_action *a, const char 
     return rc;
 }
 
+/* restore_inputs(), waiting for the master while it cannot be reached (it may be
+ * restarting): a transport failure is not the unit's, and must not cost it an attempt.
+ * Gives up after AGENT_MASTER_PATIENCE_MS, or when the master cancels the lease. */
+static int restore_inputs_patiently(struct agent_daemon *d, struct agent_slot *slot,
+                                    struct cas *c, const struct cas_action *a,
+                                    const char *root, int64_t unit, char *why, size_t why_len)
+{
+    uint64_t give_up = udcs_mono_ms() + AGENT_MASTER_PATIENCE_MS, delay_ms = AGENT_RETRY_MIN_MS;
+    for (int tries = 0;; tries++) {
+        int rc = restore_inputs(c, a, root, why, why_len);
+        pthread_mutex_lock(&d->lock);
+        int cancelled = slot->cancelled;
+        pthread_mutex_unlock(&d->lock);
+        if (rc == 0 || !*cas_last_remote_error(c) || cancelled || udcs_mono_ms() > give_up)
+            return rc;
+        if (!tries)
+            udcs_log_warn("agent: waiting for the master to fetch the inputs of unit %lld: %s",
+                          (long long)unit, why);
+        struct timespec t = { (time_t)(delay_ms / 1000), (long)(delay_ms % 1000) * 1000000 };
+        while (nanosleep(&t, &t) < 0 && errno == EINTR)
+            ;
+        delay_ms = delay_ms * 2 > AGENT_RETRY_MAX_MS ? AGENT_RETRY_MAX_MS : delay_ms * 2;
+        cas_remote_retry(c);
+        if ((rc = udcs_empty_dir(root)) < 0) {
+            snprintf(why, why_len, "cannot empty the unit's directory %s: %s", root,
+                     udcs_strerror(rc));
+            return rc;
+        }
+    }
+}
+
 /* Store the declared outputs that exist (the master decides whether a missing one is a
  * failure), with their executable bit. */
 static int collect_outputs(struct cas *c, const struct cas_action *a, const char *cwd,
@@ -135,7 +168,7 @@ static int collect_outputs(struct cas *c, const struct cas_action *a, const char
 
 int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *c,
                    const struct cas_action *a, int64_t unit, uint64_t epoch,
-                   struct cas_action_result *r, char *why, size_t why_len)
+                   struct cas_action_result *r, int *is_infra, char *why, size_t why_len)
 {
     /* Each slot keeps its directory and empties it between units: on slow disks
      * creating and removing directories costs more than a trivial unit's whole run. */
@@ -147,9 +180,9 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
     snprintf(cwd, sizeof(cwd), "%s%s%s", root, a->cwd ? "/" : "", a->cwd ? a->cwd : "");
     snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
     snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
-    (void)unit;
     (void)epoch;
 
+    *is_infra = 1;   /* until the command itself is started */
     int rc = udcs_empty_dir(root);
     if (rc == 0)
         rc = udcs_empty_dir(tmp);
@@ -157,7 +190,7 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
         snprintf(why, why_len, "cannot prepare the unit's directory %s: %s", dir,
                  udcs_strerror(rc));
     if (rc == 0)
-        rc = restore_inputs(c, a, root, why, why_len);
+        rc = restore_inputs_patiently(d, slot, c, a, root, unit, why, why_len);
     if (rc == 0 && a->cwd && (rc = udcs_mkdir_p(cwd, 0755)) < 0)
         snprintf(why, why_len, "cannot create the working directory: %s", udcs_strerror(rc));
     char **env = rc == 0 ? build_env(a, root, tmp) : NULL;
@@ -197,6 +230,7 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
         pthread_mutex_lock(&d->lock);
         int cancelled = slot->cancelled;
         rc = cancelled ? -ECANCELED : udcs_proc_start(&p);
+        *is_infra = cancelled;   /* a command that cannot start is the unit's failure */
         if (rc == 0)
             slot->proc = &p;
         pthread_mutex_unlock(&d->lock);
@@ -218,10 +252,12 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
             snprintf(why, why_len, "timed out after %llu ms and was killed with its process "
                      "group", (unsigned long long)a->timeout_ms);
         } else if (rc < 0) {
+            *is_infra = 1;
             snprintf(why, why_len, "waiting for the command failed: %s", udcs_strerror(rc));
         }
     }
     if (rc == 0) {
+        *is_infra = 1;   /* storing what it produced is the agent's part again */
         /* A signal ends a command as a shell reports it: 128 + the signal number. */
         r->exit_code = p.term_signal ? 128 + p.term_signal : p.exit_code;
         r->duration_ms = p.duration_ms;
@@ -231,10 +267,7 @@ int agent_exec_run(struct agent_daemon *d, struct agent_slot *slot, struct cas *
         else
             rc = collect_outputs(c, a, cwd, r, why, why_len);
     }
-    if (rc == 0 && *cas_last_remote_error(c)) {
-        rc = UDCS_EREMOTE;   /* the master must have every blob the result names */
-        snprintf(why, why_len, "uploading to the master failed: %s", cas_last_remote_error(c));
-    }
+    /* Whatever did not reach the master is in the local store: report() uploads it. */
     free_env(env);
     agent_toolchain_argv_free(tc_argv);
     if (!d->cfg.keep_units) {   /* outputs are in the store: leave nothing large behind */

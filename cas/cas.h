@@ -395,6 +395,10 @@ void cas_remote_free(struct cas_remote *r);
 const char *cas_remote_url(const struct cas_remote *r);
 /* The last error's message from the server or the transport. */
 const char *cas_remote_error(const struct cas_remote *r);
+/* Limits for each request (see common/http_client.h): to connect, without any bytes
+ * moving, and in all (0: none). By default 5 s to connect, 60 s of stall, no total. */
+void cas_remote_set_timeouts(struct cas_remote *r, uint64_t connect_ms, uint64_t stall_ms,
+                             uint64_t call_ms);
 
 /* 1 present, 0 absent, or UDCS_ENET / UDCS_EAUTH ... */
 int cas_remote_has(struct cas_remote *r, const struct cas_digest *d);
@@ -457,8 +461,17 @@ int cas_get_to_afile(struct cas *c, const struct cas_digest *d, struct udcs_afil
 int cas_ac_get(struct cas *c, const struct cas_digest *action, struct cas_action_result *out);
 int cas_ac_put(struct cas *c, const struct cas_digest *action,
                const struct cas_action_result *r);
+/* Make sure the remote holds every blob `r` names (stdout, stderr, outputs), uploading
+ * the local copies it lacks. Returns 0 (also when there is no remote, or it was given up
+ * on: call cas_remote_retry() first to try again), the remote's error (UDCS_ENET when it
+ * cannot be reached; the message in cas_last_remote_error()), or -ENOENT when a blob is
+ * not in the local store either. */
+int cas_result_upload(struct cas *c, const struct cas_action_result *r);
 /* The remote's last error message, or "" when there is none. */
 const char *cas_last_remote_error(struct cas *c);
+/* The remote's last error code, 0 when there is none: UDCS_ENET when it did not answer
+ * (refused, timed out, reset), UDCS_EAUTH, UDCS_ECORRUPT ... */
+int cas_last_remote_rc(struct cas *c);
 /* Forget the last remote error and try the remote again (after a failure, a struct cas
  * leaves the remote alone until told otherwise). For long-lived users such as agents. */
 void cas_remote_retry(struct cas *c);

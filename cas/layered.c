@@ -17,6 +17,7 @@ struct cas {
     struct cas_store *local;
     struct cas_remote *remote;
     int remote_down;            /* a transport failure happened: stop trying */
+    int remote_rc;              /* the last remote error's code, 0 when none */
     char remote_error[600];
 };
 
@@ -60,9 +61,15 @@ const char *cas_last_remote_error(struct cas *c)
     return c->remote_error;
 }
 
+int cas_last_remote_rc(struct cas *c)
+{
+    return c->remote_rc;
+}
+
 void cas_remote_retry(struct cas *c)
 {
     c->remote_down = 0;
+    c->remote_rc = 0;
     c->remote_error[0] = '\0';
 }
 
@@ -75,6 +82,7 @@ static int remote_usable(struct cas *c)
  * asked again by this process. */
 static int remote_failed(struct cas *c, int rc, const char *what)
 {
+    c->remote_rc = rc;
     snprintf(c->remote_error, sizeof(c->remote_error), "%s: %s", what,
              cas_remote_error(c->remote)[0] ? cas_remote_error(c->remote) : udcs_strerror(rc));
     if (rc == UDCS_ENET || rc == UDCS_EAUTH) {
@@ -183,6 +191,7 @@ static int fetch_remote(struct cas *c, const struct cas_digest *d, cas_sink_fn s
         cas_store_count_remote(c->local, 0, 0, 0);
         rc = -ENOENT;
     } else if (rc == UDCS_ECORRUPT) {
+        c->remote_rc = rc;
         snprintf(c->remote_error, sizeof(c->remote_error), "fetching %s: the remote sent "
                  "damaged bytes (%s)", hex, cas_ingest_error(f.ing));
         udcs_log_error("cas: %s", c->remote_error);
@@ -299,6 +308,16 @@ int cas_ac_get(struct cas *c, const struct cas_digest *action, struct cas_action
     return 0;
 }
 
+int cas_result_upload(struct cas *c, const struct cas_action_result *r)
+{
+    int rc = upload_if_missing(c, &r->stdout_digest);
+    if (rc == 0)
+        rc = upload_if_missing(c, &r->stderr_digest);
+    for (size_t i = 0; rc == 0 && i < r->n_outputs; i++)
+        rc = upload_if_missing(c, &r->outputs[i].digest);
+    return rc;
+}
+
 int cas_ac_put(struct cas *c, const struct cas_digest *action,
                const struct cas_action_result *r)
 {
@@ -306,11 +325,7 @@ int cas_ac_put(struct cas *c, const struct cas_digest *action,
     if (rc < 0 || !remote_usable(c))
         return rc;
     /* The server takes a result only once it has every blob the result names. */
-    int ok = upload_if_missing(c, &r->stdout_digest) == 0 &&
-             upload_if_missing(c, &r->stderr_digest) == 0;
-    for (size_t i = 0; ok && i < r->n_outputs; i++)
-        ok = upload_if_missing(c, &r->outputs[i].digest) == 0;
-    if (ok && remote_usable(c)) {
+    if (cas_result_upload(c, r) == 0 && remote_usable(c)) {
         int r2 = cas_remote_ac_put(c->remote, action, r);
         if (r2 < 0)
             remote_failed(c, r2, "storing an action result");

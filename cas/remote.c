@@ -51,6 +51,13 @@ const char *cas_remote_error(const struct cas_remote *r)
     return r->error;
 }
 
+void cas_remote_set_timeouts(struct cas_remote *r, uint64_t connect_ms, uint64_t stall_ms,
+                             uint64_t call_ms)
+{
+    udcs_http_client_set_timeouts(r->http, connect_ms, call_ms);
+    udcs_http_client_set_stall(r->http, stall_ms);
+}
+
 static void blob_path(char *out, size_t len, const char *area, const struct cas_digest *d)
 {
     char hex[CAS_HEX_LEN + 1];

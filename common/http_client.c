@@ -23,6 +23,7 @@ struct udcs_http_client {
     char *auth_header;
     uint64_t connect_ms;
     uint64_t call_ms;
+    uint64_t stall_ms;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -58,6 +59,7 @@ int udcs_http_client_new(const char *base_url, const char *token,
     while (n > 0 && c->base[n - 1] == '/')
         c->base[--n] = '\0';
     c->connect_ms = HTTP_DEFAULT_CONNECT_MS;
+    c->stall_ms = UDCS_HTTP_STALL_S * 1000ull;
     *out = c;
     return 0;
 }
@@ -78,6 +80,11 @@ void udcs_http_client_set_timeouts(struct udcs_http_client *c, uint64_t connect_
 {
     c->connect_ms = connect_ms;
     c->call_ms = call_ms;
+}
+
+void udcs_http_client_set_stall(struct udcs_http_client *c, uint64_t stall_ms)
+{
+    c->stall_ms = stall_ms;
 }
 
 const char *udcs_http_client_url(const struct udcs_http_client *c)
@@ -206,7 +213,9 @@ int udcs_http_client_call(struct udcs_http_client *c, struct udcs_http_call *cal
     if (total)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)total);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)UDCS_HTTP_STALL_S);
+    /* libcurl counts the stall in whole seconds */
+    uint64_t stall_s = (c->stall_ms + 999) / 1000;
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(stall_s ? stall_s : 1));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     /* Only loopback and LAN peers: never follow a redirect elsewhere. */
@@ -214,6 +223,8 @@ int udcs_http_client_call(struct udcs_http_client *c, struct udcs_http_call *cal
 
     if (c->auth_header)
         headers = curl_slist_append(headers, c->auth_header);
+    for (size_t i = 0; call->headers && call->headers[i]; i++)
+        headers = curl_slist_append(headers, call->headers[i]);
     if (call->content_type) {
         snprintf(ctype, sizeof(ctype), "Content-Type: %s", call->content_type);
         headers = curl_slist_append(headers, ctype);

@@ -19,6 +19,7 @@ struct udcs_http_call {
     const char *method;            /* "GET", "HEAD", "PUT", "POST", "DELETE" */
     const char *path;              /* appended to the base URL: "/cas/0123..." */
     const char *content_type;      /* of the request body */
+    const char *const *headers;    /* more request headers ("Name: value"), NULL-ended; or NULL */
     const void *body;              /* request body from memory ... */
     size_t body_len;
     int body_fd;                   /* ... or from this descriptor (when >= 0) */
@@ -47,9 +48,14 @@ int udcs_http_client_new(const char *base_url, const char *token,
 void udcs_http_client_free(struct udcs_http_client *c);
 
 /* How long to wait for a connection, and the default limit for a whole call (0: none;
- * a transfer that stalls for UDCS_HTTP_STALL_S seconds is ended either way). */
+ * a transfer that stalls is ended either way, see udcs_http_client_set_stall). */
 void udcs_http_client_set_timeouts(struct udcs_http_client *c, uint64_t connect_ms,
                                    uint64_t call_ms);
+
+/* End a call once nothing has moved in either direction for `stall_ms` (counted in whole
+ * seconds, at least one; UDCS_HTTP_STALL_S by default): a server that accepts the
+ * connection and never answers costs this long. */
+void udcs_http_client_set_stall(struct udcs_http_client *c, uint64_t stall_ms);
 
 const char *udcs_http_client_url(const struct udcs_http_client *c);
 

@@ -243,13 +243,15 @@ static int check_auth(struct udcs_http_server *srv, struct udcs_http_req *req,
         (r->auth == UDCS_HTTP_AUTH_READ && !srv->opt.auth_reads))
         return 0;
     const char *h = udcs_http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncmp(h, "Bearer ", 7) != 0) {
+    const char *given = h && strncmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+    if (!given && r->query_token && r->auth == UDCS_HTTP_AUTH_READ)
+        given = udcs_http_req_query(req, "token");
+    if (!given) {
         udcs_http_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
         udcs_http_reply_error(req, 401, "%s %s needs a bearer token: send 'Authorization: "
                               "Bearer <token>' with the server's token", req->method, req->url);
         return -1;
     }
-    const char *given = h + 7;
     size_t given_len = strlen(given);
     unsigned roles = 0;
     for (size_t i = 0; i < srv->n_tokens; i++) {

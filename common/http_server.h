@@ -38,6 +38,8 @@ struct udcs_http_route {
     const char *path;          /* exact path, or a prefix when it ends with '/' */
     enum udcs_http_auth auth;
     unsigned roles;            /* roles whose token passes (when a token is needed); 0: any */
+    int query_token;           /* also take the token from ?token= (for EventSource, which
+                                * cannot send headers; only on routes that are reads) */
     size_t max_body;           /* largest body accepted; 0: none allowed */
 
     /* Streaming bodies (optional): begin runs once the headers are in and may answer

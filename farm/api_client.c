@@ -4,9 +4,10 @@
  *   GET    /api/jobs/{id}          one job and its units (?state=&limit=&offset=)
  *   DELETE /api/jobs/{id}          cancel
  *   GET    /api/jobs/{id}/events   server-sent events until the job ends
+ *   GET    /api/jobs/{id}/grid     one letter per unit (api_dash.c)
  *   GET    /api/devices            every agent, with its hardware and toolchains
  *   GET    /metrics                Prometheus text
- *   GET    /                       (web port) a plain status page built from the above */
+ * The dashboard's routes are in api_dash.c, the web port's pages in api_web.c. */
 #include "farm/farm_internal.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -114,8 +115,7 @@ struct event_stream {
     struct job *job;
     uint64_t next;         /* next event sequence to send */
     int finished;          /* the job_finished event went out */
-    char *pending;         /* text not yet handed to MHD */
-    size_t pending_len, pending_off;
+    struct farm_sse_text pending;
 };
 
 static long events_read(void *arg, uint64_t pos, char *buf, size_t max)
@@ -123,10 +123,7 @@ static long events_read(void *arg, uint64_t pos, char *buf, size_t max)
     (void)pos;
     struct event_stream *s = arg;
     struct farm *f = s->f;
-    if (s->pending_off == s->pending_len) {
-        free(s->pending);
-        s->pending = NULL;
-        s->pending_len = s->pending_off = 0;
+    if (farm_sse_drained(&s->pending)) {
         if (s->finished)
             return 0;   /* the job ended: close the stream */
         pthread_mutex_lock(&f->lock);
@@ -158,20 +155,15 @@ static long events_read(void *arg, uint64_t pos, char *buf, size_t max)
             udcs_buf_release(&out);
             return 0;
         }
-        s->pending = udcs_buf_detach(&out, &s->pending_len);
+        s->pending.text = udcs_buf_detach(&out, &s->pending.len);
     }
-    size_t n = s->pending_len - s->pending_off;
-    if (n > max)
-        n = max;
-    memcpy(buf, s->pending + s->pending_off, n);
-    s->pending_off += n;
-    return (long)n;
+    return farm_sse_copy(&s->pending, buf, max);
 }
 
 static void events_done(void *arg)
 {
     struct event_stream *s = arg;
-    free(s->pending);
+    free(s->pending.text);
     free(s);
 }
 
@@ -188,6 +180,8 @@ static void do_events(struct udcs_http_req *req, struct job *j)
     const char *last = udcs_http_req_header(req, "Last-Event-ID");
     pthread_mutex_lock(&f->lock);
     s->next = j->next_event_seq > JOB_EVENTS_KEPT ? j->next_event_seq - JOB_EVENTS_KEPT : 0;
+    if (s->next < j->run_event_seq)
+        s->next = j->run_event_seq;   /* retried: an earlier run's end is not this one's */
     if (last && *last)
         s->next = strtoull(last, NULL, 10) + 1;   /* a reconnecting client resumes */
     if (j->state != JOB_RUNNING && s->next >= j->next_event_seq) {
@@ -196,8 +190,9 @@ static void do_events(struct udcs_http_req *req, struct job *j)
                               farm_job_state_names[j->state]);
         char *text = json_dumps(d, JSON_COMPACT);
         json_decref(d);
-        if (asprintf(&s->pending, "event: job_finished\ndata: %s\n\n", text ? text : "{}") >= 0)
-            s->pending_len = strlen(s->pending);
+        if (asprintf(&s->pending.text, "event: job_finished\ndata: %s\n\n",
+                     text ? text : "{}") >= 0)
+            s->pending.len = strlen(s->pending.text);
         free(text);
         s->finished = 1;
     }
@@ -222,7 +217,9 @@ static void do_job(struct udcs_http_req *req)
         do_events(req, j);
         return;
     }
-    if (*rest) {
+    if (strcmp(rest, "/grid") == 0) {
+        farm_reply_grid(req, j);
+    } else if (*rest) {
         udcs_http_reply_error(req, 404, "no such endpoint: %s", req->url);
     } else {
         size_t limit = query_size(req, "limit", DEFAULT_UNIT_PAGE, MAX_UNIT_PAGE);
@@ -270,26 +267,9 @@ static void do_metrics(struct udcs_http_req *req)
 {
     struct farm *f = req->ctx;
     struct udcs_buf b = UDCS_BUF_INIT(1 << 20);
-    size_t agents[AGENT_STATE_COUNT] = { 0 }, units[UNIT_STATE_COUNT] = { 0 },
-           jobs[JOB_STATE_COUNT] = { 0 };
-    pthread_mutex_lock(&f->lock);
-    for (size_t i = 1; i < f->n_agents; i++)
-        if (f->agents[i])
-            agents[f->agents[i]->state]++;
-    for (size_t i = 1; i < f->n_jobs; i++) {
-        struct job *j = f->jobs[i];
-        if (!j)
-            continue;
-        jobs[j->state]++;
-        for (int s = 0; s < UNIT_STATE_COUNT; s++)
-            units[s] += j->counts[s];
-    }
-    uint64_t hits = f->cache_hits, done = f->units_completed, failed = f->units_failed,
-             expired = f->lease_expiries, retries = f->retries, refused = f->results_refused,
-             leases = f->leases_granted;
-    pthread_mutex_unlock(&f->lock);
-    struct cas_stats cs;
-    cas_store_stats(f->cs, &cs);
+    struct farm_metrics m;
+    farm_metrics_gather(f, &m);
+    const size_t *agents = m.agents, *units = m.units, *jobs = m.jobs;
 
     udcs_buf_append_str(&b, "# HELP udcs_agents Agents by state.\n# TYPE udcs_agents gauge\n");
     for (int s = 0; s < AGENT_STATE_COUNT; s++)
@@ -324,86 +304,13 @@ static void do_metrics(struct udcs_http_req *req)
                      "# TYPE udcs_cas_bytes_out_total counter\nudcs_cas_bytes_out_total %llu\n"
                      "# HELP udcs_cas_stored_bytes Bytes held by the master's store.\n"
                      "# TYPE udcs_cas_stored_bytes gauge\nudcs_cas_stored_bytes %llu\n",
-                     units[UNIT_QUEUED], (unsigned long long)hits, (unsigned long long)done,
-                     (unsigned long long)failed, (unsigned long long)retries,
-                     (unsigned long long)expired, (unsigned long long)leases,
-                     (unsigned long long)refused, (unsigned long long)cs.bytes_in,
-                     (unsigned long long)cs.bytes_out,
-                     (unsigned long long)(cs.blob_bytes + cs.ac_bytes));
+                     units[UNIT_QUEUED], (unsigned long long)m.cache_hits,
+                     (unsigned long long)m.units_completed, (unsigned long long)m.units_failed,
+                     (unsigned long long)m.retries, (unsigned long long)m.lease_expiries,
+                     (unsigned long long)m.leases_granted, (unsigned long long)m.results_refused,
+                     (unsigned long long)m.cas_bytes_in, (unsigned long long)m.cas_bytes_out,
+                     (unsigned long long)m.cas_bytes_stored);
     udcs_http_reply(req, 200, "text/plain; version=0.0.4", b.data, b.len);
-    udcs_buf_release(&b);
-}
-
-/* ---- the status page (web port, until the dashboard) -------------------------------------- */
-
-static void html_text(struct udcs_buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': udcs_buf_append_str(b, "&lt;"); break;
-        case '>': udcs_buf_append_str(b, "&gt;"); break;
-        case '&': udcs_buf_append_str(b, "&amp;"); break;
-        case '"': udcs_buf_append_str(b, "&quot;"); break;
-        default: udcs_buf_append(b, s, 1);
-        }
-    }
-}
-
-static void do_status_page(struct udcs_http_req *req)
-{
-    struct farm *f = req->ctx;
-    if (*req->subpath) {   /* "/" is a prefix route: only "/" itself is the page */
-        udcs_http_reply_error(req, 404, "no such page: %s", req->url);
-        return;
-    }
-    struct udcs_buf b = UDCS_BUF_INIT(8u << 20);
-    udcs_buf_append_str(&b, "<!doctype html><html><head><meta charset=\"utf-8\">"
-                            "<meta http-equiv=\"refresh\" content=\"5\"><title>UDCS farm</title>"
-                            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-                            "collapse}td,th{border:1px solid #999;padding:.2em .6em;text-align:"
-                            "left}</style></head><body><h1>UDCS farm</h1>"
-                            "<p>A plain status page; the same data is in <a href=\"/api/devices\">"
-                            "/api/devices</a>, <a href=\"/api/jobs\">/api/jobs</a> and <a href="
-                            "\"/metrics\">/metrics</a>.</p><h2>Devices</h2><table><tr><th>id</th>"
-                            "<th>name</th><th>architecture</th><th>cores</th><th>RAM GB</th>"
-                            "<th>GPUs</th><th>status</th><th>running</th></tr>");
-    pthread_mutex_lock(&f->lock);
-    for (size_t i = 1; i < f->n_agents; i++) {
-        struct agent *a = f->agents[i];
-        if (!a)
-            continue;
-        udcs_buf_appendf(&b, "<tr><td>%lld</td><td>", (long long)a->id);
-        html_text(&b, a->name);
-        udcs_buf_append_str(&b, "</td><td>");
-        html_text(&b, json_string_value(json_object_get(a->info, "architecture")));
-        udcs_buf_appendf(&b, "</td><td>%lld</td><td>%.1f</td><td>%zu</td><td>%s</td>"
-                             "<td>%d / %d</td></tr>",
-                         (long long)json_integer_value(json_object_get(a->info, "cpu_cores")),
-                         json_number_value(json_object_get(a->info, "ram_gb")),
-                         json_array_size(json_object_get(a->info, "gpus")),
-                         farm_agent_state_names[a->state], a->running, a->slots);
-    }
-    udcs_buf_append_str(&b, "</table><h2>Jobs</h2><table><tr><th>id</th><th>type</th>"
-                            "<th>priority</th><th>state</th><th>done</th><th>queued</th>"
-                            "<th>running</th><th>failed</th><th>cache hits</th></tr>");
-    size_t shown = 0;
-    for (size_t i = f->n_jobs; i-- > 1 && shown < 200;) {
-        struct job *j = f->jobs[i];
-        if (!j)
-            continue;
-        shown++;
-        udcs_buf_appendf(&b, "<tr><td><a href=\"/api/jobs/%lld\">%lld</a></td><td>",
-                         (long long)j->id, (long long)j->id);
-        html_text(&b, j->type);
-        udcs_buf_appendf(&b, "</td><td>%d</td><td>%s</td><td>%zu / %zu</td><td>%zu</td>"
-                             "<td>%zu</td><td>%zu</td><td>%zu</td></tr>", j->priority,
-                         farm_job_state_names[j->state], j->counts[UNIT_DONE], j->n_units,
-                         j->counts[UNIT_QUEUED] + j->counts[UNIT_WAITING],
-                         j->counts[UNIT_LEASED], j->counts[UNIT_FAILED], j->cache_hits);
-    }
-    pthread_mutex_unlock(&f->lock);
-    udcs_buf_append_str(&b, "</table></body></html>\n");
-    udcs_http_reply(req, 200, "text/html; charset=utf-8", b.data, b.len);
     udcs_buf_release(&b);
 }
 
@@ -423,15 +330,9 @@ int farm_api_mount_client(struct farm *f, struct udcs_http_server *srv, int web)
           .handle = do_devices, .ctx = f },
         { .method = "GET", .path = "/metrics", .auth = UDCS_HTTP_AUTH_READ, .handle = do_metrics,
           .ctx = f },
-        { .method = "GET", .path = "/", .auth = UDCS_HTTP_AUTH_READ, .handle = do_status_page,
-          .ctx = f },
     };
-    /* The web port serves what can be read, the status page first; the API port the rest. */
+    (void)web;   /* both ports serve all of it, writes included (token-gated alike) */
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (web && strcmp(routes[i].method, "GET") != 0)
-            continue;
-        if (!web && strcmp(routes[i].path, "/") == 0)
-            continue;
         int rc = udcs_http_server_add_route(srv, &routes[i]);
         if (rc < 0)
             return rc;

@@ -16,6 +16,10 @@
 #define REAPER_TICK_MS 200
 #define CALLBACK_ATTEMPTS 5
 #define CALLBACK_TIMEOUT_MS 5000
+/* The wait before the second try, doubled before each further one. */
+#define CALLBACK_FIRST_BACKOFF_MS 2000u
+/* How often the sender looks for a job that ended when none is waiting for a try. */
+#define CALLBACK_IDLE_MS 1000
 
 static void wait_ms(struct farm *f, uint64_t ms)
 {
@@ -60,6 +64,7 @@ static int reap(struct farm *f, uint64_t now)
         pthread_cond_broadcast(&f->work_cv);
     if (changed)
         farm_db_commit(f);
+    farm_events_flush(f, now);   /* after the changes above, so they go out this tick */
     return changed;
 }
 
@@ -77,18 +82,26 @@ static void *reaper_main(void *arg)
 
 /* ---- callbacks ------------------------------------------------------------------------------ */
 
+/* Each job keeps its own time for the next try: the wait below also ends at every
+ * broadcast of work_cv (heartbeats, results), so a plain wait would not keep the backoff. */
 static void *callbacker_main(void *arg)
 {
     struct farm *f = arg;
-    int attempts[64] = { 0 };   /* per job id mod 64: only a few callbacks are ever pending */
     pthread_mutex_lock(&f->lock);
     while (!f->stopping) {
         struct job *due = NULL;
-        for (size_t i = 1; i < f->n_jobs && !due; i++)
-            if (f->jobs[i] && f->jobs[i]->callback_pending)
-                due = f->jobs[i];
+        uint64_t now = farm_now_ms(), next = now + CALLBACK_IDLE_MS;
+        for (size_t i = 1; i < f->n_jobs && !due; i++) {
+            struct job *j = f->jobs[i];
+            if (!j || !j->callback_pending)
+                continue;
+            if (j->callback_next_ms <= now)
+                due = j;
+            else if (j->callback_next_ms < next)
+                next = j->callback_next_ms;
+        }
         if (!due) {
-            wait_ms(f, 1000);
+            wait_ms(f, next - now);
             continue;
         }
         char *url = strdup(due->callback_url);
@@ -115,20 +128,18 @@ static void *callbacker_main(void *arg)
 
         pthread_mutex_lock(&f->lock);
         struct job *j = farm_job(f, id);
-        int *tries = &attempts[id % 64];
-        if (rc == 0 || ++*tries >= CALLBACK_ATTEMPTS) {
+        if (j && (rc == 0 || ++j->callback_tries >= CALLBACK_ATTEMPTS)) {
             if (rc < 0)
                 udcs_log_warn("farm: callback for job %lld to %s failed %d times, giving up: %s",
                               (long long)id, url, CALLBACK_ATTEMPTS, call.error);
-            *tries = 0;
-            if (j) {
-                j->callback_pending = 0;
-                farm_db_begin(f);
-                farm_db_save_job(f, j);
-                farm_db_commit(f);
-            }
-        } else {
-            wait_ms(f, 1000u << *tries);   /* 2, 4, 8, 16 s */
+            j->callback_pending = 0;
+            farm_db_begin(f);
+            farm_db_save_job(f, j);
+            farm_db_commit(f);
+        } else if (j) {
+            /* 2, 4, 8, 16 s: about 30 s in all before giving up */
+            j->callback_next_ms = farm_now_ms() +
+                                  (CALLBACK_FIRST_BACKOFF_MS << (j->callback_tries - 1));
         }
         free(url);
     }

@@ -101,15 +101,21 @@ struct client_watch {
     int json, tty;                /* --json events; progress drawn on a terminal */
     client_json_event_fn *on_event;   /* every event, parsed */
     void *arg;
+    uint64_t quiet_warn_ms;       /* 0: CLIENT_QUIET_WARN_MS */
+    int not_owner;                /* a job of someone else: ^C ends the program, not the job */
     /* set while watching: */
     char state[32], error[1024];  /* of job_finished */
     volatile uint64_t last_event_ms;
     volatile int finished, failed;
+    int follow_rc;                /* client_follow's error when the master was lost */
 };
-/* Follow w->id's events in a thread (calling on_event) until the job ends; ^C cancels the
- * job, a second ^C exits. Every 30 s without an event (and without --json), says what the
- * first waiting unit waits for. Returns 130 when interrupted, 0 otherwise (w->failed when
- * the master was lost). */
+/* Say why a job waits after this long without an event. */
+#define CLIENT_QUIET_WARN_MS 30000
+/* Follow w->id's events in a thread (calling on_event) until the job ends; ^C (or SIGTERM)
+ * cancels the job, a second one exits (unless w->not_owner: then signals act as usual).
+ * Every quiet_warn_ms without an event (and without --json), says on stderr what the
+ * first waiting unit waits for. Returns 130 when interrupted, 0 otherwise (w->failed and
+ * w->follow_rc when the master was lost). */
 int client_watch(struct client_watch *w);
 /* For each unit of the job that finished well: fn(w->arg, name, outputs, cached), page by
  * page (the master keeps only the latest events: this finds what the stream missed). */
@@ -126,6 +132,9 @@ enum wait_mode { WAIT_PROGRESS, WAIT_JSON, WAIT_QUIET };
 /* Follow a job's events until it ends. Returns UDCS_EXIT_OK when it is done,
  * UDCS_EXIT_FAILED when it failed or was cancelled (or the master was lost). */
 int client_wait_job(struct client *c, const char *id, enum wait_mode mode);
+/* The same for a job the caller submitted (udcs run): SIGINT or SIGTERM cancels it, says
+ * so on stderr, and 130 is returned once the master has ended it. */
+int client_wait_own_job(struct client *c, long long id, enum wait_mode mode);
 
 /* udcs run (udcs_run.c). */
 int cmd_run(struct client *c, int argc, char **argv);

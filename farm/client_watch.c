@@ -13,9 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Say why nothing happens after this long without an event. */
-#define QUIET_WARN_MS 30000
-
 static int on_event(void *arg, const char *event, const char *data)
 {
     struct client_watch *w = arg;
@@ -39,10 +36,15 @@ static void *follow_thread(void *arg)
     struct client_watch *w = arg;
     char id[32];
     snprintf(id, sizeof(id), "%lld", w->id);
-    if (client_follow(w->c, id, on_event, w) < 0)
+    if ((w->follow_rc = client_follow(w->c, id, on_event, w)) < 0)
         w->failed = 1;
     w->finished = 1;
     return NULL;
+}
+
+static uint64_t quiet_warn_ms(const struct client_watch *w)
+{
+    return w->quiet_warn_ms ? w->quiet_warn_ms : CLIENT_QUIET_WARN_MS;
 }
 
 /* Nothing has happened for a while: say what the first unit that is not done waits for
@@ -59,8 +61,8 @@ static void say_why_waiting(struct client_watch *w)
         const char *name = json_string_value(json_object_get(u, "name"));
         if (why)
             fprintf(stderr, "%s%s: no progress for %d s; %s waits: %s ('udcs job %lld' shows "
-                    "every unit)\n", w->tty ? "\n" : "", w->program, QUIET_WARN_MS / 1000,
-                    name ? name : "a unit", why, w->id);
+                    "every unit)\n", w->tty ? "\n" : "", w->program,
+                    (int)(quiet_warn_ms(w) / 1000), name ? name : "a unit", why, w->id);
     }
     json_decref(j);
     client_close(&other);
@@ -70,8 +72,10 @@ int client_watch(struct client_watch *w)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
+    if (!w->not_owner) {   /* else the set stays empty: sigtimedwait() only waits */
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+    }
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     pthread_t t;
     w->last_event_ms = udcs_mono_ms();
@@ -82,7 +86,7 @@ int client_watch(struct client_watch *w)
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig < 0) {
-            if (!w->json && !interrupted && udcs_mono_ms() - w->last_event_ms > QUIET_WARN_MS) {
+            if (!w->json && !interrupted && udcs_mono_ms() - w->last_event_ms > quiet_warn_ms(w)) {
                 say_why_waiting(w);
                 w->last_event_ms = udcs_mono_ms();
             }

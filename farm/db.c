@@ -7,6 +7,8 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +34,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS agents("
     " id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, name TEXT NOT NULL, info TEXT NOT NULL,"
     " slots INTEGER NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
-    " units_done INTEGER NOT NULL, units_failed INTEGER NOT NULL);"
+    " units_done INTEGER NOT NULL, units_failed INTEGER NOT NULL,"
+    " admin_drained INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS blocklist(agent_id INTEGER NOT NULL, job_id INTEGER NOT NULL,"
     " failures INTEGER NOT NULL, PRIMARY KEY(agent_id, job_id));";
 
@@ -49,7 +52,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs(type, priority, state, spec, callback_url, created_ms)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_SAVE_JOB] = "UPDATE jobs SET state=?2, error=?3, finished_ms=?4, cache_hits=?5,"
-                    " retries=?6, callback_pending=?7 WHERE id=?1",
+                    " retries=?6, callback_pending=?7, priority=?8 WHERE id=?1",
     [ST_INSERT_UNIT] = "INSERT INTO units(job_id, idx, state, spec, deps, attempts, max_attempts,"
                        " not_before_ms, agent_id, epoch, lease_expires_ms, cached, exit_code,"
                        " queued_ms, started_ms, finished_ms)"
@@ -59,9 +62,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " exit_code=?11, result=?12, error=?13, queued_ms=?14, started_ms=?15,"
                      " finished_ms=?16 WHERE id=?1",
     [ST_INSERT_AGENT] = "INSERT INTO agents(key, name, info, slots, registered_ms, last_seen_ms,"
-                        " units_done, units_failed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        " units_done, units_failed, admin_drained)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_SAVE_AGENT] = "UPDATE agents SET name=?2, info=?3, slots=?4, last_seen_ms=?5,"
-                      " units_done=?6, units_failed=?7 WHERE id=?1",
+                      " units_done=?6, units_failed=?7, admin_drained=?8 WHERE id=?1",
     [ST_SAVE_BLOCK] = "INSERT OR REPLACE INTO blocklist(agent_id, job_id, failures)"
                       " VALUES(?1, ?2, ?3)",
     [ST_SAVE_JOB_SPEC] = "UPDATE jobs SET spec=?2 WHERE id=?1",
@@ -96,6 +100,29 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* Columns added after a table was first made: a state written by an older master gets
+ * them (with their defaults) on open. */
+static int add_missing_columns(struct farm *f)
+{
+    static const struct { const char *table, *column, *decl; } added[] = {
+        { "agents", "admin_drained", "INTEGER NOT NULL DEFAULT 0" },
+    };
+    for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+        char sql[256];
+        sqlite3_stmt *s;
+        snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0", added[i].column, added[i].table);
+        if (sqlite3_prepare_v2(f->db, sql, -1, &s, NULL) == SQLITE_OK) {
+            sqlite3_finalize(s);
+            continue;
+        }
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
+                 added[i].column, added[i].decl);
+        if (sqlite3_exec(f->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            return db_error(f, sql);
+    }
+    return 0;
+}
+
 int farm_db_open(struct farm *f, const char *path)
 {
     if (sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -117,6 +144,8 @@ int farm_db_open(struct farm *f, const char *path)
         sqlite3_free(err);
         return -EIO;
     }
+    if (add_missing_columns(f) < 0)
+        return -EIO;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v2(f->db, stmt_sql[i], -1, &stmts[i], NULL) != SQLITE_OK)
             return db_error(f, "prepare");
@@ -174,6 +203,7 @@ int farm_db_save_job(struct farm *f, const struct job *j)
     sqlite3_bind_int64(s, 5, (sqlite3_int64)j->cache_hits);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)j->retries);
     sqlite3_bind_int(s, 7, j->callback_pending);
+    sqlite3_bind_int(s, 8, j->priority);
     return step(f, ST_SAVE_JOB);
 }
 
@@ -266,6 +296,7 @@ int farm_db_save_agent(struct farm *f, struct agent *a)
         sqlite3_bind_int64(s, 6, (sqlite3_int64)a->last_seen_ms);
         sqlite3_bind_int64(s, 7, (sqlite3_int64)a->units_done);
         sqlite3_bind_int64(s, 8, (sqlite3_int64)a->units_failed);
+        sqlite3_bind_int(s, 9, a->admin_drained);
         rc = step(f, ST_INSERT_AGENT);
         if (rc == 0)
             a->id = sqlite3_last_insert_rowid(f->db);
@@ -278,6 +309,7 @@ int farm_db_save_agent(struct farm *f, struct agent *a)
         sqlite3_bind_int64(s, 5, (sqlite3_int64)a->last_seen_ms);
         sqlite3_bind_int64(s, 6, (sqlite3_int64)a->units_done);
         sqlite3_bind_int64(s, 7, (sqlite3_int64)a->units_failed);
+        sqlite3_bind_int(s, 8, a->admin_drained);
         rc = step(f, ST_SAVE_AGENT);
     }
     free(info);
@@ -333,6 +365,7 @@ static int load_jobs(struct farm *f)
         j->cache_hits = (size_t)sqlite3_column_int64(s, 9);
         j->retries = (size_t)sqlite3_column_int64(s, 10);
         j->callback_pending = sqlite3_column_int(s, 11);
+        j->event_state = j->state;   /* nothing new to announce */
         rc = farm_add_job(f, j);
     }
     sqlite3_finalize(s);
@@ -412,7 +445,8 @@ static int load_agents(struct farm *f)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(f->db, "SELECT id, key, name, info, slots, registered_ms,"
-                                  " last_seen_ms, units_done, units_failed FROM agents ORDER BY id",
+                                  " last_seen_ms, units_done, units_failed, admin_drained FROM agents"
+                                  " ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
         return db_error(f, "loading agents");
     int rc = 0, r;
@@ -431,7 +465,11 @@ static int load_agents(struct farm *f)
         a->last_seen_ms = (uint64_t)sqlite3_column_int64(s, 6);
         a->units_done = (uint64_t)sqlite3_column_int64(s, 7);
         a->units_failed = (uint64_t)sqlite3_column_int64(s, 8);
+        a->admin_drained = sqlite3_column_int(s, 9);
         a->state = AGENT_LOST;   /* until it is heard from again */
+        a->event_state = a->state;
+        a->event_drained = a->admin_drained;
+        a->cpu = NAN;
         if (!a->info)
             a->info = json_object();
         rc = farm_add_agent(f, a);

@@ -14,6 +14,39 @@
 #define FARM_THREAD_STACK_BYTES (256u * 1024)
 #define FARM_MAX_CONNECTIONS 4096
 
+/* Results that finished this long before the newest one are surely in the action cache:
+ * the writer keeps up within seconds, and this bounds the files looked at on a start. */
+#define FARM_AC_RECOVER_WINDOW_MS (10 * 60 * 1000)
+
+/* The action cache is written from an in-memory queue (background.c), lost when the master
+ * is killed. Queue again what recent units ran and the cache lacks, so the same work
+ * submitted again completes from the cache. */
+static void requeue_lost_ac_writes(struct farm *f)
+{
+    uint64_t newest = 0;
+    for (size_t i = 1; i < f->n_units; i++)
+        if (f->units[i] && f->units[i]->state == UNIT_DONE && f->units[i]->finished_ms > newest)
+            newest = f->units[i]->finished_ms;
+    size_t queued = 0;
+    for (size_t i = 1; i < f->n_units; i++) {
+        struct unit *u = f->units[i];
+        if (!u || u->state != UNIT_DONE || u->cached || !u->has_action || u->exit_code != 0 ||
+            !u->result_json || u->finished_ms + FARM_AC_RECOVER_WINDOW_MS < newest)
+            continue;
+        struct cas_action_result r;
+        int rc = cas_store_ac_get(f->cs, &u->action_digest, &r);
+        if (rc == 0) {
+            cas_action_result_release(&r);
+        } else if (rc == -ENOENT || rc == UDCS_ECORRUPT) {
+            farm_ac_enqueue(f, &u->action_digest, u->result_json);
+            queued++;
+        }
+    }
+    if (queued)
+        udcs_log_info("farm: %zu finished units were missing from the action cache; writing "
+                      "them again", queued);
+}
+
 /* After a (re)start: queues, delayed retries and leases back in memory. Leases held
  * when the master stopped get a fresh TTL, so agents still running them can report. */
 static void rebuild(struct farm *f)
@@ -70,6 +103,8 @@ int farm_open(const struct farm_options *opt, struct farm **out)
         f->opt.max_attempts = FARM_DEFAULT_MAX_ATTEMPTS;
     if (!f->opt.backoff_ms)
         f->opt.backoff_ms = FARM_DEFAULT_BACKOFF_MS;
+    if (!f->opt.backoff_max_ms)
+        f->opt.backoff_max_ms = FARM_DEFAULT_BACKOFF_MAX_MS;
     if (!f->opt.blocklist_after)
         f->opt.blocklist_after = FARM_DEFAULT_BLOCKLIST_AFTER;
     if (!f->opt.max_submit_bytes)
@@ -78,6 +113,7 @@ int farm_open(const struct farm_options *opt, struct farm **out)
     pthread_cond_init(&f->work_cv, NULL);
     pthread_cond_init(&f->event_cv, NULL);
     pthread_cond_init(&f->ac_cv, NULL);
+    pthread_cond_init(&f->sampler_cv, NULL);
 
     int rc = udcs_mkdir_p(opt->state_dir, 0700);
     if (rc < 0) {
@@ -103,7 +139,9 @@ int farm_open(const struct farm_options *opt, struct farm **out)
         farm_close(f);
         return rc;
     }
+    farm_events_init(f);
     rebuild(f);
+    requeue_lost_ac_writes(f);
     size_t running = 0;
     for (size_t i = 1; i < f->n_jobs; i++)
         running += f->jobs[i] && f->jobs[i]->state == JOB_RUNNING;
@@ -128,12 +166,15 @@ static int start_server(struct farm *f, const struct farm_listen *l, int web,
     int rc = udcs_http_server_new(&so, out);
     if (rc < 0)
         return rc;
-    if (web) {
-        rc = farm_api_mount_client(f, *out, 1);
-    } else {
-        rc = farm_api_mount_client(f, *out, 0);
-        if (rc == 0)
-            rc = farm_api_mount_agent(f, *out);
+    /* Both ports serve the whole client API (the dashboard acts on its own origin); the
+     * web port adds the pages, the API port the agent protocol and the store. */
+    rc = farm_api_mount_dash(f, *out);
+    if (rc == 0)
+        rc = farm_api_mount_client(f, *out, web);
+    if (rc == 0 && web) {
+        rc = farm_api_mount_web(f, *out);
+    } else if (rc == 0) {
+        rc = farm_api_mount_agent(f, *out);
         if (rc == 0)
             rc = cas_http_mount(*out, f->cs, NULL);
     }
@@ -144,14 +185,20 @@ static int start_server(struct farm *f, const struct farm_listen *l, int web,
 
 int farm_serve(struct farm *f, const struct farm_listen *l)
 {
-    int rc = start_server(f, l, 0, &f->api);
+    int rc = l->web_listen ? farm_web_dir_check(l->web_dir, &f->web_dir) : 0;
+    if (rc == 0)
+        rc = start_server(f, l, 0, &f->api);
     if (rc == 0 && l->web_listen)
         rc = start_server(f, l, 1, &f->web);
     if (rc == 0)
         rc = farm_background_start(f);
     if (rc == 0)
-        udcs_log_info("farm: API on %s%s%s", udcs_http_server_url(f->api),
-                      f->web ? ", status page on " : "", f->web ? udcs_http_server_url(f->web) : "");
+        rc = farm_sampler_start(f);
+    if (rc == 0)
+        udcs_log_info("farm: API on %s%s%s%s", udcs_http_server_url(f->api),
+                      f->web ? (f->web_dir ? ", dashboard on " : ", status page on ") : "",
+                      f->web ? udcs_http_server_url(f->web) : "",
+                      f->web && !f->web_dir ? " (dashboard not built: make web)" : "");
     return rc;
 }
 
@@ -197,6 +244,7 @@ static void free_agent(struct agent *a)
     free(a->leases);
     free(a->class_match);
     free(a->blocked);
+    free(a->series);
     free(a);
 }
 
@@ -212,6 +260,7 @@ void farm_close(struct farm *f)
     pthread_mutex_unlock(&f->lock);
     udcs_http_server_free(f->web);
     udcs_http_server_free(f->api);
+    farm_sampler_stop(f);
     farm_background_stop(f);
     for (size_t i = 1; i < f->cap_units; i++)
         if (f->units[i])
@@ -244,6 +293,9 @@ void farm_close(struct farm *f)
     pthread_cond_destroy(&f->work_cv);
     pthread_cond_destroy(&f->event_cv);
     pthread_cond_destroy(&f->ac_cv);
+    pthread_cond_destroy(&f->sampler_cv);
+    farm_events_release(f);
+    free(f->web_dir);
     free(f->ac_queue);
     pthread_mutex_destroy(&f->lock);
     free(f);

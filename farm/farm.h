@@ -15,6 +15,7 @@ struct farm_options {
     uint64_t heartbeat_ms;       /* how often agents are asked to renew */
     int max_attempts;            /* per unit, unless the job says otherwise */
     uint64_t backoff_ms;         /* first retry delay; doubles with each attempt */
+    uint64_t backoff_max_ms;     /* ... up to this */
     int blocklist_after;         /* failures of one job's units before an agent is kept off it */
     uint64_t max_submit_bytes;   /* largest POST /api/submit body */
     uint64_t cas_max_size;       /* the master's store; 0: no limit */
@@ -24,6 +25,8 @@ struct farm_options {
 #define FARM_DEFAULT_HEARTBEAT_MS 3000
 #define FARM_DEFAULT_MAX_ATTEMPTS 3
 #define FARM_DEFAULT_BACKOFF_MS 1000
+/* A retry waits at most a minute: past that, waiting longer finds no better agent. */
+#define FARM_DEFAULT_BACKOFF_MAX_MS 60000
 #define FARM_DEFAULT_BLOCKLIST_AFTER 3
 #define FARM_DEFAULT_MAX_SUBMIT_BYTES (256ull * 1024 * 1024)
 
@@ -37,7 +40,14 @@ struct farm_listen {
     const char *agent_token;     /* agents (and CAS writes) */
     const char *client_token;    /* clients: submit, cancel (and CAS writes) */
     int auth_reads;              /* reads need a token too */
+    const char *web_dir;         /* the built dashboard (index.html, app.js ...); NULL: none,
+                                  * the web port shows a plain status page */
 };
+
+/* Where a built dashboard is by default: the first of EXE_DIR/../share/udcs/web and
+ * EXE_DIR/../web that holds index.html (EXE_DIR from /proc/self/exe), or NULL. The caller
+ * frees it. */
+char *farm_web_dir_default(void);
 
 /* Start serving on internal threads (and the background work: lease expiry, retries,
  * callbacks). Returns 0 or an error (logged). */

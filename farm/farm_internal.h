@@ -52,6 +52,7 @@ struct req_class {
 
 struct job;
 struct agent;
+struct udcs_http_req;
 
 struct unit {
     int64_t id;
@@ -113,7 +114,14 @@ struct job {
     int pin_pending;             /* units wait for the first agent to pin a toolchain */
     struct job_event events[JOB_EVENTS_KEPT];
     uint64_t next_event_seq;
+    uint64_t run_event_seq;      /* first event of the current run (after a retry) */
     int callback_pending;
+    int callback_tries;          /* failed so far (memory only: a restart tries afresh) */
+    uint64_t callback_next_ms;   /* farm_now_ms() of the next try; 0: now */
+    /* farm-wide events (events.c): what the last "job" event showed, and when */
+    int events_dirty;            /* a unit changed state since */
+    enum job_state event_state;
+    uint64_t event_ms;
 };
 
 /* Failures of one job's units on an agent; at opt.blocklist_after it is kept off the job. */
@@ -135,6 +143,50 @@ struct agent {
     struct blocked *blocked;
     size_t n_blocked;
     uint64_t units_done, units_failed;
+    int admin_drained;           /* drained from the dashboard or CLI; persisted */
+    /* load, from heartbeats (not persisted) */
+    double cpu;                  /* busy fraction of all cores; NAN: not reported */
+    uint64_t traffic_in, traffic_out;   /* bytes the agent fetched from / sent to the store */
+    struct agent_sample *series; /* ring of FARM_AGENT_SERIES_KEPT, NULL until the first */
+    size_t series_next, series_n;
+    uint64_t series_ms;          /* time of the newest sample */
+    /* farm-wide events (events.c) */
+    int events_dirty;            /* heard from since the last "agent" event */
+    enum agent_state event_state;
+    int event_drained;
+    uint64_t event_ms;
+};
+
+/* One heartbeat's load, for GET /api/devices/{id}/series. At most one per
+ * FARM_AGENT_SAMPLE_MS, kept for FARM_AGENT_SERIES_S; NAN: unknown. */
+#define FARM_AGENT_SAMPLE_MS 2000
+#define FARM_AGENT_SERIES_S (30 * 60)
+#define FARM_AGENT_SERIES_KEPT (FARM_AGENT_SERIES_S * 1000 / FARM_AGENT_SAMPLE_MS)
+#define FARM_SAMPLE_GPUS_MAX 8
+struct agent_sample {
+    uint64_t t_ms;
+    float cpu, mem_used_gb;
+    unsigned char n_gpus;
+    float gpu_util[FARM_SAMPLE_GPUS_MAX], gpu_mem_used_gb[FARM_SAMPLE_GPUS_MAX];
+};
+
+/* The counters /metrics prints and the sampler keeps (metrics.c). */
+struct farm_metrics {
+    uint64_t t_ms;
+    size_t agents[AGENT_STATE_COUNT], units[UNIT_STATE_COUNT], jobs[JOB_STATE_COUNT];
+    uint64_t cache_hits, units_completed, units_failed, lease_expiries, retries,
+             results_refused, leases_granted;
+    uint64_t cas_bytes_in, cas_bytes_out, cas_bytes_stored;
+};
+/* The sampler's period and how much it keeps: one hour. */
+#define FARM_METRICS_INTERVAL_S 5
+#define FARM_METRICS_KEPT (3600 / FARM_METRICS_INTERVAL_S)
+
+/* The farm-wide event stream (GET /api/events): a ring of the latest events. */
+#define FARM_EVENTS_KEPT 8192
+struct farm_event {
+    uint64_t seq;
+    char *text;                  /* "id: N\nevent: ...\ndata: {...}\n\n" */
 };
 
 #define FARM_DB_STMTS 16
@@ -177,6 +229,16 @@ struct farm {
     pthread_t ac_writer;
     int ac_writer_started;
     struct udcs_http_server *api, *web;
+    char *web_dir;               /* the built dashboard, or NULL */
+    /* the metrics sampler (metrics.c) */
+    struct farm_metrics *samples;   /* ring of FARM_METRICS_KEPT */
+    size_t samples_next, samples_n;
+    pthread_cond_t sampler_cv;   /* only for stopping it */
+    pthread_t sampler;
+    int sampler_started;
+    /* farm-wide events (events.c) */
+    struct farm_event fevents[FARM_EVENTS_KEPT];
+    uint64_t next_fevent_seq;
 };
 
 /* ---- db.c: SQLite persistence ---------------------------------------------------------- */
@@ -211,6 +273,9 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s);
 int farm_unit_ready(struct farm *f, struct unit *u);
 /* A unit finished well: record, store in the action cache, release dependents. */
 int farm_unit_done(struct farm *f, struct unit *u, const char *result_json, int cached);
+/* How long a unit waits before attempt `attempts` + 1: opt->backoff_ms, doubled for each
+ * attempt after the first, at most opt->backoff_max_ms. */
+uint64_t farm_retry_delay_ms(const struct farm_options *o, int attempts);
 /* A unit failed (or its agent vanished): retry with backoff while attempts remain and
  * `may_retry`, else fail it and its job. */
 int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt,
@@ -223,6 +288,8 @@ json_t *farm_job_json(struct farm *f, struct job *j, int with_units, size_t offs
                       size_t limit, const char *unit_state);
 json_t *farm_unit_json(struct farm *f, struct unit *u);
 json_t *farm_agent_json(struct farm *f, struct agent *a);
+/* The agent's load samples of the last FARM_AGENT_SERIES_S (GET /api/devices/{id}/series). */
+json_t *farm_agent_series_json(const struct agent *a, uint64_t now);
 void farm_agent_update_state(struct agent *a);
 /* Record that `a` now holds unit `id` (the release is in farm_set_unit_state). */
 int farm_agent_hold(struct agent *a, int64_t id);
@@ -285,7 +352,8 @@ int farm_resolve_action(struct farm *f, struct unit *u, char *why, size_t why_le
 #define FARM_LEASE_WAIT_MAX_MS 60000     /* the longest a lease request waits */
 
 struct farm_register_req { const char *key, *name; int slots; json_t *info; };
-struct farm_heartbeat_req { int64_t agent_id; json_t *leases; int draining; json_t *refresh; };
+struct farm_heartbeat_req { int64_t agent_id; json_t *leases; int draining; json_t *refresh;
+                            json_t *load; };
 struct farm_lease_req { int64_t agent_id; size_t slots; uint64_t wait_ms; };
 struct farm_result_req {
     int64_t agent_id, unit;
@@ -294,6 +362,7 @@ struct farm_result_req {
     struct cas_action_result result;
     char *result_json;             /* canonical text of result */
     const char *error;
+    int infra;                     /* "infrastructure": the agent's own part failed */
 };
 /* Parse a request body (borrowing from it; nothing of the farm is touched). Returns 0 or
  * UDCS_EPROTO with the reason in `why`. */
@@ -313,9 +382,85 @@ int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *
                        char *why, size_t why_len);
 json_t *farm_unit_offer(struct farm *f, struct unit *u);
 
+/* ---- events.c: the farm-wide event stream (lock held) --------------------------------------- */
+/* Append one event; `data` is stolen. */
+void farm_event_add(struct farm *f, const char *event, json_t *data);
+/* A unit changed state: its grid letter goes out at once. */
+void farm_event_unit(struct farm *f, const struct unit *u);
+/* An agent's or a job's object goes out now (register, drain, submit, priority). */
+void farm_event_agent(struct farm *f, struct agent *a);
+void farm_event_job(struct farm *f, struct job *j);
+/* Send what changed since the last events, within the throttles: agents on a state
+ * change or at most every FARM_EVENT_AGENT_MS while heard from, jobs on a state change
+ * or at most every FARM_EVENT_JOB_MS while they progress. The reaper calls it. */
+#define FARM_EVENT_AGENT_MS 2000
+#define FARM_EVENT_JOB_MS 250
+void farm_events_flush(struct farm *f, uint64_t now);
+void farm_events_init(struct farm *f);
+void farm_events_release(struct farm *f);
+/* The grid letter of a unit's state: w q l d c f x (see docs/FARM.md). */
+char farm_unit_letter(const struct unit *u);
+
+/* Text of an event stream not yet handed to libmicrohttpd (both event routes). */
+struct farm_sse_text {
+    char *text;
+    size_t len, off;
+};
+/* Whether everything was handed over; then the text is freed and p is empty again. */
+int farm_sse_drained(struct farm_sse_text *p);
+/* Hand over up to `max` bytes into `buf`; returns how many. */
+long farm_sse_copy(struct farm_sse_text *p, char *buf, size_t max);
+
+/* ---- metrics.c: counters, the sampler -------------------------------------------------------- */
+/* Gather the counters (takes the lock itself, so call without it). */
+void farm_metrics_gather(struct farm *f, struct farm_metrics *m);
+/* One sample as JSON (the fields of GET /api/metrics/series, one value each). */
+json_t *farm_metrics_json(const struct farm_metrics *m);
+/* GET /api/metrics/series: the samples, oldest first, one array per field (lock held). */
+json_t *farm_metrics_series_json(struct farm *f);
+int farm_sampler_start(struct farm *f);
+void farm_sampler_stop(struct farm *f);
+
+/* ---- actions.c: what the dashboard and the CLI change (lock held, in a transaction) -------- */
+/* Set a job's priority (1..10) and move it in the queue. Returns 0 or -EINVAL. */
+int farm_job_set_priority(struct farm *f, struct job *j, int priority);
+/* Requeue a failed job's failed units (attempts reset) and the units its failure
+ * cancelled, and run it again. Returns how many failed units were requeued (0: none,
+ * nothing changed), or a negative code. */
+int farm_job_retry(struct farm *f, struct job *j);
+/* Drain (no new leases; running units finish) or enable an agent, persisted. */
+int farm_agent_set_drained(struct farm *f, struct agent *a, int drained);
+/* Record a heartbeat's load in the agent and its series. */
+void farm_agent_note_load(struct farm *f, struct agent *a, const json_t *load, uint64_t now);
+
 /* ---- api_*.c: HTTP ------------------------------------------------------------------------ */
 int farm_api_mount_client(struct farm *f, struct udcs_http_server *srv, int web);
 int farm_api_mount_agent(struct farm *f, struct udcs_http_server *srv);
+/* The dashboard's routes (api_dash.c): grid, blobs, series, actions, farm events; on both
+ * ports. */
+int farm_api_mount_dash(struct farm *f, struct udcs_http_server *srv);
+/* Answer GET /api/jobs/{id}/grid (lock held). */
+void farm_reply_grid(struct udcs_http_req *req, struct job *j);
+/* Parsing what the dashboard sends (no farm state; tests/fuzz/fuzz_dash_request.c).
+ * {"priority": 1..10}: 0, or UDCS_EPROTO with the reason in `why`. */
+int farm_parse_priority(const char *body, size_t len, int *priority, char *why, size_t why_len);
+/* A Last-Event-ID header: decimal digits only. 0 or -EINVAL. */
+int farm_parse_event_id(const char *text, uint64_t *seq);
+/* The Content-Type GET /api/blobs/ sends for ?type= (NULL or empty: octet-stream), or
+ * NULL when the type is not one it serves. */
+const char *farm_blob_type(const char *asked);
+/* The web port's pages (api_web.c): the built dashboard from f->web_dir, or the plain
+ * status page. */
+int farm_api_mount_web(struct farm *f, struct udcs_http_server *srv);
+void farm_status_page(struct udcs_http_req *req);
+/* Check that `dir` (may be NULL: none) holds index.html; *out a copy of it, or NULL.
+ * Returns 0, or UDCS_EUSAGE (logged) when it does not. */
+int farm_web_dir_check(const char *dir, char **out);
+/* Whether /assets/NAME may be served: a plain file name (letters, digits, '.', '-', '_',
+ * not starting with '.'), never a path. */
+int farm_web_name_ok(const char *name);
+/* The Content-Type of a dashboard file, by its extension. */
+const char *farm_web_content_type(const char *name);
 
 /* ---- background.c: lease expiry, lost agents, backoff, callbacks, cache writes ------------ */
 /* Queue a successful result for the action cache (lock held). */

@@ -20,8 +20,9 @@
 static const struct udcs_setting settings[] = {
     /*           name          flag                  env                    key                    default            type    help */
     UDCS_SETTING(port,         "--port",             "UDCS_FARM_PORT",      "farm.port",           "8080",            UINT,   "API port (agents, clients, CAS); 0: any free port"),
-    UDCS_SETTING(web_port,     "--web-port",         "UDCS_FARM_WEB_PORT",  "farm.web_port",       "8081",            UINT,   "status page port; 0: any free port"),
-    UDCS_SETTING(no_web,       "--no-web",           NULL,                  "farm.no_web",         "false",           BOOL,   "serve no status page"),
+    UDCS_SETTING(web_port,     "--web-port",         "UDCS_FARM_WEB_PORT",  "farm.web_port",       "8081",            UINT,   "web port: the dashboard and the client API; 0: any free port"),
+    UDCS_SETTING(web_dir,      "--web-dir",          "UDCS_FARM_WEB_DIR",   "farm.web_dir",        NULL,              PATH,   "the built dashboard (default: ../share/udcs/web or ../web beside the binary)"),
+    UDCS_SETTING(no_web,       "--no-web",           NULL,                  "farm.no_web",         "false",           BOOL,   "serve no web port (no dashboard)"),
     UDCS_SETTING(listen,       "--listen",           "UDCS_FARM_LISTEN",    "farm.listen",         "127.0.0.1",       STRING, "address to listen on (0.0.0.0 for a LAN)"),
     UDCS_SETTING(state,        "--state",            "UDCS_FARM_STATE",     "farm.state",          "~/.local/share/udcs/farm", PATH, "state directory: farm.db and the store"),
     UDCS_SETTING(token_file,   "--token-file",       "UDCS_TOKEN_FILE",     "farm.token_file",     NULL,              PATH,   "the farm token agents use (first line)"),
@@ -32,6 +33,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(heartbeat_ms, "--heartbeat-ms",     NULL,                  "farm.heartbeat_ms",   "3000",            UINT,   "how often agents renew their leases"),
     UDCS_SETTING(max_attempts, "--max-attempts",     NULL,                  "farm.max_attempts",   "3",               UINT,   "attempts per unit unless a job says otherwise"),
     UDCS_SETTING(backoff_ms,   "--backoff-ms",       NULL,                  "farm.backoff_ms",     "1000",            UINT,   "first retry delay; doubles each attempt"),
+    UDCS_SETTING(backoff_max_ms, "--backoff-max-ms", NULL,                  "farm.backoff_max_ms", "60000",           UINT,   "longest retry delay"),
     UDCS_SETTING(blocklist_after, "--blocklist-after", NULL,                "farm.blocklist_after", "3",              UINT,   "failures of one job's units before an agent is kept off it"),
     UDCS_SETTING(max_size,     "--max-size",         NULL,                  "farm.cas_max_size",   "50G",             SIZE,   "the master's store: evict beyond this"),
     UDCS_SETTING(max_submit,   "--max-submit",       NULL,                  "farm.max_submit",     "256M",            SIZE,   "largest job submission accepted"),
@@ -79,6 +81,7 @@ static int run(const struct udcs_config *cfg)
         setting_uint(cfg, "heartbeat_ms", &o.heartbeat_ms) < 0 ||
         setting_uint(cfg, "max_attempts", &attempts) < 0 ||
         setting_uint(cfg, "backoff_ms", &o.backoff_ms) < 0 ||
+        setting_uint(cfg, "backoff_max_ms", &o.backoff_max_ms) < 0 ||
         setting_uint(cfg, "blocklist_after", &blocklist) < 0 ||
         udcs_config_size(cfg, "max_size", &o.cas_max_size) < 0 ||
         udcs_config_size(cfg, "max_submit", &o.max_submit_bytes) < 0 ||
@@ -126,7 +129,11 @@ static int run(const struct udcs_config *cfg)
     struct farm_listen l = { .api_listen = api, .web_listen = no_web ? NULL : web,
                              .agent_token = agent_token,
                              .client_token = client_token ? client_token : agent_token,
-                             .auth_reads = auth_reads };
+                             .auth_reads = auth_reads,
+                             .web_dir = udcs_config_str(cfg, "web_dir") };
+    char *web_dir = l.web_dir || no_web ? NULL : farm_web_dir_default();
+    if (web_dir)
+        l.web_dir = web_dir;
 
     sigset_t stop;
     sigemptyset(&stop);
@@ -158,6 +165,7 @@ static int run(const struct udcs_config *cfg)
         udcs_log_info("farm: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     farm_close(f);
+    free(web_dir);
     free(agent_token);
     free(client_token);
     return rc < 0 ? (rc == UDCS_EUSAGE ? UDCS_EXIT_USAGE : UDCS_EXIT_FAILED) : UDCS_EXIT_OK;

@@ -1,6 +1,7 @@
 # farm/ - the master (udcs-farm) and the client (udcs).
 FARM_SRCS := farm/db.c farm/state.c farm/sched.c farm/spec.c farm/pin.c farm/views.c farm/protocol.c farm/api_agent.c \
-             farm/api_client.c farm/background.c farm/farm.c
+             farm/api_client.c farm/api_dash.c farm/api_web.c farm/actions.c farm/events.c \
+             farm/metrics.c farm/background.c farm/farm.c
 FARM_OBJS := $(FARM_SRCS:%.c=$(O)/%.o)
 FARM_LIB := $(O)/libudcs_farm.a
 FARM_MAIN_OBJS := $(O)/farm/main.o
@@ -16,7 +17,7 @@ $(BIN)/udcs-farm: $(FARM_MAIN_OBJS) $(FARM_LIB) $(KERNELS_LIB) $(RENDER_LIB) $(C
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 UDCS_CLI_OBJS := $(O)/farm/udcs_main.o $(O)/farm/udcs_run.o $(O)/farm/udcs_kernel.o \
-                 $(O)/farm/client.o
+                 $(O)/farm/client.o $(O)/farm/client_watch.o
 DEPFILES += $(UDCS_CLI_OBJS:.o=.d)
 BINARIES += $(BIN)/udcs
 $(BIN)/udcs: $(UDCS_CLI_OBJS) $(KERNELS_LIB) $(CAS_LIB) $(COMMON_LIB)

@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,18 @@ int farm_parse_heartbeat(const json_t *body, struct farm_heartbeat_req *r, char 
     r->refresh = json_object_get(body, "refresh");
     if (r->refresh && !json_is_object(r->refresh))
         return bad(why, why_len, "'refresh' must be an object");
+    r->load = json_object_get(body, "load");
+    if (r->load) {
+        json_t *cpu = json_object_get(r->load, "cpu");
+        json_t *in = json_object_get(r->load, "bytes_in"), *out = json_object_get(r->load, "bytes_out");
+        if (!json_is_object(r->load) ||
+            (cpu && !json_is_null(cpu) &&
+             (!json_is_number(cpu) || json_number_value(cpu) < 0 || json_number_value(cpu) > 1)) ||
+            (in && (!json_is_integer(in) || json_integer_value(in) < 0)) ||
+            (out && (!json_is_integer(out) || json_integer_value(out) < 0)))
+            return bad(why, why_len, "'load' must be {\"cpu\": 0..1 or null, \"bytes_in\": N, "
+                       "\"bytes_out\": N}");
+    }
     return 0;
 }
 
@@ -114,6 +127,10 @@ int farm_parse_result(const json_t *body, struct farm_result_req *r, char *why, 
     r->epoch = (uint64_t)json_integer_value(epoch);
     r->ok = strcmp(outcome, "ok") == 0;
     r->error = json_string_value(json_object_get(body, "error"));
+    json_t *infra = json_object_get(body, "infrastructure");
+    if (infra && !json_is_boolean(infra))
+        return bad(why, why_len, "'infrastructure' must be true or false");
+    r->infra = infra && json_is_true(infra);
     if (!r->ok)
         return 0;
     json_t *res = json_object_get(body, "result");
@@ -168,6 +185,7 @@ int farm_agent_register(struct farm *f, const struct farm_register_req *r, struc
             return -ENOMEM;
         }
         a->registered_ms = now;
+        a->cpu = NAN;
     } else {
         /* A new process under a known identity: whatever its last life held is gone. */
         while (a->running > 0) {
@@ -198,9 +216,13 @@ int farm_agent_register(struct farm *f, const struct farm_register_req *r, struc
         rc = farm_add_agent(f, a);
     if (rc < 0)
         return rc;
-    udcs_log_info("farm: agent %lld (%s, %s/%s, %d slots) registered", (long long)a->id, a->name,
-                  json_string_value(json_object_get(r->info, "architecture")),
-                  json_string_value(json_object_get(r->info, "os")), a->slots);
+    udcs_log_info("farm: agent %lld (%s, %s/%s, %d slots) registered%s", (long long)a->id,
+                  a->name, json_string_value(json_object_get(r->info, "architecture")),
+                  json_string_value(json_object_get(r->info, "os")), a->slots,
+                  a->admin_drained ? "; drained by an operator, it gets no work until enabled"
+                                   : "");
+    farm_agent_update_state(a);
+    farm_event_agent(f, a);
     pthread_cond_broadcast(&f->work_cv);
     *out = a;
     return 0;
@@ -225,6 +247,8 @@ json_t *farm_agent_heartbeat(struct farm *f, struct agent *a, const struct farm_
         }
         json_array_append(cancel, l);   /* superseded, cancelled or unknown: stop it */
     }
+    farm_agent_note_load(f, a, r->load, now);
+    a->events_dirty = 1;
     farm_db_save_agent(f, a);
     pthread_cond_broadcast(&f->work_cv);   /* a draining agent's lease requests end */
     return cancel;
@@ -333,7 +357,8 @@ int farm_accept_result(struct farm *f, struct agent *a, struct farm_result_req *
     *status = 200;
     if (!r->ok) {
         snprintf(msg, sizeof(msg), "on agent %s: %s", a->name, r->error ? r->error : "an error");
-        farm_agent_note_failure(f, a, u->job);
+        if (!r->infra)   /* the agent's own trouble is not a sign the job's units fail there */
+            farm_agent_note_failure(f, a, u->job);
         return farm_unit_failed(f, u, msg, 1, 1);
     }
     if (r->result.exit_code != 0) {

@@ -329,6 +329,29 @@ static struct unit *take_for(struct farm *f, struct job *j, struct agent *a)
     return NULL;
 }
 
+int farm_job_set_priority(struct farm *f, struct job *j, int priority)
+{
+    if (priority < MIN_PRIORITY || priority > MAX_PRIORITY)
+        return -EINVAL;
+    int old = j->priority;
+    if (j->in_bucket && old != priority) {
+        /* out of the old priority's bucket, into the new one's: the next pick sees it */
+        size_t w = 0;
+        for (size_t r = 0; r < f->n_bucket[old]; r++)
+            if (f->buckets[old][r] != j)
+                f->buckets[old][w++] = f->buckets[old][r];
+        f->n_bucket[old] = w;
+        if (f->cursor[old] >= w)
+            f->cursor[old] = 0;
+        j->in_bucket = 0;
+        j->priority = priority;
+        if (bucket_add(f, j) < 0)
+            return -ENOMEM;
+    }
+    j->priority = priority;
+    return 0;
+}
+
 /* Drop jobs with nothing queued from a bucket. */
 static void bucket_compact(struct farm *f, int p)
 {
@@ -362,6 +385,8 @@ static void lease(struct farm *f, struct unit *u, struct agent *a)
 size_t farm_pick(struct farm *f, struct agent *a, struct unit **out, size_t max)
 {
     size_t got = 0;
+    if (a->admin_drained)
+        return 0;   /* an operator drained it: its running units finish, nothing new */
     /* Never more than the slots it registered with, whatever it asks for. */
     size_t free_slots = a->running < a->slots ? (size_t)(a->slots - a->running) : 0;
     if (max > free_slots)
@@ -456,7 +481,7 @@ char *farm_unit_why(struct farm *f, struct unit *u)
                          u->error ? u->error : "a failure");
         return udcs_buf_detach(&b, NULL);
     }
-    size_t matching = 0, alive = 0, blocked = 0, busy = 0;
+    size_t matching = 0, alive = 0, blocked = 0, busy = 0, drained = 0;
     for (size_t i = 1; i < f->n_agents; i++) {
         struct agent *a = f->agents[i];
         if (!a || !farm_agent_matches(f, a, u->class_id))
@@ -467,6 +492,8 @@ char *farm_unit_why(struct farm *f, struct unit *u)
         alive++;
         if (farm_agent_blocked(f, a, u->job->id))
             blocked++;
+        else if (a->admin_drained)
+            drained++;
         else if (a->draining || a->running >= a->slots)
             busy++;
     }
@@ -482,6 +509,9 @@ char *farm_unit_why(struct farm *f, struct unit *u)
                          matching ? " (the matching ones are lost)" : "");
     else if (blocked == alive)
         udcs_buf_appendf(&b, "all %zu matching agents are blocklisted for this job", alive);
+    else if (drained && busy + blocked + drained == alive)
+        udcs_buf_appendf(&b, "all %zu matching agents busy or drained by an operator (%zu "
+                         "drained: 'udcs enable AGENT')", alive, drained);
     else if (busy + blocked == alive)
         udcs_buf_appendf(&b, "all %zu matching agents busy", alive);
     else

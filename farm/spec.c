@@ -165,14 +165,38 @@ static int check_action_fields(const json_t *u, int index, char *why, size_t why
     return 0;
 }
 
+/* A copy of requirements `req` (an object, else an empty one) with "toolchain", as
+ * DESIGN.md spells it (a name or a list of them), joined to "toolchains". A value of
+ * another type moves to "toolchains" for the class parser to refuse under that key. */
+static json_t *requirements_copy(const json_t *req)
+{
+    json_t *r = json_is_object(req) ? json_deep_copy(req) : json_object();
+    json_t *alias = json_object_get(r, "toolchain"), *list = json_object_get(r, "toolchains");
+    if (!alias)
+        return r;
+    if ((json_is_string(alias) || json_is_array(alias)) && (!list || json_is_array(list))) {
+        if (!list)
+            json_object_set_new(r, "toolchains", list = json_array());
+        if (json_is_string(alias))
+            json_array_append(list, alias);
+        else
+            json_array_extend(list, alias);
+        json_object_del(r, "toolchain");
+    } else if (!list) {
+        json_object_set(r, "toolchains", alias);
+        json_object_del(r, "toolchain");
+    }
+    return r;   /* else "toolchain" stays: refused as unknown beside a bad "toolchains" */
+}
+
 /* Merge job-wide requirements under the unit's own; the platform a unit's result
  * depends on is required of its agent too. */
 static json_t *merged_requirements(const json_t *job_req, const json_t *unit)
 {
-    json_t *r = json_is_object(job_req) ? json_deep_copy(job_req) : json_object();
-    json_t *own = json_object_get(unit, "requirements");
-    if (json_is_object(own))
-        json_object_update(r, own);
+    json_t *r = requirements_copy(job_req);
+    json_t *own = requirements_copy(json_object_get(unit, "requirements"));
+    json_object_update(r, own);
+    json_decref(own);
     json_t *platform = json_object_get(unit, "platform");
     const char *keys[] = { "architecture", "os" };
     for (int i = 0; i < 2; i++) {
@@ -607,6 +631,7 @@ int farm_submit(struct farm *f, const char *body, size_t len, int64_t *job_id, c
     *job_id = j->id;
     farm_job_event(f, j, "job_submitted", json_pack("{s:s, s:i}", "type", j->type, "priority",
                                                     j->priority));
+    farm_event_job(f, j);
     udcs_log_info("farm: job %lld (%s, priority %d) submitted with %zu units", (long long)j->id,
                   j->type, j->priority, j->n_units);
     for (size_t k = 0; k < j->n_units && j->state == JOB_RUNNING; k++)

@@ -134,7 +134,8 @@ void farm_agent_update_state(struct agent *a)
 {
     if (a->state == AGENT_LOST)
         return;
-    a->state = a->draining ? AGENT_DRAINING : a->running ? AGENT_BUSY : AGENT_IDLE;
+    a->state = a->draining || a->admin_drained ? AGENT_DRAINING
+               : a->running                       ? AGENT_BUSY : AGENT_IDLE;
 }
 
 int farm_agent_hold(struct agent *a, int64_t id)
@@ -175,6 +176,7 @@ void farm_set_unit_state(struct farm *f, struct unit *u, enum unit_state s)
         free(u->action_json);   /* only lease offers need it; the database keeps it */
         u->action_json = NULL;
     }
+    farm_event_unit(f, u);
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
@@ -375,6 +377,16 @@ int farm_unit_ready(struct farm *f, struct unit *u)
     return 0;
 }
 
+uint64_t farm_retry_delay_ms(const struct farm_options *o, int attempts)
+{
+    /* Doubles with each attempt: 1 s, 2 s, 4 s ... by default, up to the cap. The cap
+     * is checked before each doubling, so no shift can overflow. */
+    uint64_t delay = o->backoff_ms, max = o->backoff_max_ms;
+    for (int i = 1; i < attempts && delay < max; i++)
+        delay = delay > max / 2 ? max : delay * 2;
+    return delay < max ? delay : max;
+}
+
 int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_attempt,
                      int may_retry)
 {
@@ -385,8 +397,7 @@ int farm_unit_failed(struct farm *f, struct unit *u, const char *why, int count_
     u->error = strdup(why);
     u->finished_ms = farm_now_ms();
     if (may_retry && u->attempts < u->max_attempts && j->state == JOB_RUNNING) {
-        /* Backoff doubles with each attempt: 1 s, 2 s, 4 s ... by default. */
-        uint64_t delay = f->opt.backoff_ms << (u->attempts > 0 ? u->attempts - 1 : 0);
+        uint64_t delay = farm_retry_delay_ms(&f->opt, u->attempts);
         farm_set_unit_state(f, u, UNIT_QUEUED);
         u->not_before_ms = farm_now_ms() + delay;
         u->queued_ms = farm_now_ms();

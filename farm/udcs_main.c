@@ -1,6 +1,6 @@
-/* farm/udcs_main.c - udcs, the client: devices, jobs, job ID, submit, wait, cancel, and
- * run (a command on a farm agent, with its files going through the store). Talks to the
- * master's API; never to agents. */
+/* farm/udcs_main.c - udcs, the client: devices, jobs, job ID, submit, wait, cancel,
+ * priority, retry, drain, enable, and run (a command on a farm agent, with its files
+ * going through the store). Talks to the master's API; never to agents. */
 #include "farm/client.h"
 #include "ci/ci.h"
 #include "cas/cas.h"
@@ -34,6 +34,10 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "  submit FILE.json [--wait]       submit a job ('-' reads standard input)\n"
             "  wait ID [--json]                follow a job until it ends (exit 0 if done)\n"
             "  cancel ID                       cancel a job\n"
+            "  priority ID N                   set a job's priority (1-10)\n"
+            "  retry ID                        run a failed job's failed units again\n"
+            "  drain AGENT | enable AGENT      stop giving an agent work (running units\n"
+            "                                  finish), or give it work again\n"
             "  run [--arch A] [--os O] [--input F]... [--output F]... [--env K=V]...\n"
             "      [--timeout S] -- CMD ARGS   run a command on an agent; files named in ARGS\n"
             "                                  are sent, outputs come back, exit status too\n"
@@ -280,11 +284,8 @@ static void show_progress(struct follow *f)
             f->done, f->total, f->cached, elapsed, eta);
 }
 
-static void take_event(struct follow *f, const char *data)
+static void take_event(struct follow *f, json_t *d)
 {
-    json_t *d = json_loads(data, 0, NULL);
-    if (!d)
-        return;
     f->done = json_integer_value(json_object_get(d, "done"));
     f->total = json_integer_value(json_object_get(d, "total"));
     if (json_is_true(json_object_get(d, "cached")))
@@ -315,31 +316,57 @@ static void take_event(struct follow *f, const char *data)
                 (long long)json_integer_value(json_object_get(d, "index")),
                 json_string_value(json_object_get(d, "error")));
     show_progress(f);
-    json_decref(d);
 }
 
-static int on_event(void *arg, const char *event, const char *data)
+static int on_event(void *arg, const char *event, json_t *d)
 {
     struct follow *f = arg;
     snprintf(f->event, sizeof(f->event), "%s", event);
-    take_event(f, data);
+    take_event(f, d);
     return 0;
 }
 
-int client_wait_job(struct client *c, const char *id, enum wait_mode mode)
+/* Without progress for this long, `udcs wait` and `udcs run` say why the job waits: a
+ * command line waits for one job, so sooner than udcs-render's 30 s. */
+#define WAIT_QUIET_WARN_MS 10000
+
+static int wait_job(struct client *c, long long id, enum wait_mode mode, int own)
 {
     int as_json = mode == WAIT_JSON;
     struct follow f = { .tty = mode == WAIT_PROGRESS && isatty(STDERR_FILENO),
                         .quiet = mode == WAIT_QUIET, .as_json = as_json,
                         .start_ms = udcs_mono_ms() };
-    int rc = client_follow(c, id, on_event, &f);
+    struct client_watch w = { .c = c, .id = id, .program = own ? "udcs run" : "udcs",
+                              .cancel_note = "its units are stopped", .json = as_json,
+                              .tty = f.tty, .on_event = on_event, .arg = &f,
+                              .quiet_warn_ms = WAIT_QUIET_WARN_MS, .not_owner = !own };
+    int interrupted = client_watch(&w);
     if (f.tty && !as_json)
         fputc('\n', stderr);
-    if (rc < 0)
-        return client_status_of(rc);
+    if (interrupted)
+        return interrupted;
+    if (w.failed)
+        return client_status_of(w.follow_rc);
     if (mode == WAIT_PROGRESS)
-        printf("job %s %s\n", id, f.state);
+        printf("job %lld %s\n", id, f.state);
     return strcmp(f.state, "done") == 0 ? UDCS_EXIT_OK : UDCS_EXIT_FAILED;
+}
+
+int client_wait_job(struct client *c, const char *id, enum wait_mode mode)
+{
+    char *end;
+    long long n = strtoll(id, &end, 10);
+    if (end == id || *end || n < 1) {
+        fprintf(stderr, "udcs: '%s' is not a job id (a number, as 'udcs jobs' lists them)\n",
+                id);
+        return UDCS_EXIT_USAGE;
+    }
+    return wait_job(c, n, mode, 0);
+}
+
+int client_wait_own_job(struct client *c, long long id, enum wait_mode mode)
+{
+    return wait_job(c, id, mode, 1);
 }
 
 static int cmd_wait(struct client *c, int argc, char **argv)
@@ -364,6 +391,79 @@ static int cmd_cancel(struct client *c, int argc, char **argv)
     printf("job %s %s\n", argv[0], json_string_value(json_object_get(j, "state")));
     json_decref(j);
     return UDCS_EXIT_OK;
+}
+
+/* The dashboard's actions: POST /api/jobs/ID/WHAT or /api/agents/ID/WHAT. */
+static int post_action(struct client *c, const char *kind, const char *id, const char *what,
+                       const char *body, json_t **answer)
+{
+    if (!*id || strspn(id, "0123456789") != strlen(id)) {
+        udcs_log_error("'%s' is not a%s id (a number, as 'udcs %s' shows)", id,
+                       strcmp(kind, "jobs") == 0 ? " job" : "n agent",
+                       strcmp(kind, "jobs") == 0 ? "jobs" : "devices");
+        return UDCS_EXIT_USAGE;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/api/%s/%s/%s", kind, id, what);
+    int rc = client_call_json(c, "POST", path, body ? body : "", answer);
+    return rc < 0 ? client_status_of(rc) : UDCS_EXIT_OK;
+}
+
+static int cmd_priority(struct client *c, int argc, char **argv)
+{
+    if (check_args(argc, argv, NULL, 2) < 0)
+        return UDCS_EXIT_USAGE;
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end || end == argv[1] || n < 1 || n > 10) {
+        udcs_log_error("priority '%s' is not a whole number from 1 to 10", argv[1]);
+        return UDCS_EXIT_USAGE;
+    }
+    char body[64];
+    snprintf(body, sizeof(body), "{\"priority\": %ld}", n);
+    json_t *j = NULL;
+    int status = post_action(c, "jobs", argv[0], "priority", body, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("job %s priority %lld\n", argv[0],
+               (long long)json_integer_value(json_object_get(j, "priority")));
+    json_decref(j);
+    return status;
+}
+
+static int cmd_retry(struct client *c, int argc, char **argv)
+{
+    if (check_args(argc, argv, NULL, 1) < 0)
+        return UDCS_EXIT_USAGE;
+    json_t *j = NULL;
+    int status = post_action(c, "jobs", argv[0], "retry", NULL, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("job %s: %lld failed unit(s) retried\n", argv[0],
+               (long long)json_integer_value(json_object_get(j, "retried")));
+    json_decref(j);
+    return status;
+}
+
+static int agent_action(struct client *c, int argc, char **argv, const char *what)
+{
+    if (check_args(argc, argv, NULL, 1) < 0)
+        return UDCS_EXIT_USAGE;
+    json_t *j = NULL;
+    int status = post_action(c, "agents", argv[0], what, NULL, &j);
+    if (status == UDCS_EXIT_OK)
+        printf("agent %s (%s) %s\n", argv[0], json_string_value(json_object_get(j, "name")),
+               json_string_value(json_object_get(j, "state")));
+    json_decref(j);
+    return status;
+}
+
+static int cmd_drain(struct client *c, int argc, char **argv)
+{
+    return agent_action(c, argc, argv, "drain");
+}
+
+static int cmd_enable(struct client *c, int argc, char **argv)
+{
+    return agent_action(c, argc, argv, "enable");
 }
 
 static int cmd_submit(struct client *c, int argc, char **argv)
@@ -405,7 +505,8 @@ struct command {
 static const struct command commands[] = {
     { "devices", cmd_devices }, { "jobs", cmd_jobs }, { "job", cmd_job },
     { "submit", cmd_submit }, { "wait", cmd_wait }, { "cancel", cmd_cancel }, { "run", cmd_run },
-    { "kernel", cmd_kernel }, { "ci", ci_main },
+    { "kernel", cmd_kernel }, { "priority", cmd_priority }, { "retry", cmd_retry },
+    { "drain", cmd_drain }, { "enable", cmd_enable }, { "ci", ci_main },
 };
 
 int main(int argc, char **argv)
@@ -428,7 +529,7 @@ int main(int argc, char **argv)
                 status = commands[k].run(&c, cli.n_rest - 1, cli.rest + 1);
         if (status < 0) {
             udcs_log_error("unknown command '%s'; commands are devices, jobs, job, submit, "
-                           "wait, cancel, run, kernel (see 'udcs --help')", cli.rest[0]);
+                           "wait, cancel, priority, retry, drain, enable, run, kernel (see 'udcs --help')", cli.rest[0]);
             status = UDCS_EXIT_USAGE;
         }
     }

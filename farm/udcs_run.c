@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 
 /* Exit status when the command could not be run on the farm at all (docker run's). */
 #define RUN_EXIT_FARM_FAILED 125
+/* Interrupted by SIGINT or SIGTERM, the job cancelled: as a shell reports SIGINT. */
+#define RUN_EXIT_INTERRUPTED 130
 
 struct run_opts {
     const char *arch, *os;
@@ -214,10 +218,20 @@ int cmd_run(struct client *c, int argc, char **argv)
     json_t *job = rc == 0 ? build_job(c, cas, &o) : NULL;
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     long long id = 0;
-    if (text && client_submit(c, text, &id) == 0) {
-        char ids[32], path[64];
-        snprintf(ids, sizeof(ids), "%lld", id);
-        client_wait_job(c, ids, WAIT_QUIET);
+    /* From the submission on, SIGINT and SIGTERM wait for client_watch, which cancels the
+     * job: a signal in between would leave it orphaned on the farm. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    rc = text ? client_submit(c, text, &id) : -ENOMEM;
+    if (rc < 0)
+        pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    if (rc == 0 && client_wait_own_job(c, id, WAIT_QUIET) == RUN_EXIT_INTERRUPTED) {
+        status = RUN_EXIT_INTERRUPTED;   /* cancelled: client_watch said so */
+    } else if (rc == 0) {
+        char path[64];
         snprintf(path, sizeof(path), "/api/jobs/%lld", id);
         json_t *j = NULL;
         if (client_call_json(c, "GET", path, NULL, &j) == 0) {

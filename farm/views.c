@@ -4,6 +4,8 @@
 #include "common/err.h"
 #include "kernels/kernel_job.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +162,8 @@ json_t *farm_job_json(struct farm *f, struct job *jb, int with_units, size_t off
     return j;
 }
 
+static json_t *agent_load_json(const struct agent *a);
+
 json_t *farm_agent_json(struct farm *f, struct agent *a)
 {
     json_t *j = json_deep_copy(a->info);
@@ -188,5 +192,98 @@ json_t *farm_agent_json(struct farm *f, struct agent *a)
                                                    u->index));
     }
     json_object_set_new(j, "units", units);
+    json_object_set_new(j, "state", json_string(farm_agent_state_names[a->state]));
+    json_object_set_new(j, "admin_drained", json_boolean(a->admin_drained));
+    json_t *running = json_array();
+    for (int i = 0; i < a->running; i++) {
+        struct unit *u = farm_unit(f, a->leases[i]);
+        if (!u)
+            continue;
+        json_t *spec = farm_unit_spec(u);
+        const char *name = json_string_value(json_object_get(spec, "name"));
+        char label[32];
+        if (!name) {
+            snprintf(label, sizeof(label), "unit %d", u->index);
+            name = label;
+        }
+        json_array_append_new(running, json_pack("{s:I, s:i, s:s}", "job", (json_int_t)u->job->id,
+                                                 "unit", u->index, "name", name));
+        json_decref(spec);
+    }
+    json_object_set_new(j, "running_units", running);
+    json_object_set_new(j, "load", agent_load_json(a));
+    json_object_set_new(j, "traffic", json_pack("{s:I, s:I}", "bytes_in",
+                                                (json_int_t)a->traffic_in, "bytes_out",
+                                                (json_int_t)a->traffic_out));
     return j;
+}
+
+/* ---- load --------------------------------------------------------------------------------- */
+
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null();
+}
+
+static double info_number(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* "load" of GET /api/devices: the last heartbeat's CPU, and memory and GPUs from the
+ * detection object the heartbeat refreshed. */
+static json_t *agent_load_json(const struct agent *a)
+{
+    double total = info_number(a->info, "ram_gb"), avail = info_number(a->info, "ram_free_gb");
+    json_t *gpus = json_array(), *g;
+    size_t i;
+    json_array_foreach(json_object_get(a->info, "gpus"), i, g) {
+        json_t *index = json_object_get(g, "index");
+        json_array_append_new(gpus, json_pack("{s:I, s:o, s:o}", "index",
+                                              json_is_integer(index) ? json_integer_value(index)
+                                                                     : (json_int_t)i,
+                                              "util", number_or_null(info_number(g, "utilization")
+                                                                     / 100),
+                                              "mem_used_gb",
+                                              number_or_null(info_number(g, "memory_gb") -
+                                                             info_number(g, "memory_free_gb"))));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}", "cpu", number_or_null(a->cpu), "mem_used_gb",
+                     number_or_null(total - avail), "mem_total_gb", number_or_null(total), "gpus",
+                     gpus);
+}
+
+/* GET /api/devices/{id}/series: the samples of the last FARM_AGENT_SERIES_S, oldest first. */
+json_t *farm_agent_series_json(const struct agent *a, uint64_t now)
+{
+    json_t *t = json_array(), *cpu = json_array(), *mem = json_array();
+    json_t *gutil = json_array(), *gmem = json_array();
+    size_t n_gpus = 0;
+    size_t first = (a->series_next + FARM_AGENT_SERIES_KEPT - a->series_n) % FARM_AGENT_SERIES_KEPT;
+    for (size_t k = 0; k < a->series_n; k++) {
+        const struct agent_sample *s = &a->series[(first + k) % FARM_AGENT_SERIES_KEPT];
+        if (s->n_gpus > n_gpus)
+            n_gpus = s->n_gpus;
+    }
+    for (size_t g = 0; g < n_gpus; g++) {
+        json_array_append_new(gutil, json_array());
+        json_array_append_new(gmem, json_array());
+    }
+    for (size_t k = 0; k < a->series_n; k++) {
+        const struct agent_sample *s = &a->series[(first + k) % FARM_AGENT_SERIES_KEPT];
+        if (s->t_ms + (uint64_t)FARM_AGENT_SERIES_S * 1000 < now)
+            continue;
+        json_array_append_new(t, json_integer((json_int_t)(s->t_ms / 1000)));
+        json_array_append_new(cpu, number_or_null(s->cpu));
+        json_array_append_new(mem, number_or_null(s->mem_used_gb));
+        for (size_t g = 0; g < n_gpus; g++) {
+            json_array_append_new(json_array_get(gutil, g),
+                                  number_or_null(g < s->n_gpus ? s->gpu_util[g] : NAN));
+            json_array_append_new(json_array_get(gmem, g),
+                                  number_or_null(g < s->n_gpus ? s->gpu_mem_used_gb[g] : NAN));
+        }
+    }
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "agent", (json_int_t)a->id, "t", t, "cpu",
+                     cpu, "mem_used_gb", mem, "gpu_util", gutil, "gpu_mem_used_gb", gmem);
 }

@@ -130,12 +130,21 @@ enum cc_lang cc_lang_of_path(const char *path);
 
 /* ---- the compiler -------------------------------------------------------------------- */
 
+/* A program a gcc driver runs ("cc1", "cc1plus", "as") and the digest of its file. */
+struct cc_program {
+    char name[16];
+    char hex[CAS_HEX_LEN + 1];
+};
+#define CC_MAX_PROGRAMS 3
+
 struct cc_compiler {
     char *path;                        /* absolute path of the real compiler */
     char *name;                        /* its name as called: "gcc", "x86_64-linux-gnu-g++" */
     char hex[CAS_HEX_LEN + 1];         /* identity: the driver and the programs it runs */
     char driver_hex[CAS_HEX_LEN + 1];  /* digest of the driver file alone (agents' fingerprint) */
     char target[128];                  /* -dumpmachine */
+    struct cc_program programs[CC_MAX_PROGRAMS];   /* those of `hex` the driver found (gcc; */
+    size_t n_programs;                             /* none for clang), as agents list them */
 };
 
 /* Find the real compiler named `name` (a path, or a name looked up in PATH, skipping
@@ -185,8 +194,11 @@ enum cc_stat {
     CC_STAT_REMOTE_HITS,         /* answered by the farm's cache */
     CC_STAT_MISSES,
     CC_STAT_REMOTE_COMPILES,     /* misses compiled on an agent */
-    CC_STAT_LOCAL_FALLBACKS,     /* meant for an agent, compiled here after all */
+    CC_STAT_LOCAL_FALLBACKS,     /* meant for the farm, compiled here after all; one of: */
     CC_STAT_ERRORS,              /* our own failures; the compiler ran unchanged */
+    CC_STAT_FALLBACK_FARM_DOWN,  /* the master did not answer, now or in the last minute */
+    CC_STAT_FALLBACK_NO_AGENT,   /* no agent has this compiler, or none took the unit soon */
+    CC_STAT_FALLBACK_REMOTE_FAILED, /* the remote compile failed, was noisy or too slow */
     CC_STAT_FIXED_COUNT
 };
 #define CC_STAT_COUNT (CC_STAT_FIXED_COUNT + CC_UNC_COUNT)
@@ -221,6 +233,8 @@ struct cc_settings {
     int local_only;              /* UDCS_LOCAL_ONLY: never compile on agents */
     unsigned local_slots;        /* compiles at once on this machine (default: cores) */
     uint64_t remote_timeout_ms;  /* longest wait for an agent's compile */
+    uint64_t farm_timeout_ms;    /* UDCS_FARM_TIMEOUT: longest wait for one answer of the
+                                  * master (to connect, with nothing moving, in all) */
     const char *job_stats;       /* UDCS_JOB_STATS: a second counters file (project mode) */
     enum cc_ship { CC_SHIP_AUTO = 0, CC_SHIP_ALWAYS, CC_SHIP_NEVER } ship;
                                  /* UDCS_SHIP_TOOLCHAIN: send this compiler to agents */

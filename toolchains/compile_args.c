@@ -68,7 +68,16 @@ static const char *const extra_output_prefixes[] = {
     "-save-temps", "-gsplit-dwarf", "-fdump-", "-fstack-usage", "-fcallgraph-info",
     "-ftime-trace", "-fsyntax-only", "-aux-info", "-frecord-gcc-switches", "-fopt-info",
     "-fcompare-debug", "-Xlinker", "-fmodules", "-fmodule-", "-fcxx-modules",
-    "-fprebuilt-module-path", "-emit-", "-###", NULL
+    "-fprebuilt-module-path", "-emit-", NULL
+};
+/* Options that ask the driver about itself (and may do nothing else): what they print
+ * names temporary files and the installation, not the source, so the compiler runs. */
+static const char *const informational[] = {
+    "-v", "--verbose", "--version", "-###", "-dumpversion", "-dumpfullversion",
+    "-dumpmachine", "-dumpspecs", NULL
+};
+static const char *const informational_prefixes[] = {
+    "-print-", "--print-", "--help", "--target-help", NULL
 };
 static const char *const profile_prefixes[] = {
     "--coverage", "-fprofile-arcs", "-ftest-coverage", "-fprofile-generate", "-fprofile-use",
@@ -307,15 +316,40 @@ static const char *const path_options[] = {
     "--sysroot=", "-iprefix", "-iwithprefixbefore", "-iwithprefix", "-B", "-L", NULL
 };
 
+/* Options "-f...-prefix-map=OLD=NEW": OLD is a path of the build, NEW what the object
+ * says instead. */
+static const char *const prefix_map_options[] = {
+    "-fdebug-prefix-map=", "-ffile-prefix-map=", "-fmacro-prefix-map=", NULL
+};
+
 /* An argument as it goes into the key: an absolute path under the base directory, alone,
- * after a path option ("-I/home/a/src/include"), or as the value of one (`prev` is the
- * option before it), made relative to the working directory. */
+ * after a path option ("-I/home/a/src/include"), as the value of one (`prev` is the
+ * option before it), or as the OLD part of a prefix map, made relative to the working
+ * directory. A map's NEW part is kept: it is what the object holds. */
 static char *key_form(struct cc_args *a, char *arg, const char *prev, const char *cwd,
                       const char *basedir)
 {
     if (!basedir || !*basedir)
         return arg;
     size_t prefix = 0;
+    const char *map = prefix_in_list(prefix_map_options, arg);
+    if (map) {
+        /* -fdebug-prefix-map=/b/one=. from /b/one and =/b/two=. from /b/two both key as
+         * -fdebug-prefix-map=.=. (the working directory is keyed after the map too) */
+        const char *old = arg + strlen(map);
+        const char *eq = strchr(old, '=');
+        char *old_path = eq && old[0] == '/' ? strndup(old, (size_t)(eq - old)) : NULL;
+        char *rel = old_path ? cc_relative_to_cwd(old_path, cwd, basedir) : NULL;
+        /* gcc matches OLD as a string: "/b/one/" and "/b/one" map differently, so a
+         * trailing slash stays */
+        int slash = old_path && eq[-1] == '/' && rel && rel[strlen(rel) - 1] != '/';
+        char *out = NULL;
+        if (rel && asprintf(&out, "%s%s%s%s", map, rel, slash ? "/" : "", eq) < 0)
+            out = NULL;
+        free(old_path);
+        free(rel);
+        return out && own(a, out) ? out : arg;
+    }
     if (arg[0] == '/') {
         if (prev && prev[0] == '-' && !in_list(path_options, prev) && in_list(takes_value, prev))
             return arg;         /* the value of -D, -MT, ... */
@@ -550,6 +584,8 @@ int cc_args_parse(int argc, char **argv, const char *cwd, const char *basedir,
                  (strcmp(arg, "-Xclang") == 0 && val &&
                   (strcmp(val, "-load") == 0 || starts_with(val, "-plugin"))))
             set_reason(a, CC_UNC_PLUGIN, separate ? val : arg);
+        else if (in_list(informational, arg) || prefix_in_list(informational_prefixes, arg))
+            set_reason(a, CC_UNC_UNSUPPORTED, arg);
         else if (strcmp(arg, "-arch") == 0 || starts_with(arg, "-specs") ||
                  starts_with(arg, "--specs") || strcmp(arg, "-wrapper") == 0 ||
                  starts_with(arg, "-fdirectives-only") || strcmp(arg, "-fpch-preprocess") == 0)

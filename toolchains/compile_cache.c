@@ -40,6 +40,12 @@ void cc_count(struct cc_call *call, int stat)
     call->stats.v[stat]++;
 }
 
+void cc_count_fallback(struct cc_call *call, int reason)
+{
+    cc_count(call, CC_STAT_LOCAL_FALLBACKS);
+    cc_count(call, reason);
+}
+
 static void flush_stats(struct cc_call *call)
 {
     cc_stats_add(call->stats_path, &call->stats);
@@ -748,7 +754,13 @@ int cc_call_run(const struct cc_settings *set, const char *self_path, int argc, 
         }
         udcs_buf_release(&pp);
     }
-    if (status < 0 && !farm && set->farm && *set->farm) {
+    if (status < 0 && !farm && set->farm && *set->farm &&
+        cc_farm_down_check(set->cache_dir, set->farm)) {
+        /* a call in the last minute found the master silent or gone: do not wait again */
+        udcs_log_info("compile: the farm %s is marked down (%s/compile/farm-down); "
+                      "compiling %s here", set->farm, set->cache_dir, call.args.source);
+        cc_count_fallback(&call, CC_STAT_FALLBACK_FARM_DOWN);
+    } else if (status < 0 && !farm && set->farm && *set->farm) {
         cas_store_close(call.store);
         call.store = NULL;
         hand_over_to_farm(self_path, argc, argv);

@@ -21,7 +21,7 @@
 
 #define RECORD_MAGIC "udcs-compiler 1"
 #define PROBE_TIMEOUT_MS 10000
-#define MAX_PROGRAMS 4
+#define MAX_PROGRAMS (1 + CC_MAX_PROGRAMS)   /* the driver and its programs */
 
 static int same_file(const char *a, const char *b)
 {
@@ -98,23 +98,28 @@ static char *probe(const char *exe, const char *arg)
     return line;
 }
 
-size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out, size_t max)
+size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out,
+                            const char **names, size_t max)
 {
     size_t n = 0;
     if (family != CC_FAMILY_GCC)
         return 0;   /* clang is one binary */
-    static const char *const asks[] = { "-print-prog-name=cc1", "-print-prog-name=cc1plus",
-                                        "-print-prog-name=as" };
+    static const char *const progs[] = { "cc1", "cc1plus", "as" };
     for (size_t i = 0; i < 3 && n < max; i++) {
-        char *p = probe(driver, asks[i]);
+        char ask[64];
+        snprintf(ask, sizeof(ask), "-print-prog-name=%s", progs[i]);
+        char *p = probe(driver, ask);
         char *path = NULL;
         if (p && p[0] == '/' && access(p, X_OK) == 0)
             path = strdup(p);
         else if (p && strchr(p, '/') == NULL)
             cc_compiler_find(p, NULL, &path);   /* "as" is looked up in PATH by the driver */
         free(p);
-        if (path)
+        if (path) {
+            if (names)
+                names[n] = progs[i];
             out[n++] = path;
+        }
     }
     return n;
 }
@@ -156,6 +161,7 @@ static int record_load(const char *file, const char *path, struct cc_compiler *c
         long long sec;
         long nsec;
         int used = 0;
+        char name[16];
         if (strcmp(line, RECORD_MAGIC) == 0) {
             ok = 1;
         } else if (sscanf(line, "file %llu %lld %ld %llu %n", &size, &sec, &nsec, &ino, &used) == 4 &&
@@ -172,12 +178,20 @@ static int record_load(const char *file, const char *path, struct cc_compiler *c
             memcpy(c->driver_hex, line + 7, CAS_HEX_LEN + 1);
         } else if (strncmp(line, "target ", 7) == 0) {
             snprintf(c->target, sizeof(c->target), "%s", line + 7);
+        } else if (sscanf(line, "prog %15s %n", name, &used) == 1 && used > 0 &&
+                   strlen(line + used) == CAS_HEX_LEN && c->n_programs < CC_MAX_PROGRAMS) {
+            struct cc_program *pr = &c->programs[c->n_programs++];
+            snprintf(pr->name, sizeof(pr->name), "%s", name);
+            memcpy(pr->hex, line + used, CAS_HEX_LEN + 1);
         }
         if (!ok)
             break;
     }
     udcs_buf_release(&b);
-    return ok && files > 0 && c->hex[0] && c->driver_hex[0] ? 0 : -ESTALE;
+    /* every file after the driver is a program with its digest (records written before
+     * the digests were kept lack them: those are made again) */
+    return ok && files > 0 && c->n_programs == (size_t)files - 1 && c->hex[0] &&
+           c->driver_hex[0] ? 0 : -ESTALE;
 }
 
 /* Hash the driver and what it runs; fill `c`; write the record. */
@@ -188,9 +202,13 @@ static int identify_fresh(const char *path, const char *file, enum cc_family fam
     size_t n = 0;
     progs[n++].path = strdup(path);
     char *found[MAX_PROGRAMS - 1];
-    size_t nf = cc_compiler_programs(path, family, found, MAX_PROGRAMS - 1);
-    for (size_t i = 0; i < nf; i++)
+    const char *names[MAX_PROGRAMS - 1];
+    size_t nf = cc_compiler_programs(path, family, found, names, MAX_PROGRAMS - 1);
+    for (size_t i = 0; i < nf; i++) {
         progs[n++].path = found[i];
+        snprintf(c->programs[i].name, sizeof(c->programs[i].name), "%s", names[i]);
+    }
+    c->n_programs = nf;
     struct cas_hasher h;
     int rc = cas_hasher_init(&h);
     if (rc < 0)
@@ -209,8 +227,7 @@ static int identify_fresh(const char *path, const char *file, enum cc_family fam
             rc = -errno;
         } else if ((rc = cas_digest_of_file(progs[i].path, &d)) == 0) {
             cas_digest_hex(&d, hex);
-            if (i == 0)
-                memcpy(c->driver_hex, hex, sizeof(hex));
+            memcpy(i == 0 ? c->driver_hex : c->programs[i - 1].hex, hex, sizeof(hex));
             cas_hasher_update(&h, hex, CAS_HEX_LEN);
         }
     }
@@ -229,6 +246,8 @@ static int identify_fresh(const char *path, const char *file, enum cc_family fam
                          (long long)progs[i].st.st_mtim.tv_sec, progs[i].st.st_mtim.tv_nsec,
                          (unsigned long long)progs[i].st.st_ino, progs[i].path);
     udcs_buf_appendf(&rec, "hex %s\ndriver %s\ntarget %s\n", c->hex, c->driver_hex, c->target);
+    for (size_t i = 0; i < c->n_programs; i++)
+        udcs_buf_appendf(&rec, "prog %s %s\n", c->programs[i].name, c->programs[i].hex);
     if (file && rec.data) {
         char *dir = strdup(file);
         char *slash = dir ? strrchr(dir, '/') : NULL;
@@ -267,6 +286,8 @@ int cc_compiler_identify(const char *path, const char *name, const char *cache_d
     if (rc < 0) {
         memset(out->hex, 0, sizeof(out->hex));
         memset(out->driver_hex, 0, sizeof(out->driver_hex));
+        memset(out->programs, 0, sizeof(out->programs));
+        out->n_programs = 0;
         rc = identify_fresh(path, file, family, out);
         if (rc == 0)
             udcs_log_debug("compile: identified %s: %s (target %s)", path, out->hex, out->target);

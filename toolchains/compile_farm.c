@@ -8,7 +8,9 @@
  * preprocessed text. The agent's object is the one a local compile writes (tests compare
  * them byte for byte). Anything unexpected - no matching agent soon, a slow or dead
  * master, a failed or noisy remote compile - ends in a local compile: the build never
- * fails or hangs because of the farm. */
+ * fails or hangs because of the farm. Each request to the master waits at most
+ * UDCS_FARM_TIMEOUT; one that gets no answer marks the farm down (compile_farm_down.c),
+ * so the calls of the next minute do not wait for it again. */
 #include "toolchains/compile_farm.h"
 #include "toolchains/compile_internal.h"
 #include "common/clock.h"
@@ -29,8 +31,8 @@
 
 /* How long a unit may wait for an agent before it is compiled here instead. */
 #define QUEUE_WAIT_MS 5000
+/* A master on the LAN accepts in milliseconds; UDCS_FARM_TIMEOUT bounds it further. */
 #define CONNECT_TIMEOUT_MS 2000
-#define CALL_TIMEOUT_MS 30000
 #define POLL_FIRST_MS 10
 #define POLL_MAX_MS 200
 #define REMOTE_INPUT "in.i"
@@ -38,12 +40,25 @@
 
 struct farm_ctx {
     int tried, usable;
+    int unreachable;            /* a request to the master's API got no answer */
+    int marked;                 /* the farm-down marker says so (or said so already) */
+    const struct cc_settings *set;
     struct cas *cas;
     struct udcs_http_client *http;
     char *url, *token;
 };
 
 static struct farm_ctx ctx;
+
+/* Bound every request of the farm's store: UDCS_FARM_TIMEOUT to connect (2 s at most),
+ * with nothing moving, and in all (`total_ms`, 0: no total limit). */
+static void store_timeouts(uint64_t total_ms)
+{
+    uint64_t t = ctx.set->farm_timeout_ms;
+    if (ctx.cas && cas_remote(ctx.cas))
+        cas_remote_set_timeouts(cas_remote(ctx.cas), t < CONNECT_TIMEOUT_MS ? t : CONNECT_TIMEOUT_MS,
+                                t, total_ms);
+}
 
 /* Connect on first use; 0 when the farm can be used. */
 static int farm_open(struct cc_call *call)
@@ -52,6 +67,15 @@ static int farm_open(struct cc_call *call)
         return ctx.usable ? 0 : -1;
     ctx.tried = 1;
     const struct cc_settings *set = call->set;
+    ctx.set = set;
+    if (cc_farm_down_check(set->cache_dir, set->farm)) {
+        /* another call found it silent or gone a moment ago (udcs-compile checked too,
+         * before handing over; this is the race between the two) */
+        udcs_log_info("compile: the farm %s is marked down (%s/compile/farm-down); not "
+                      "asking it", set->farm, set->cache_dir);
+        ctx.marked = 1;
+        return -1;
+    }
     const char *f = set->farm;
     if (asprintf(&ctx.url, "%s%s", strstr(f, "://") ? "" : "http://", f) < 0) {
         ctx.url = NULL;
@@ -71,14 +95,51 @@ static int farm_open(struct cc_call *call)
         udcs_log_warn("compile: cannot use the farm %s: %s", ctx.url, udcs_strerror(rc));
         return -1;
     }
-    udcs_http_client_set_timeouts(ctx.http, CONNECT_TIMEOUT_MS, CALL_TIMEOUT_MS);
+    uint64_t t = set->farm_timeout_ms;
+    udcs_http_client_set_timeouts(ctx.http, t < CONNECT_TIMEOUT_MS ? t : CONNECT_TIMEOUT_MS, t);
+    udcs_http_client_set_stall(ctx.http, t);
+    store_timeouts(t);
     ctx.usable = 1;
     return 0;
 }
 
+/* Whether a request to the master (its store or its API) got no answer. */
+static int farm_unreachable(void)
+{
+    return ctx.unreachable || (ctx.cas && cas_last_remote_rc(ctx.cas) == UDCS_ENET);
+}
+
+/* The master did not answer: say so once, and tell the calls of the next minute, through
+ * the marker, to compile here at once. */
+static void mark_down(const char *why)
+{
+    if (ctx.marked)
+        return;
+    ctx.marked = 1;
+    int rc = cc_farm_down_mark(ctx.set->cache_dir, ctx.set->farm, why);
+    udcs_log_warn("compile: the farm %s did not answer (%s); this call and those of the next "
+                  "%d s compile here%s%s", ctx.set->farm, why, CC_FARM_DOWN_HOLD_S,
+                  rc < 0 ? "; cannot write the farm-down marker: " : "",
+                  rc < 0 ? udcs_strerror(rc) : "");
+}
+
+/* Whether the farm failed in this process; it is then left alone. */
 static int farm_down(void)
 {
-    return ctx.cas && *cas_last_remote_error(ctx.cas);
+    if (ctx.cas && cas_last_remote_rc(ctx.cas) == UDCS_ENET)
+        mark_down(cas_last_remote_error(ctx.cas));
+    return farm_unreachable() || (ctx.cas && *cas_last_remote_error(ctx.cas));
+}
+
+/* A request to the master's API; one that gets no answer makes the farm down. */
+static int api_call(struct udcs_http_call *hc)
+{
+    int rc = udcs_http_client_call(ctx.http, hc);
+    if (rc == UDCS_ENET) {
+        ctx.unreachable = 1;
+        mark_down(hc->error);
+    }
+    return rc;
 }
 
 /* Copy every blob of `r` into the local store (read-through). */
@@ -103,20 +164,23 @@ static int op_ac_get(struct cc_call *call, const struct cas_digest *key,
 {
     if (farm_open(call) < 0 || farm_down())
         return 0;
-    if (cas_ac_get(ctx.cas, key, out) < 0)
-        return 0;
-    if (pull_blobs(call, out) < 0) {
+    int found = cas_ac_get(ctx.cas, key, out) == 0;
+    if (found && pull_blobs(call, out) < 0) {
         cas_action_result_release(out);
-        return 0;
+        found = 0;
     }
-    return 1;
+    if (!found)
+        farm_down();   /* a master that did not answer is marked down now */
+    return found;
 }
 
 static void op_ac_put(struct cc_call *call, const struct cas_digest *key,
                       const struct cas_action_result *r)
 {
-    if (farm_open(call) == 0 && !farm_down())
+    if (farm_open(call) == 0 && !farm_down()) {
         cas_ac_put(ctx.cas, key, r);
+        farm_down();
+    }
 }
 
 /* ---- a remote compile ------------------------------------------------------------------ */
@@ -129,7 +193,7 @@ static json_t *get_json(const char *path)
     hc.path = path;
     hc.response = &body;
     json_t *j = NULL;
-    if (udcs_http_client_call(ctx.http, &hc) == 0)
+    if (api_call(&hc) == 0)
         j = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
     else
         udcs_log_warn("compile: GET %s: %s", path, hc.error);
@@ -139,13 +203,15 @@ static json_t *get_json(const char *path)
 
 static void cancel_job(long long id)
 {
+    if (ctx.unreachable)
+        return;   /* it would not be heard either */
     char path[64];
     snprintf(path, sizeof(path), "/api/jobs/%lld", id);
     struct udcs_http_call hc = UDCS_HTTP_CALL_INIT;
     hc.method = "DELETE";
     hc.path = path;
     hc.timeout_ms = CONNECT_TIMEOUT_MS;
-    udcs_http_client_call(ctx.http, &hc);
+    api_call(&hc);
 }
 
 /* Where a remote compile can go: an agent with this very compiler, or (shipping the
@@ -165,6 +231,44 @@ static int has_tool(const json_t *dev, const char *name, const char *fingerprint
     return 0;
 }
 
+/* The programs a remote compile of this call runs besides the driver, which must be the
+ * same files on the agent (the key holds their digests): cc1 or cc1plus, and as unless
+ * it stops at assembly. Their number, or 0 when this compiler's record lacks one (then
+ * no agent's own compiler can be trusted with it). */
+static size_t needed_programs(const struct cc_call *call, const struct cc_program **out)
+{
+    const char *want[2] = { call->args.lang == CC_LANG_CXX ? "cc1plus" : "cc1",
+                            call->args.assemble_only ? NULL : "as" };
+    size_t n = 0;
+    for (size_t w = 0; w < 2; w++) {
+        if (!want[w])
+            continue;
+        size_t i = 0;
+        while (i < call->compiler.n_programs && strcmp(call->compiler.programs[i].name, want[w]))
+            i++;
+        if (i == call->compiler.n_programs)
+            return 0;
+        out[n++] = &call->compiler.programs[i];
+    }
+    return n;
+}
+
+/* Whether the agent `dev` has this very compiler: the driver and the programs it runs. */
+static int has_compiler(const json_t *dev, const struct cc_call *call)
+{
+    const struct cc_program *progs[2];
+    size_t n = needed_programs(call, progs);
+    if (n == 0 || !has_tool(dev, call->compiler.name, call->compiler.driver_hex))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof(name), "%s/%s", call->compiler.name, progs[i]->name);
+        if (!has_tool(dev, name, progs[i]->hex))
+            return 0;
+    }
+    return 1;
+}
+
 static enum route choose_route(const struct cc_call *call, const char *arch)
 {
     json_t *j = get_json("/api/devices");
@@ -175,8 +279,7 @@ static enum route choose_route(const struct cc_call *call, const char *arch)
         const char *state = json_string_value(json_object_get(dev, "status"));
         if (!state || strcmp(state, "lost") == 0 || strcmp(state, "draining") == 0)
             continue;
-        if (call->set->ship != CC_SHIP_ALWAYS &&
-            has_tool(dev, call->compiler.name, call->compiler.driver_hex)) {
+        if (call->set->ship != CC_SHIP_ALWAYS && has_compiler(dev, call)) {
             best = ROUTE_NATIVE;
             break;
         }
@@ -198,7 +301,22 @@ static json_t *compile_job(const struct cc_call *call, const struct cas_digest *
     char hex[CAS_HEX_LEN + 1], dig[CAS_HEX_LEN + 32], name_fp[256];
     snprintf(dig, sizeof(dig), "%s/%llu", cas_digest_hex(input, hex),
              (unsigned long long)input->size);
-    snprintf(name_fp, sizeof(name_fp), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+    /* an agent's own compiler: the driver and each program by its fingerprint ("gcc@HEX",
+     * "gcc/cc1@HEX", "gcc/as@HEX"), as udcs-detect lists them */
+    json_t *tools = json_array();
+    if (tc) {
+        json_array_append_new(tools, json_string("bwrap"));
+    } else {
+        const struct cc_program *progs[2];
+        size_t n = needed_programs(call, progs);
+        snprintf(name_fp, sizeof(name_fp), "%s@%s", call->compiler.name, call->compiler.driver_hex);
+        json_array_append_new(tools, json_string(name_fp));
+        for (size_t i = 0; i < n; i++) {
+            snprintf(name_fp, sizeof(name_fp), "%s/%s@%s", call->compiler.name, progs[i]->name,
+                     progs[i]->hex);
+            json_array_append_new(tools, json_string(name_fp));
+        }
+    }
     json_t *argv = json_array();
     /* a shipped compiler runs by its path inside the toolchain's root */
     json_array_append_new(argv, json_string(tc ? call->compiler.path : call->compiler.name));
@@ -221,18 +339,19 @@ static json_t *compile_job(const struct cc_call *call, const struct cas_digest *
                  (unsigned long long)tc->size);
         json_object_set_new(unit, "toolchain", json_string(tct));
     }
-    return json_pack("{s:s, s:i, s:b, s:i, s:{s:[s], s:s, s:s}, s:[o]}", "type", "EXEC",
+    return json_pack("{s:s, s:i, s:b, s:i, s:{s:o, s:s, s:s}, s:[o]}", "type", "EXEC",
                      "priority", 5, "retry_failed_commands", 0, "max_attempts", 2,
-                     "requirements", "toolchains", tc ? "bwrap" : name_fp, "os", "linux",
+                     "requirements", "toolchains", tools, "os", "linux",
                      "architecture", arch, "units", unit);
 }
 
 /* Submit, wait, and fetch the result of the unit. 1 with `out` filled, 0 when it did not
- * run there (the reason is logged). */
+ * run there (the reason is logged, and its counter, CC_STAT_FALLBACK_*, put in *why). */
 static int run_remote(struct cc_call *call, const struct cas_digest *input,
                       const struct cas_digest *tc, const char *arch,
-                      struct cas_action_result *out)
+                      struct cas_action_result *out, int *why)
 {
+    *why = CC_STAT_FALLBACK_REMOTE_FAILED;
     json_t *job = compile_job(call, input, tc, arch);
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     json_decref(job);
@@ -246,7 +365,7 @@ static int run_remote(struct cc_call *call, const struct cas_digest *input,
     hc.body = text;
     hc.body_len = strlen(text);
     hc.response = &body;
-    int rc = udcs_http_client_call(ctx.http, &hc);
+    int rc = api_call(&hc);
     free(text);
     json_t *ans = rc == 0 ? json_loadb(body.data ? body.data : "", body.len, 0, NULL) : NULL;
     udcs_buf_release(&body);
@@ -276,9 +395,9 @@ static int run_remote(struct cc_call *call, const struct cas_digest *input,
         if (state && strcmp(state, "done") == 0) {
             json_t *res = json_object_get(unit, "result");
             char *rtext = res ? json_dumps(res, JSON_COMPACT) : NULL;
-            char why[256];
-            found = rtext && cas_action_result_from_json(rtext, strlen(rtext), out, why,
-                                                         sizeof(why)) == 0;
+            char bad[256];
+            found = rtext && cas_action_result_from_json(rtext, strlen(rtext), out, bad,
+                                                         sizeof(bad)) == 0;
             free(rtext);
             json_decref(j);
             break;
@@ -300,6 +419,8 @@ static int run_remote(struct cc_call *call, const struct cas_digest *input,
                               ? json_string_value(json_object_get(unit, "why")) : "");
             json_decref(j);
             cancel_job(id);
+            if (queued)
+                *why = CC_STAT_FALLBACK_NO_AGENT;
             break;
         }
         json_decref(j);
@@ -318,9 +439,11 @@ static const struct cas_output *output_named(const struct cas_action_result *r, 
     return NULL;
 }
 
-/* Compile on an agent. Returns the exit status (0), or -1 when it must be done here. */
-static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
+/* Compile on an agent. Returns the exit status (0), or -1 when it must be done here,
+ * with the counter of the reason (CC_STAT_FALLBACK_*) in *why. */
+static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops, int *why)
 {
+    *why = CC_STAT_FALLBACK_REMOTE_FAILED;
     const struct cc_args *a = &call->args;
     struct udcs_buf pp = UDCS_BUF_INIT(0);
     if (cc_preprocess(call, 1, &pp) < 0) {
@@ -346,9 +469,19 @@ static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
     const char *arch = uname(&un) == 0 ? un.machine : "unknown";
     enum route route = choose_route(call, arch);
     struct cas_digest tc;
-    if (route == ROUTE_SHIP && cc_toolchain_package(call, ctx.cas, &tc) < 0)
-        route = ROUTE_NONE;
+    if (route == ROUTE_SHIP) {
+        /* tens of megabytes, sent once: bounded by the stall limit, not by a total */
+        store_timeouts(0);
+        if (cc_toolchain_package(call, ctx.cas, &tc) < 0)
+            route = ROUTE_NONE;
+        store_timeouts(call->set->farm_timeout_ms);
+    }
+    if (farm_down()) {
+        udcs_buf_release(&pp);
+        return -1;   /* the caller names the reason */
+    }
     if (route == ROUTE_NONE) {
+        *why = CC_STAT_FALLBACK_NO_AGENT;
         udcs_log_info("compile: no agent can compile %s with %s (none has it, and none can "
                       "run it shipped); compiling here", a->source, call->compiler.path);
         udcs_buf_release(&pp);
@@ -359,7 +492,7 @@ static int compile_remote(struct cc_call *call, const struct cc_farm_ops *ops)
         return -1;
     }
     uint64_t t0 = udcs_mono_ms();
-    if (run_remote(call, &input, route == ROUTE_SHIP ? &tc : NULL, arch, &res) == 1) {
+    if (run_remote(call, &input, route == ROUTE_SHIP ? &tc : NULL, arch, &res, why) == 1) {
         const struct cas_output *obj = output_named(&res, REMOTE_OUTPUT);
         struct udcs_buf out = UDCS_BUF_INIT(64u << 20);
         if (res.exit_code == 0 && res.stderr_digest.size == 0 && obj &&
@@ -409,15 +542,19 @@ static int op_miss(struct cc_call *call, char **argv, int argc)
 {
     const struct cc_settings *set = call->set;
     int slot = -1;
-    int try_remote = call->args.remote_ok && !set->local_only && farm_open(call) == 0 &&
-                     !farm_down();
+    int usable = farm_open(call) == 0 && !farm_down();
+    if (!usable)   /* its cache could not be asked, and this result will not be shared */
+        cc_count_fallback(call, CC_STAT_FALLBACK_FARM_DOWN);
+    int try_remote = usable && call->args.remote_ok && !set->local_only;
     if (try_remote && !set->remote_only && (slot = cc_slot_acquire(call, 0)) >= 0)
         try_remote = 0;   /* this machine has a free slot: use it first (like icecream) */
     if (try_remote) {
-        int status = compile_remote(call, &ops);
+        int why;
+        int status = compile_remote(call, &ops, &why);
         if (status >= 0)
             return status;
-        cc_count(call, CC_STAT_LOCAL_FALLBACKS);
+        farm_down();   /* marks a master that stopped answering on the way */
+        cc_count_fallback(call, farm_unreachable() ? CC_STAT_FALLBACK_FARM_DOWN : why);
     }
     if (slot < 0)
         slot = cc_slot_acquire(call, 1);

@@ -46,6 +46,16 @@ struct run_out_view {
 };
 
 void cc_count(struct cc_call *call, int stat);
+/* Count a local fallback and its reason (CC_STAT_FALLBACK_*). */
+void cc_count_fallback(struct cc_call *call, int reason);
+
+/* The farm-down marker (compile_farm_down.c). A farm that did not answer is left alone
+ * for this long: the calls in between compile here at once. */
+#define CC_FARM_DOWN_HOLD_S 60
+/* Note that the farm `farm` (the setting as given) failed, and why. 0 or -errno. */
+int cc_farm_down_mark(const char *cache_dir, const char *farm, const char *why);
+/* 1 when `farm` was marked down less than CC_FARM_DOWN_HOLD_S seconds ago, else 0. */
+int cc_farm_down_check(const char *cache_dir, const char *farm);
 /* `path` relative to `cwd` when it is absolute and lies under `basedir` (malloc()ed);
  * NULL when that does not apply. */
 char *cc_relative_to_cwd(const char *path, const char *cwd, const char *basedir);
@@ -74,8 +84,10 @@ int cc_slot_acquire(struct cc_call *call, int wait);
  * 0 when it exited 0, -ECHILD otherwise, or -errno. */
 int cc_run_output(char *const *argv, struct udcs_buf *out);
 /* The programs a gcc driver runs to compile (cc1, cc1plus, as), as absolute paths
- * (malloc()ed) into `out`; their number. None for clang, which is one binary. */
-size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out, size_t max);
+ * (malloc()ed) into `out` and, when `names` is not NULL, their names ("cc1", static) into
+ * `names`; their number. None for clang, which is one binary. */
+size_t cc_compiler_programs(const char *driver, enum cc_family family, char **out,
+                            const char **names, size_t max);
 
 /* udcs-compile-farm: the archive of this compiler for agents without it, built once per
  * compiler identity and put into `cas` (both levels). 0 or an error (logged). */

@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #define DEFAULT_REMOTE_TIMEOUT_S "120"
+/* A compile takes seconds; a wrapper that waits longer than that for a master that does
+ * not answer is slower than the compiler it wraps. */
+#define DEFAULT_FARM_TIMEOUT_S "5"
 
 static const struct udcs_setting settings[] = {
     /*           name            flag           env                   key                     default            type    help */
@@ -40,6 +43,7 @@ static const struct udcs_setting settings[] = {
     UDCS_SETTING(local_only,     NULL,          "UDCS_LOCAL_ONLY",    "compile.local_only",   "false",           BOOL,   "never compile on agents (the farm's cache is still used)"),
     UDCS_SETTING(local_slots,    NULL,          "UDCS_LOCAL_SLOTS",   "compile.local_slots",  NULL,              UINT,   "compiles at once on this machine before misses go to agents (default: cores)"),
     UDCS_SETTING(remote_timeout, NULL,          "UDCS_REMOTE_TIMEOUT","compile.remote_timeout", DEFAULT_REMOTE_TIMEOUT_S, UINT, "seconds a remote compile may take before it is done here"),
+    UDCS_SETTING(farm_timeout,   NULL,          "UDCS_FARM_TIMEOUT",  "compile.farm_timeout", DEFAULT_FARM_TIMEOUT_S, UINT, "seconds to wait for one answer of the farm's master before compiling here"),
     UDCS_SETTING(ship_toolchain, NULL,          "UDCS_SHIP_TOOLCHAIN","compile.ship_toolchain", "auto",          STRING, "auto (to agents without this compiler), always, or never"),
     UDCS_SETTING(job_stats,      NULL,          "UDCS_JOB_STATS",     NULL,                   NULL,              PATH,   "a second counters file (udcs-compile --project uses it per target)"),
 };
@@ -73,7 +77,8 @@ static void usage(FILE *out, const struct udcs_config *cfg)
     udcs_config_print_flags(cfg, out);
     fprintf(out, "  UDCS_CACHE_DIR, UDCS_MAXSIZE, UDCS_FARM, UDCS_TOKEN_FILE, UDCS_BASEDIR,\n"
                  "  UDCS_LOGFILE, UDCS_SLOPPINESS, UDCS_MODE, UDCS_DISABLE, UDCS_REMOTE_ONLY,\n"
-                 "  UDCS_LOCAL_ONLY, UDCS_LOCAL_SLOTS, UDCS_REMOTE_TIMEOUT, UDCS_SHIP_TOOLCHAIN:\n"
+                 "  UDCS_LOCAL_ONLY, UDCS_LOCAL_SLOTS, UDCS_REMOTE_TIMEOUT, UDCS_FARM_TIMEOUT,\n"
+                 "  UDCS_SHIP_TOOLCHAIN:\n"
                  "  see docs/COMPILE.md\n");
 }
 
@@ -176,6 +181,9 @@ static int settings_from(const struct udcs_config *cfg, struct cc_settings *set)
         set->local_slots = v > 0 && v < 4096 ? (unsigned)v : set->local_slots;
     if (udcs_config_uint(cfg, "remote_timeout", &v) == 0)
         set->remote_timeout_ms = v * 1000;
+    v = 0;
+    rc |= udcs_config_uint(cfg, "farm_timeout", &v);   /* always set: it has a default */
+    set->farm_timeout_ms = (v ? v : 1) * 1000;          /* 0 would wait for nothing at all */
     if (set->remote_only && set->local_only) {
         fprintf(stderr, "udcs-compile: error: UDCS_REMOTE_ONLY and UDCS_LOCAL_ONLY are both "
                 "set; choose one\n");
@@ -268,6 +276,9 @@ static int show_stats(const struct cc_settings *set, int as_json)
     print_line("  Misses", s.v[CC_STAT_MISSES], cacheable);
     print_line("    Compiled on agents", s.v[CC_STAT_REMOTE_COMPILES], s.v[CC_STAT_MISSES]);
     print_line("    Local fallbacks", s.v[CC_STAT_LOCAL_FALLBACKS], 0);
+    print_line("      farm down", s.v[CC_STAT_FALLBACK_FARM_DOWN], 0);
+    print_line("      no agent", s.v[CC_STAT_FALLBACK_NO_AGENT], 0);
+    print_line("      remote compile failed", s.v[CC_STAT_FALLBACK_REMOTE_FAILED], 0);
     print_line("Uncacheable calls", uncacheable, s.v[CC_STAT_CALLS]);
     for (int u = 1; u < CC_UNC_COUNT; u++) {
         if (s.v[CC_STAT_UNCACHEABLE(u)]) {

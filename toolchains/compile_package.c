@@ -190,7 +190,7 @@ static int build(const struct cc_call *call, const char *file, char *why, size_t
     char *progs[4];
     progs[0] = strdup(call->compiler.path);
     size_t n = progs[0] ? 1 + cc_compiler_programs(call->compiler.path, call->args.family,
-                                                   progs + 1, 3) : 0;
+                                                   progs + 1, NULL, 3) : 0;
     for (size_t i = 0; i < n; i++) {
         if (p.rc == 0) {
             add_path(&p, progs[i], 0);

@@ -24,6 +24,9 @@ static const char *const fixed_names[CC_STAT_FIXED_COUNT] = {
     [CC_STAT_REMOTE_COMPILES] = "remote_compiles",
     [CC_STAT_LOCAL_FALLBACKS] = "local_fallbacks",
     [CC_STAT_ERRORS] = "errors",
+    [CC_STAT_FALLBACK_FARM_DOWN] = "local_fallbacks_farm_down",
+    [CC_STAT_FALLBACK_NO_AGENT] = "local_fallbacks_no_agent",
+    [CC_STAT_FALLBACK_REMOTE_FAILED] = "local_fallbacks_remote_failed",
 };
 
 static const char *const uncacheable_keys[CC_UNC_COUNT] = {

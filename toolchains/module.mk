@@ -8,8 +8,8 @@
 COMPILE_SRCS := toolchains/compile_args.c toolchains/compile_compiler.c \
                 toolchains/compile_depfile.c toolchains/compile_key.c \
                 toolchains/compile_manifest.c toolchains/compile_stats.c \
-                toolchains/compile_cache.c toolchains/compile_project.c \
-                toolchains/compile_project_build.c
+                toolchains/compile_cache.c toolchains/compile_farm_down.c \
+                toolchains/compile_project.c toolchains/compile_project_build.c
 COMPILE_OBJS := $(COMPILE_SRCS:%.c=$(O)/%.o)
 COMPILE_LIB := $(O)/libudcs_compile.a
 COMPILE_MAIN_OBJS := $(O)/toolchains/compile_main.o

@@ -24,7 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "register accepted out of bounds");
     struct farm_heartbeat_req hb;
     if (farm_parse_heartbeat(body, &hb, why, sizeof(why)) == 0)
-        FUZZ_CHECK(hb.agent_id >= 1 && (!hb.leases || json_is_array(hb.leases)),
+        FUZZ_CHECK(hb.agent_id >= 1 && (!hb.leases || json_is_array(hb.leases)) &&
+                       (!hb.load || json_is_null(json_object_get(hb.load, "cpu")) ||
+                        !json_object_get(hb.load, "cpu") ||
+                        (json_number_value(json_object_get(hb.load, "cpu")) >= 0 &&
+                         json_number_value(json_object_get(hb.load, "cpu")) <= 1)),
                    "heartbeat accepted out of bounds");
     struct farm_lease_req lease;
     if (farm_parse_lease(body, &lease, why, sizeof(why)) == 0)

@@ -341,6 +341,32 @@ unc no_source "no source (gcc -c -O2 -o x.o)" x.o -- gcc -c -O2 -o x.o
 unc source_missing "a missing source" nope.o -- gcc -c nope.c -o nope.o
 unc stdio "-o - (assembly to stdout)" -- gcc -S a.c -o -
 IN="$U/a.c" unc stdio "source from stdin (-x c -)" stdin.o -- gcc -x c -c - -o stdin.o
+# informational options: the driver reports on itself, so the compiler runs every time
+unc unsupported_option "--version" a.o -- gcc -c a.c --version
+unc unsupported_option "-print-search-dirs" a.o -- gcc -print-search-dirs -c a.c
+unc unsupported_option "-dumpmachine" a.o -- gcc -dumpmachine -c a.c
+unc unsupported_option "--help=optimizers" a.o -- gcc --help=optimizers -c a.c
+have clang && unc unsupported_option "clang --print-resource-dir" a.o -- clang --print-resource-dir -c a.c
+# -v and -### print temporary file names, different on each run: compared loosely
+for opt in -v --verbose -###; do
+    snap
+    rm -f "$U/verbose.o"
+    (cd "$U" && gcc $opt -c a.c -o plainv.o 2>/dev/null; echo $? >"$U/.v-plain")
+    (cd "$U" && "$UC" gcc $opt -c a.c -o verbose.o 2>"$U/.v-err"; echo $? >"$U/.v-udcs")
+    (cd "$U" && "$UC" gcc $opt -c a.c -o verbose.o 2>"$U/.v-err2"; echo $? >>"$U/.v-udcs")
+    check "uncacheable: $opt: exits as the compiler did, twice" \
+        test "$(cat "$U/.v-plain") $(cat "$U/.v-plain")" = "$(echo $(cat "$U/.v-udcs"))"
+    check "uncacheable: $opt: the compiler's report reached stderr each time" \
+        sh -c "grep -q 'cc1' '$U/.v-err' && grep -q 'cc1' '$U/.v-err2'"
+    if [ -e "$U/plainv.o" ]; then
+        check "uncacheable: $opt: the object is the compiler's" cmp "$U/plainv.o" "$U/verbose.o"
+    else
+        check "uncacheable: $opt: no object, as with the compiler" test ! -e "$U/verbose.o"
+    fi
+    want_delta "uncacheable: $opt: counted as unsupported_option, never a hit" \
+        uncacheable.unsupported_option=2 calls=2 misses=0 hits=0
+    rm -f "$U/plainv.o"
+done
 # profiling writes a time stamp into the object: not comparable byte for byte
 for opt in -fprofile-generate --coverage -fprofile-arcs; do
     snap
@@ -461,6 +487,30 @@ for p in one two; do printf 'const char *where = WHERE;\n' >"$BD/$p/src/w.c"; do
     gcc -c -DWHERE="\"$BD/two/data\"" src/w.c -o wp.o) >/dev/null 2>&1
 check "basedir: -DWHERE=\"\$PWD/data\": the second copy gets its own path, not the first's" \
     cmp "$BD/two/w.o" "$BD/two/wp.o"
+# -g objects: with -fdebug-prefix-map=$PWD=. the copies' objects are the same, and so is
+# the key (the map's OLD part is keyed relative to the working directory)
+use_cache basedir-g
+for p in one two; do
+    (cd "$BD/$p" && gcc -g -c -I"$BD/$p/include" -fdebug-prefix-map="$BD/$p=." src/a.c -o gp.o)
+done
+check "basedir: -g with -fdebug-prefix-map=\$PWD=.: plain gcc's objects of the two copies are equal" \
+    cmp "$BD/one/gp.o" "$BD/two/gp.o"
+bcompile one g.o -g -fdebug-prefix-map="$BD/one=."
+snap
+bcompile two g.o -g -fdebug-prefix-map="$BD/two=."
+want_delta "basedir: -g with -fdebug-prefix-map=\$PWD=.: the second copy hits" direct_hits=1 misses=0
+check "basedir: ... with an object byte-equal to its own plain gcc's" cmp "$BD/two/g.o" "$BD/two/gp.o"
+use_cache basedir-g-fmap
+bcompile one g.o -g -ffile-prefix-map="$BD/one=."
+snap
+bcompile two g.o -g -ffile-prefix-map="$BD/two=."
+want_delta "basedir: -g with -ffile-prefix-map=\$PWD=.: the second copy hits" direct_hits=1 misses=0
+# without the map the working directory is in the object: no sharing
+use_cache basedir-g-nomap
+bcompile one g.o -g
+snap
+bcompile two g.o -g
+want_delta "basedir: -g without a prefix map: the second copy misses" misses=1 direct_hits=0
 # -I naming the working directory itself is the same relative path in both copies
 use_cache basedir-cwd
 (cd "$BD/one" && "$UC" gcc -c -I"$BD/one" -Iinclude src/a.c -o c.o) >/dev/null 2>&1

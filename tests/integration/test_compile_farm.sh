@@ -4,7 +4,10 @@
 # local cache) gets every object from the farm's cache; compiles whose objects would
 # differ (debug information with columns) stay local but still share the cache; killing
 # the master mid-build falls back to local compiles and the build succeeds; an agent with no
-# compiler at all compiles with this machine's gcc, shipped to it and run isolated.
+# compiler at all compiles with this machine's gcc, shipped to it and run isolated; one
+# with this gcc driver but another assembler is not given this machine's compiles; a
+# master that accepts connections and never answers costs one call a few seconds, and the
+# calls of the next minute none (the farm-down marker).
 . "$(dirname "$0")/lib.sh"
 UCC="$UDCS_BIN/udcs-compile"
 
@@ -109,7 +112,8 @@ if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then
     env PATH="$T/onlybwrap" "$AGENT" --farm "$FARM_URL" --token-file "$FARM_TOKEN_FILE" \
         --name bare --work-dir "$T/agents/bare" --log-file "$T/agents/bare.log" \
         --lease-wait-ms 2000 --slots 2 &
-    _pids+=($!)
+    BARE_PID=$!
+    _pids+=("$BARE_PID")
     bare_has() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name == "bare" and .status == "idle")] | length == 1' >/dev/null; }
     check "an agent with no compiler on its PATH registers" wait_until 20 bare_has
     check "it offers no gcc, only bubblewrap" bash -c "curl -sf '$FARM_URL/api/devices' | jq -e '[.devices[] | select(.name == \"bare\") | .toolchains[].name] | (index(\"gcc\") == null and index(\"bwrap\") != null)'"
@@ -137,19 +141,91 @@ else
     echo "# skipped toolchain shipping: bubblewrap cannot create a sandbox here"
 fi
 
-# ---- the master dies mid-build: local compiles finish it -----------------------------------
+# ---- an agent whose gcc driver is ours but whose assembler is not: not used -----------------
+# gcc finds "as" on PATH, so an agent with other binutils first on its PATH runs the same
+# driver and cc1 with another assembler, whose object may differ. Only it is up here.
+kill "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}" ${BARE_PID:+"$BARE_PID"} 2>/dev/null
+wait "${AGENT_PIDS[a1]}" "${AGENT_PIDS[a2]}" ${BARE_PID:+"$BARE_PID"} 2>/dev/null
+mkdir -p "$T/otheras"
+printf '#!/bin/sh\n# binutils of another build\nexec %s "$@"\n' "$(command -v as)" >"$T/otheras/as"
+chmod +x "$T/otheras/as"
+PATH="$T/otheras:$PATH" start_agent oddas --slots 2
+oddas_has() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name == "oddas" and .status == "idle")] | length == 1' >/dev/null; }
+check "an agent with another assembler first on its PATH registers" wait_until 20 oddas_has
+others_lost() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select(.name != "oddas" and .status != "lost")] | length == 0' >/dev/null; }
+check "the other agents are gone" wait_until 20 others_lost
+fp_of() {   # fp_of AGENT TOOLCHAIN: the fingerprint the agent reports for it
+    curl -sf "$FARM_URL/api/devices" |
+        jq -r --arg a "$1" --arg t "$2" '.devices[] | select(.name == $a) | .toolchains[] | select(.name == $t) | .fingerprint'
+}
+ours=$("$UDCS_BIN/udcs-detect" 2>/dev/null)
+our_fp() { jq -r --arg t "$1" '.toolchains[] | select(.name == $t) | .fingerprint' <<<"$ours"; }
+check "it reports our gcc driver" test "$(fp_of oddas gcc)" = "$(our_fp gcc)"
+check "and our cc1" test "$(fp_of oddas gcc/cc1)" = "$(our_fp gcc/cc1)"
+check "but an assembler of its own" \
+    test -n "$(fp_of oddas gcc/as)" -a "$(fp_of oddas gcc/as)" != "$(our_fp gcc/as)"
+export UDCS_CACHE_DIR="$T/cache-oddas" UDCS_SHIP_TOOLCHAIN=never
+printf '#include "common.h"\nint odd(int x) { return scaled(x) + 7; }\n' >"$P/odd.c"
+(cd "$P" && gcc -O2 -Iinclude -c odd.c -o "$T/odd.ref.o")
+check "a compile no agent has the whole compiler for succeeds" \
+    bash -c "cd '$P' && '$UCC' gcc -O2 -Iinclude -c odd.c -o '$T/odd.o'"
+check "its object is gcc's" cmp "$T/odd.o" "$T/odd.ref.o"
+check "it was not sent to the agent with the other assembler" \
+    test "$(stat_of "$T/cache-oddas" remote_compiles)" -eq 0
+check "it was compiled here: no agent has this compiler" \
+    test "$(stat_of "$T/cache-oddas" local_fallbacks_no_agent)" -eq 1
+unset UDCS_SHIP_TOOLCHAIN
+rm -f "$P/odd.c"
+kill "${AGENT_PIDS[oddas]}"
+wait "${AGENT_PIDS[oddas]}" 2>/dev/null
+
+# ---- the master dies mid-build, with agents up: local compiles finish it -------------------
+# The build has two halves: agents compile in the first, the master is killed, and only
+# then does the second start, so both paths are taken whatever the timing.
 export UDCS_CACHE_DIR="$T/cache6"
 for i in $(seq 17 40); do
     printf '#include "common.h"\nint g%d(int x) { for (int k = 0; k < %d; k++) x = scaled(x) ^ k; return x; }\n' "$i" "$i" >"$P/f$i.c"
 done
 make -s -C "$P" OUT="$T/ref6" CC=gcc CFLAGS="-O1" >/dev/null
-( sleep 0.7; kill -9 "$FARM_PID" ) &
+cat >"$P/Makefile.kill" <<'EOF'
+FIRST := $(patsubst %,$(OUT)/f%.o,$(shell seq 17 24))
+SECOND := $(patsubst %,$(OUT)/f%.o,$(shell seq 25 40))
+all: $(FIRST) $(SECOND)
+$(SECOND): | gate
+gate: $(FIRST)
+	@while [ ! -e $(GATE) ]; do sleep 0.05; done
+$(OUT)/%.o: %.c include/common.h
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS) -Iinclude -c $< -o $@
+.PHONY: gate
+EOF
+make -s -C "$P" -f Makefile.kill OUT="$T/ref6k" GATE=/dev/null CC=gcc CFLAGS="-O1" >/dev/null
+start_agent k1 --slots 2
+start_agent k2 --slots 2
+k_idle() { curl -sf "$FARM_URL/api/devices" | jq -e '[.devices[] | select((.name == "k1" or .name == "k2") and .status == "idle")] | length == 2' >/dev/null; }
+check "two agents with gcc are up before the master is killed" wait_until 20 k_idle
+remote_compiled() { test "$(stat_of "$T/cache6" remote_compiles)" -ge 1; }
+(
+    # once an agent has compiled a file (each call adds to the counters as it ends)
+    wait_until 60 remote_compiled
+    kill -9 "$FARM_PID"
+    touch "$T/gate6"
+) &
 killer=$!
 check "a build survives the master being killed" \
-    make -s -j8 -C "$P" OUT="$T/out6" CC="$UCC gcc" CFLAGS="-O1"
+    timeout 300 make -s -j8 -C "$P" -f Makefile.kill OUT="$T/out6" GATE="$T/gate6" CC="$UCC gcc" CFLAGS="-O1"
 wait "$killer"
-check "its objects are identical" same_objects "$T/out6" "$T/ref6"
-check "no call was lost" test "$(stat_of "$T/cache6" calls)" -eq 40
+check "the agents were still up when the master died" kill -0 "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}"
+check "its objects are identical" same_objects "$T/out6" "$T/ref6k"
+check "no call was lost" test "$(stat_of "$T/cache6" calls)" -eq 24
+check "agents compiled some before the master died" test "$(stat_of "$T/cache6" remote_compiles)" -ge 1
+check "the rest fell back to local compiles" test "$(stat_of "$T/cache6" local_fallbacks)" -ge 1
+check "... because the farm was down" test "$(stat_of "$T/cache6" local_fallbacks_farm_down)" -ge 1
+check "the farm is marked down for the next calls" grep -q "^[0-9]* $FARM_URL\$" "$T/cache6/compile/farm-down"
+# An agent whose master died with a unit of its in flight keeps trying to hand it back
+# (SIGTERM drains, and draining waits for the master): this machine goes away instead.
+kill -9 "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}"
+wait "${AGENT_PIDS[k1]}" "${AGENT_PIDS[k2]}" 2>/dev/null
 
 # ---- no farm at all: a dead address costs a fallback, not a hang ---------------------------
 export UDCS_CACHE_DIR="$T/cache7" UDCS_FARM="http://127.0.0.1:1"
@@ -159,5 +235,64 @@ check "a build with an unreachable farm succeeds" \
     make -s -j8 -C "$P" OUT="$T/out7" CC="$UCC gcc" CFLAGS="-O1"
 check "quickly (no long waits on the dead farm)" test $((SECONDS - start)) -lt 60
 check "with identical objects" same_objects "$T/out7" "$T/ref6"
+check "every miss was a local fallback because the farm was down" \
+    test "$(stat_of "$T/cache7" local_fallbacks_farm_down)" -eq "$(stat_of "$T/cache7" misses)"
+
+# ---- a master that accepts connections and never answers: one bounded wait, then none -------
+# (the listener holds every connection it accepts, and counts them)
+python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    with open(sys.argv[2], "a") as f:
+        f.write("connection\n")
+' "$T/silent.port" "$T/silent.conns" &
+silent=$!
+_pids+=("$silent")
+wait_for_port_file "$T/silent.port" "$silent" "the silent listener" /dev/null
+conns() { cat "$T/silent.conns" 2>/dev/null | wc -l; }
+export UDCS_CACHE_DIR="$T/cache8" UDCS_FARM="http://127.0.0.1:$(cat "$T/silent.port")"
+unset UDCS_FARM_TIMEOUT
+(cd "$P" && gcc -O1 -Iinclude -c f17.c -o "$T/s17.ref.o" && gcc -O1 -Iinclude -c f18.c -o "$T/s18.ref.o")
+start=$SECONDS
+check "a compile with a silent master succeeds" \
+    bash -c "cd '$P' && '$UCC' gcc -O1 -Iinclude -c f17.c -o '$T/s17.o'"
+check "well within a minute (the default farm timeout is a few seconds)" test $((SECONDS - start)) -lt 20
+check "the master was asked" test "$(conns)" -ge 1
+check "the object is gcc's" cmp "$T/s17.o" "$T/s17.ref.o"
+check "the farm is marked down" grep -q "^[0-9]* $UDCS_FARM\$" "$T/cache8/compile/farm-down"
+check "counted as a local fallback because the farm was down" \
+    test "$(stat_of "$T/cache8" local_fallbacks) $(stat_of "$T/cache8" local_fallbacks_farm_down)" = "1 1"
+asked=$(conns)
+start=$SECONDS
+check "the next compile succeeds" bash -c "cd '$P' && '$UCC' gcc -O1 -Iinclude -c f18.c -o '$T/s18.o'"
+check "without waiting for the master" test $((SECONDS - start)) -lt 20
+check "without even connecting to it" test "$(conns)" -eq "$asked"
+check "its object is gcc's" cmp "$T/s18.o" "$T/s18.ref.o"
+check "counted as a local fallback because the farm is down" \
+    test "$(stat_of "$T/cache8" local_fallbacks) $(stat_of "$T/cache8" local_fallbacks_farm_down)" = "2 2"
+check "a miss, not a hit" test "$(stat_of "$T/cache8" misses)" -eq 2
+# a minute later the farm is asked again (the marker is made old rather than waited for)
+sed -i "1s/^[0-9]*/$(($(date +%s) - 120))/" "$T/cache8/compile/farm-down"
+check "after the hold, a compile asks the master again and succeeds" \
+    bash -c "cd '$P' && UDCS_FARM_TIMEOUT=1 '$UCC' gcc -O2 -Iinclude -c f18.c -o '$T/s18-2.o'"
+check "it connected again" test "$(conns)" -gt "$asked"
+check "and marked the farm down anew" \
+    test "$(head -n 1 "$T/cache8/compile/farm-down" | cut -d' ' -f1)" -ge $(($(date +%s) - 30))
+# a marker names its farm: another farm is not skipped because of it
+check "with another farm configured, the marker is not obeyed" \
+    bash -c "cd '$P' && UDCS_FARM=http://127.0.0.1:1 '$UCC' gcc -O3 -Iinclude -c f18.c -o '$T/s18-3.o'"
+check "... that farm was asked, and marked down in its turn" \
+    grep -q "^[0-9]* http://127.0.0.1:1\$" "$T/cache8/compile/farm-down"
+check "a farm timeout that is not a number is refused" \
+    bash -c "! UDCS_FARM_TIMEOUT=soon '$UCC' -s"
 
 done_testing

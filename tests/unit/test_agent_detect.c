@@ -379,6 +379,57 @@ static void fake_gcc_on_path_is_reported_with_the_version_it_prints(void **state
     free(resolved);
 }
 
+/* A gcc driver's programs are listed beside it ("gcc/cc1", "gcc/as") with their own
+ * fingerprints: two machines with the same driver may run another cc1 or assembler. */
+static void gcc_programs_are_listed_with_their_fingerprints(void **state)
+{
+    struct fixture *f = *state;
+    char *libexec = udcs_path_join(f->dir, "libexec");
+    assert_non_null(libexec);
+    assert_int_equal(udcs_mkdir_p(libexec, 0755), 0);
+    char *cc1 = write_script(libexec, "cc1", "#!/bin/sh\n# cc1 of gcc 99\nexit 1\n");
+    char *as = write_script(f->dir, "as", "#!/bin/sh\n# as of binutils 9.99\nexit 1\n");
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "#!/bin/sh\n"
+             "case \"$1\" in\n"
+             "-dumpfullversion) echo 99.1.2 ;;\n"
+             "-dumpmachine) echo fake-linux-gnu ;;\n"
+             "-print-prog-name=cc1) echo %s ;;\n"      /* by its path, as gcc does */
+             "-print-prog-name=as) echo as ;;\n"       /* looked up on PATH, as Debian's */
+             "-print-prog-name=*) echo \"${1#-print-prog-name=}\" ;;\n"   /* not there */
+             "*) exit 1 ;;\n"
+             "esac\n", cc1);
+    free(write_script(f->dir, "gcc", body));
+    char cc1_hex[CAS_HEX_LEN + 1], as_hex[CAS_HEX_LEN + 1];
+    digest_hex_of(cc1, cc1_hex);
+    digest_hex_of(as, as_hex);
+    char *cc1_real = realpath(cc1, NULL), *as_real = realpath(as, NULL);
+    assert_non_null(cc1_real);
+    assert_non_null(as_real);
+
+    json_t *list = toolchains_on(f->dir);
+    assert_toolchain_is(toolchain_named(list, "gcc/cc1"), "99.1.2", "fake-linux-gnu", cc1_real,
+                        cc1_hex);
+    assert_toolchain_is(toolchain_named(list, "gcc/as"), "99.1.2", "fake-linux-gnu", as_real,
+                        as_hex);
+    assert_null(toolchain_named(list, "gcc/cc1plus"));   /* a program it cannot find */
+    json_decref(list);
+
+    /* clang is one binary: nothing beside it, whatever it answers */
+    free(write_script(f->dir, "clang", body));
+    list = toolchains_on(f->dir);
+    assert_non_null(toolchain_named(list, "clang"));
+    assert_null(toolchain_named(list, "clang/cc1"));
+    assert_null(toolchain_named(list, "clang/as"));
+    json_decref(list);
+    free(cc1);
+    free(as);
+    free(cc1_real);
+    free(as_real);
+    free(libexec);
+}
+
 static void compilers_without_dumpfullversion_are_read_from_their_version_line(void **state)
 {
     struct fixture *f = *state;
@@ -772,6 +823,31 @@ static void text_helper_keeps_utf8_and_masks_other_bytes(void **state)
     assert_true(fabs(agent_detect_gib(1536ull << 20) - 1.5) < 1e-12);
 }
 
+static void cpu_times_count_everything_but_idle_and_iowait_as_busy(void **state)
+{
+    (void)state;
+    uint64_t busy = 0, total = 0;
+    /* user nice system idle iowait irq softirq steal guest guest_nice */
+    const char stat[] = "cpu  100 5 50 800 40 3 2 0 30 0\ncpu0 50 2 25 400 20 1 1 0 15 0\n";
+    assert_int_equal(agent_cpu_times_parse(stat, sizeof(stat) - 1, &busy, &total), 0);
+    assert_true(total == 1000);        /* guest and guest_nice are in user and nice already */
+    assert_true(busy == 1000 - 840);
+    /* an old kernel's four numbers */
+    assert_int_equal(agent_cpu_times_parse("cpu 1 2 3 4\n", 12, &busy, &total), 0);
+    assert_true(total == 10 && busy == 6);
+    assert_int_equal(agent_cpu_times_parse("cpu0 1 2 3 4\n", 13, &busy, &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("cpu  1 2 3\n", 11, &busy, &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("cpu  1 2 99999999999999999999999 4\n", 35, &busy,
+                                           &total), -EINVAL);
+    assert_int_equal(agent_cpu_times_parse("", 0, &busy, &total), -EINVAL);
+    /* the real file: time only goes forward */
+    uint64_t b1, t1, b2, t2;
+    assert_int_equal(agent_cpu_times(&b1, &t1), 0);
+    usleep(20000);
+    assert_int_equal(agent_cpu_times(&b2, &t2), 0);
+    assert_true(t1 > 0 && b1 <= t1 && t2 >= t1 && b2 >= b1);
+}
+
 #define DETECT_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -783,6 +859,7 @@ int main(void)
         DETECT_TEST(os_version_is_the_pretty_name_of_os_release),
         DETECT_TEST(gcc_on_path_has_its_version_target_and_file_fingerprint),
         DETECT_TEST(fake_gcc_on_path_is_reported_with_the_version_it_prints),
+        DETECT_TEST(gcc_programs_are_listed_with_their_fingerprints),
         DETECT_TEST(compilers_without_dumpfullversion_are_read_from_their_version_line),
         DETECT_TEST(renderers_and_encoders_are_read_from_their_banner),
         DETECT_TEST(tool_that_fails_or_hangs_is_listed_with_version_unknown),
@@ -796,6 +873,7 @@ int main(void)
                 DETECT_TEST(pocl_gives_an_opencl_cpu_device),
         DETECT_TEST(gpus_are_empty_without_libcuda_and_well_typed_with_it),
         DETECT_TEST(text_helper_keeps_utf8_and_masks_other_bytes),
+        DETECT_TEST(cpu_times_count_everything_but_idle_and_iowait_as_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,6 +246,7 @@ static void action_results_travel_with_their_outputs(void **state)
     assert_int_equal(cas_action_result_add_output(&r, "x.o", &obj, 0), 0);
     assert_int_equal(cas_ac_put(a, &action, &r), 0);
     assert_string_equal(cas_last_remote_error(a), "");
+    assert_int_equal(cas_last_remote_rc(a), 0);
 
     assert_int_equal(cas_ac_get(b, &action, &got), 0);
     assert_true(cas_digest_equal(&got.outputs[0].digest, &obj));
@@ -277,6 +278,7 @@ static void dead_remote_leaves_the_local_store_working(void **state)
     struct cas_digest d;
     assert_int_equal(cas_put_bytes(c, "still works", 11, &d), 0);
     assert_true(strlen(cas_last_remote_error(c)) > 0);
+    assert_int_equal(cas_last_remote_rc(c), UDCS_ENET);   /* no answer, as callers see it */
     assert_true(cas_store_has(cas_local(c), &d));
     struct udcs_buf out = UDCS_BUF_INIT(SIZE_MAX);
     assert_int_equal(cas_get_bytes(c, &d, &out), 0);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAIT_LIMIT_MS 10000
@@ -168,6 +169,47 @@ static void answer_later_than_the_call_timeout_is_enet(void **state)
     udcs_http_server_free(srv);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A server that accepts connections (the kernel does, from the listen queue) and never
+ * answers: without a total limit, the stall limit ends the call. */
+static void silent_server_costs_the_stall_limit_not_a_minute(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    struct udcs_http_client *c = NULL;
+    assert_int_equal(udcs_http_client_new(url, NULL, &c), 0);
+    udcs_http_client_set_timeouts(c, 1000, 0);
+    udcs_http_client_set_stall(c, 1000);
+
+    struct udcs_http_call k = UDCS_HTTP_CALL_INIT;
+    k.method = "GET";
+    k.path = "/ac/0";
+    uint64_t t0 = now_ms();
+    assert_int_equal(udcs_http_client_call(c, &k), UDCS_ENET);
+    uint64_t took = now_ms() - t0;
+    assert_int_equal(k.status, 0);
+    /* about a second; the bound is loose, the default stall limit is a minute */
+    if (took > WAIT_LIMIT_MS)
+        fail_msg("a silent server held the call for %llu ms with a 1 s stall limit",
+                 (unsigned long long)took);
+    udcs_http_client_free(c);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +218,7 @@ int main(void)
         cmocka_unit_test(client_rejects_urls_that_are_not_http),
         cmocka_unit_test(connection_refused_is_enet_with_a_message),
         cmocka_unit_test(answer_later_than_the_call_timeout_is_enet),
+        cmocka_unit_test(silent_server_costs_the_stall_limit_not_a_minute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

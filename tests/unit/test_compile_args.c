@@ -160,6 +160,21 @@ static const struct args_case args_cases[] = {
     { "gcc -M -MD -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
     { "gcc -specs=x.specs -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
     { "gcc @/nonexistent/udcs-test.rsp -c a.c", CC_UNC_RESPONSE_FILE, ANY, ANY, ANY },
+    /* informational: the driver reports on itself; what it prints is not the source's */
+    { "gcc -v -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --verbose -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -### -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -c a.c --version", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --version", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --help -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc --help=optimizers -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -print-search-dirs -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -print-file-name=libc.a -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "clang --print-resource-dir -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -dumpmachine -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    { "gcc -dumpversion -c a.c", CC_UNC_UNSUPPORTED, ANY, ANY, ANY },
+    /* ... but -dumpbase and -dumpdir name outputs and stay cacheable */
+    { "gcc -dumpbase x -c a.c", CC_OK, "a.c", "a.o", NULL },
 };
 
 static void the_table(void **state)
@@ -452,6 +467,47 @@ static void basedir_two_copies_share_keys(void **state)
     release(&b);
 }
 
+/* -fdebug-prefix-map=$PWD=. in two copies: the OLD part is keyed relative to the working
+ * directory, the NEW part as given, so -g objects of two checkouts can share keys. */
+static void basedir_prefix_maps_are_keyed_relative(void **state)
+{
+    (void)state;
+    static const char *const one[] = { "gcc", "-g", "-c", "-fdebug-prefix-map=/b/one=.",
+                                       "-ffile-prefix-map=/b/one/src=s",
+                                       "-fmacro-prefix-map=/b/one/=", "src/a.c", NULL };
+    static const char *const two[] = { "gcc", "-g", "-c", "-fdebug-prefix-map=/b/two=.",
+                                       "-ffile-prefix-map=/b/two/src=s",
+                                       "-fmacro-prefix-map=/b/two/=", "src/a.c", NULL };
+    struct parsed a, b;
+    parse_argv(&a, one, "/b/one", "/b");
+    parse_argv(&b, two, "/b/two", "/b");
+    assert_int_equal(a.a.n_key_args, b.a.n_key_args);
+    for (size_t k = 0; k < a.a.n_key_args; k++)
+        expect_str("prefix maps in two copies", "a key argument", b.a.key_args[k],
+                   a.a.key_args[k]);
+    expect_str("-fdebug-prefix-map=/b/one=.", "its key form",
+               key_arg_after(&a.a, "-fdebug-prefix-map="), "-fdebug-prefix-map=.=.");
+    expect_str("-ffile-prefix-map=/b/one/src=s", "its key form",
+               key_arg_after(&a.a, "-ffile-prefix-map="), "-ffile-prefix-map=src=s");
+    /* gcc matches OLD as a string: the trailing slash changes what it maps */
+    expect_str("-fmacro-prefix-map=/b/one/=", "its key form",
+               key_arg_after(&a.a, "-fmacro-prefix-map="), "-fmacro-prefix-map=./=");
+    /* the compiler still gets the maps as given */
+    assert_true(in_vec(a.a.cpp_args, a.a.n_cpp_args, "-fdebug-prefix-map=/b/one=."));
+    release(&a);
+    release(&b);
+    /* outside the base directory, or without one, a map is keyed as given */
+    static const char *const outside[] = { "gcc", "-g", "-c", "-fdebug-prefix-map=/elsewhere=.",
+                                           "-fdebug-prefix-map=rel=x", "src/a.c", NULL };
+    parse_argv(&a, outside, "/b/one", "/b");
+    assert_true(in_vec(a.a.key_args, a.a.n_key_args, "-fdebug-prefix-map=/elsewhere=."));
+    assert_true(in_vec(a.a.key_args, a.a.n_key_args, "-fdebug-prefix-map=rel=x"));
+    release(&a);
+    parse_argv(&a, one, "/b/one", NULL);
+    assert_true(in_vec(a.a.key_args, a.a.n_key_args, "-fdebug-prefix-map=/b/one=."));
+    release(&a);
+}
+
 /* A macro's value is text that ends up in the object, not a path of the build. */
 static void basedir_leaves_macro_values_alone(void **state)
 {
@@ -649,6 +705,7 @@ int main(void)
         cmocka_unit_test(family_and_debug),
         cmocka_unit_test(basedir_makes_paths_relative),
         cmocka_unit_test(basedir_two_copies_share_keys),
+        cmocka_unit_test(basedir_prefix_maps_are_keyed_relative),
         cmocka_unit_test(basedir_leaves_macro_values_alone),
         cmocka_unit_test(basedir_short_paths),
         cmocka_unit_test(response_files_are_expanded),

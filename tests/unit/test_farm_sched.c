@@ -190,6 +190,39 @@ static void unmet_requirements_wait_and_say_why(void **state)
     assert_int_equal(u->job->id, j);
 }
 
+/* "toolchain", as DESIGN.md spells it, means "toolchains": a name, or a list of them,
+ * joined to those "toolchains" lists. */
+static void the_requirement_toolchain_is_an_alias_of_toolchains(void **state)
+{
+    struct fixture *fx = *state;
+    struct agent *a = add_agent(fx->f, "a1", "gcc");
+    int64_t j = submit(fx->f, "{\"type\":\"EXEC\",\"requirements\":{\"toolchain\":\"povray\"},"
+                              "\"units\":[{\"argv\":[\"render\"]}]}");
+    int64_t k = submit(fx->f, "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"both\"],"
+                              "\"requirements\":{\"toolchain\":[\"gcc\"],"
+                              "\"toolchains\":[\"povray\"]}}]}");
+    assert_null(pick_one(fx->f, a));
+    char *why = farm_unit_why(fx->f, farm_job(fx->f, j)->units[0]);
+    assert_non_null(strstr(why, "no agent with toolchain povray"));
+    free(why);
+    why = farm_unit_why(fx->f, farm_job(fx->f, k)->units[0]);
+    assert_non_null(strstr(why, "toolchain povray, toolchain gcc"));
+    free(why);
+    struct agent *b = add_agent(fx->f, "b1", "povray");   /* povray only: not job k */
+    struct unit *u = pick_one(fx->f, b);
+    assert_non_null(u);
+    assert_int_equal(u->job->id, j);
+    assert_null(pick_one(fx->f, b));
+    int64_t id = 0;
+    char bad[] = "{\"type\":\"EXEC\",\"units\":[{\"argv\":[\"x\"],"
+                 "\"requirements\":{\"toolchain\":5}}]}", why_bad[512];
+    farm_db_begin(fx->f);
+    assert_int_equal(farm_submit(fx->f, bad, strlen(bad), &id, why_bad, sizeof(why_bad)),
+                     UDCS_EPROTO);
+    farm_db_commit(fx->f);
+    assert_non_null(strstr(why_bad, "toolchains an array of names"));
+}
+
 /* Cores, memory, a GPU and its memory are matched against what agents report; a unit that
  * no connected machine can hold says which requirement is missing. */
 static void hardware_requirements_match_only_machines_that_have_them(void **state)
@@ -361,6 +394,26 @@ static void units_are_pinned_to_the_build_of_the_first_agent_that_takes_them(voi
     free(why);
 }
 
+/* Retry delays double from --backoff-ms and stop at --backoff-max-ms, however many
+ * attempts a job allows (a shift by the attempt count once overflowed past 64). */
+static void retry_delays_double_up_to_their_cap_without_overflowing(void **state)
+{
+    (void)state;
+    struct farm_options o = { .backoff_ms = 1000, .backoff_max_ms = 60000 };
+    assert_int_equal(farm_retry_delay_ms(&o, 1), 1000);
+    assert_int_equal(farm_retry_delay_ms(&o, 2), 2000);
+    assert_int_equal(farm_retry_delay_ms(&o, 6), 32000);
+    assert_int_equal(farm_retry_delay_ms(&o, 7), 60000);
+    assert_int_equal(farm_retry_delay_ms(&o, 65), 60000);
+    assert_int_equal(farm_retry_delay_ms(&o, 100), 60000);
+    o.backoff_ms = UINT64_MAX / 3;
+    o.backoff_max_ms = UINT64_MAX;
+    assert_true(farm_retry_delay_ms(&o, 3) >= UINT64_MAX / 3);   /* no wrap to a small delay */
+    o.backoff_ms = 90000;
+    o.backoff_max_ms = 60000;
+    assert_int_equal(farm_retry_delay_ms(&o, 1), 60000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +423,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(higher_priority_goes_first, setup, teardown),
         cmocka_unit_test_setup_teardown(unmet_requirements_wait_and_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_requirement_toolchain_is_an_alias_of_toolchains,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(hardware_requirements_match_only_machines_that_have_them,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_unit_waits_for_the_units_it_takes_outputs_from, setup,
@@ -381,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_same_job_again_completes_from_the_action_cache, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_and_jobs_survive_a_reopen, setup, teardown),
+        cmocka_unit_test(retry_delays_double_up_to_their_cap_without_overflowing),
         cmocka_unit_test_setup_teardown(
             units_are_pinned_to_the_build_of_the_first_agent_that_takes_them, setup, teardown),
     };
