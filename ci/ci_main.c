@@ -14,13 +14,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void ci_usage(FILE *out)
+{
+    fputs("usage: udcs ci SUBCOMMAND ...   (docs/CI.md)\n"
+          "  step --name NAME --inputs PATHSPEC... --outputs PATH... [--env VAR]...\n"
+          "       [--toolchain NAME]... [--cache-url URL [--cache-token-file F]] [--remote]\n"
+          "       -- CMD ARGS          run CMD, or replay its outputs, stdout, stderr and\n"
+          "                            exit status when the git trees of its inputs, the\n"
+          "                            command, the environment and toolchains are as before\n"
+          "  affected --base REF [--head REF] [--steps FILE] [--json]\n"
+          "                            the steps whose inputs differ between two commits\n"
+          "  cache export FILE [--used] | cache import FILE\n"
+          "                            the local store as one .tar.zst (verified on import)\n"
+          "  report [--junit FILE] [--json FILE]\n"
+          "                            the steps run, as JUnit XML and JSON\n",
+          out);
+}
+
 int ci_main(struct client *c, int argc, char **argv)
 {
     const char *cache_dir = udcs_config_str(&c->cfg, "cache_dir");
     if (argc < 1) {
         udcs_log_error("ci: a subcommand is needed: step, affected, cache, report "
-                       "(docs/CI.md)");
+                       "('udcs ci help'; docs/CI.md)");
         return UDCS_EXIT_USAGE;
+    }
+    if (strcmp(argv[0], "help") == 0) {
+        ci_usage(stdout);
+        return UDCS_EXIT_OK;
     }
     if (strcmp(argv[0], "step") == 0) {
         /* `step --remote` starts `udcs run`, which must reach the same farm and store
@@ -53,6 +74,6 @@ int ci_main(struct client *c, int argc, char **argv)
     if (strcmp(argv[0], "cache") == 0)
         return ci_cmd_cache(cache_dir, argc - 1, argv + 1);
     udcs_log_error("ci: unknown subcommand '%s'; subcommands are step, affected, cache, "
-                   "report (docs/CI.md)", argv[0]);
+                   "report ('udcs ci help'; docs/CI.md)", argv[0]);
     return UDCS_EXIT_USAGE;
 }

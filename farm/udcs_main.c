@@ -46,6 +46,9 @@ static void usage(FILE *out, const struct udcs_config *cfg)
             "                                  run a GPU kernel on an agent's OpenCL or CUDA\n"
             "                                  device; VALUE: a number, local:N or a file\n"
             "                                  (.npy or raw); outputs to PATH (.npy or raw)\n"
+            "  ci step|affected|cache|report ...\n"
+            "                                  CI pipeline steps cached by the git trees of\n"
+            "                                  their inputs ('udcs ci help'; docs/CI.md)\n"
             "\n"
             "options (also settable by environment and config file):\n");
     udcs_config_print_flags(cfg, out);
@@ -529,7 +532,7 @@ int main(int argc, char **argv)
                 status = commands[k].run(&c, cli.n_rest - 1, cli.rest + 1);
         if (status < 0) {
             udcs_log_error("unknown command '%s'; commands are devices, jobs, job, submit, "
-                           "wait, cancel, priority, retry, drain, enable, run, kernel (see 'udcs --help')", cli.rest[0]);
+                           "wait, cancel, priority, retry, drain, enable, run, kernel, ci (see 'udcs --help')", cli.rest[0]);
             status = UDCS_EXIT_USAGE;
         }
     }

@@ -96,6 +96,10 @@ check "'.' in a subdirectory is that directory's tree" test "$(runs)" -eq 10
 rm -f doc/more.md
 
 # Misuse.
+expect_status 0 "udcs ci help lists the subcommands" "$UDCS" ci help
+expect_output_contains "affected --base REF"
+expect_status 2 "an unknown subcommand is refused" "$UDCS" ci frob
+expect_output_contains "ci: unknown subcommand 'frob'"
 expect_status 2 "a step without --name is refused" "$UDCS" ci step --inputs src -- true
 expect_output_contains "--name NAME is required"
 expect_status 2 "an input outside the checkout is refused" "$UDCS" ci step --name x --inputs ../x -- true
