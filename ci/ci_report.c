@@ -109,12 +109,15 @@ static int junit_of(json_t *log, const struct summary *sum, struct udcs_buf *b)
                                   "      <failure type=\"exit\" message=\"exit status "
                                   "%lld\">the step exited with status %lld</failure>\n",
                                   exit_code, exit_code);
+        char job[48] = "";
+        if (rec_int(rec, "job") > 0)
+            snprintf(job, sizeof(job), " (job %lld)", (long long)rec_int(rec, "job"));
         if (rc == 0)
             rc = udcs_buf_appendf(b,
-                                  "      <system-out>%s: key %s, ran %s, run %.3f s, saved "
+                                  "      <system-out>%s: key %s, ran %s%s, run %.3f s, saved "
                                   "%.3f s, commit ",
                                   rec_str(rec, "outcome"), rec_str(rec, "key"),
-                                  rec_str(rec, "where"), rec_int(rec, "run_ms") / MS_PER_S,
+                                  rec_str(rec, "where"), job, rec_int(rec, "run_ms") / MS_PER_S,
                                   rec_int(rec, "saved_ms") / MS_PER_S);
         if (rc == 0)
             rc = xml_escaped(b, rec_str(rec, "commit"));

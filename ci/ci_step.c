@@ -46,6 +46,7 @@ struct step_run {
     git_repository *repo;     /* --remote: lists the input files to send */
     char *const *farm_env;    /* --remote: the farm settings for udcs run */
     const char *where;        /* "local" or "farm", for the step log */
+    long long job;            /* --remote: the farm job that ran it; 0: none */
 };
 
 /* ---- arguments -------------------------------------------------------------------------- */
@@ -214,6 +215,8 @@ static void log_outcome(const struct step_run *r, const char *outcome, int exit_
                             (json_int_t)elapsed, "saved_ms", (json_int_t)saved, "when_ms",
                             (json_int_t)udcs_wall_ms(), "where", r->where, "commit", r->commit,
                             "step", ci_step_to_json(r->s));
+    if (rec && r->job > 0)
+        json_object_set_new(rec, "job", json_integer(r->job));
     if (rec)
         ci_log_append(r->cache_dir, rec);
     json_decref(rec);
@@ -472,11 +475,29 @@ static int run_on_farm(struct step_run *r, const char *prefix)
     tmp_file(r, "stderr", err_path, sizeof(err_path));
     struct udcs_proc p = UDCS_PROC_INIT;
     proc_to_files(&p, argv, out_path, err_path);
-    char **env = env_with(r->farm_env);
+    /* udcs run writes its job's id there, for the step log and the report. */
+    char job_path[CI_FILE_MAX], job_env[CI_FILE_MAX + 32];
+    tmp_file(r, "job", job_path, sizeof(job_path));
+    snprintf(job_env, sizeof(job_env), "UDCS_RUN_JOB_FILE=%s", job_path);
+    size_t n_farm = 0;
+    while (r->farm_env && r->farm_env[n_farm])
+        n_farm++;
+    char **extra = calloc(n_farm + 2, sizeof(*extra));
+    if (extra) {
+        for (size_t i = 0; i < n_farm; i++)
+            extra[i] = r->farm_env[i];
+        extra[n_farm] = job_env;
+    }
+    char **env = extra ? env_with(extra) : NULL;
     p.env = env;
     r->where = "farm";
     rc = env ? udcs_proc_run(&p) : -ENOMEM;
     free(env);
+    free(extra);
+    struct udcs_buf job_text = UDCS_BUF_INIT(64);
+    if (udcs_read_file(job_path, &job_text) == 0 && udcs_buf_append(&job_text, "", 1) == 0)
+        r->job = strtoll(job_text.data, NULL, 10);
+    udcs_buf_release(&job_text);
     free_remote_argv(argv);
     git_pathspec_match_list_free(list);
     git_pathspec_free(ps);

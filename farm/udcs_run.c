@@ -122,6 +122,20 @@ static int send_input(struct cas *cas, json_t *inputs, const char *path)
     return 0;
 }
 
+/* UDCS_RUN_JOB_FILE names a file to get the submitted job's id (`udcs ci step --remote`
+ * records it in its step log). */
+static void note_job_id(long long id)
+{
+    const char *path = getenv("UDCS_RUN_JOB_FILE");
+    if (!path || !*path)
+        return;
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%lld\n", id);
+    int rc = udcs_write_atomic(path, text, (size_t)len, 0644);
+    if (rc < 0)
+        udcs_log_warn("run: cannot write the job id to %s: %s", path, udcs_strerror(rc));
+}
+
 static json_t *build_job(struct client *c, struct cas *cas, const struct run_opts *o)
 {
     json_t *inputs = json_object(), *argv = json_array(), *outputs = json_array(),
@@ -228,6 +242,8 @@ int cmd_run(struct client *c, int argc, char **argv)
     rc = text ? client_submit(c, text, &id) : -ENOMEM;
     if (rc < 0)
         pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    else
+        note_job_id(id);
     if (rc == 0 && client_wait_own_job(c, id, WAIT_QUIET) == RUN_EXIT_INTERRUPTED) {
         status = RUN_EXIT_INTERRUPTED;   /* cancelled: client_watch said so */
     } else if (rc == 0) {

@@ -238,6 +238,10 @@ if start_farm "$T/farm" --heartbeat-ms 300 --backoff-ms 100; then
     check "with the whitelisted variable" grep -qx farm "$T/o8"
     check "its output came back" sh -c "cat src/*.c | cmp - out/remote.txt"
     check "the log says it ran on the farm" sh -c "tail -n 1 '$UDCS_CACHE_DIR/ci/steps.jsonl' | jq -e '.where == \"farm\" and .outcome == \"miss\"'"
+    JOB8=$(tail -n 1 "$UDCS_CACHE_DIR/ci/steps.jsonl" | jq '.job')
+    check "in the farm job the log names" sh -c "curl -sf '$FARM_URL/api/jobs/$JOB8' | jq -e '.state == \"done\"' >/dev/null"
+    "$UDCS" ci report --junit "$T/remote-junit.xml" >/dev/null 2>&1
+    check "and the JUnit report names it too" grep -q "ran farm (job $JOB8)" "$T/remote-junit.xml"
     kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null
     rm -rf out
     MODE=farm remote_step >"$T/o9" 2>&1
