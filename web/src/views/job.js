@@ -59,6 +59,24 @@ export function mount(root, params) {
       j.error ? h("p.error", { text: j.error }) : null);
   }
 
+  /* The legend and the head redrawn at most once per animation frame: a busy job sends a
+   * thousand unit events a second, and the page must not fall behind them. */
+  let frame = 0;
+  let legendDirty = false;
+  let headDirty = false;
+  function redrawSoon(legendToo, headToo) {
+    legendDirty ||= legendToo;
+    headDirty ||= headToo;
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      if (!alive) return;
+      if (legendDirty && grid) renderLegend();
+      if (headDirty && job) renderHead();
+      legendDirty = headDirty = false;
+    });
+  }
+
   function renderLegend() {
     const c = grid.counts();
     fill(legend, ...Object.entries(LETTERS).map(([l, name]) =>
@@ -129,7 +147,7 @@ export function mount(root, params) {
   function setUnit(i, letter, fromEvent) {
     if (!grid || letter === null) return;
     grid.set(i, letter);
-    renderLegend();
+    redrawSoon(true, false);
     if (job.type === "RENDER" && (letter === "d" || letter === "c")) {
       if (fromEvent && fromEvent.outputs) addThumbs({ index: i, outputs: fromEvent.outputs });
       else getJSON(`/api/jobs/${id}?offset=${i}&limit=1`).then((p) => alive && p.unit_list?.[0] && addThumbs(p.unit_list[0]));
@@ -173,6 +191,7 @@ export function mount(root, params) {
   return {
     unmount() {
       alive = false;
+      cancelAnimationFrame(frame);
       stopStatus();
       if (stopStream) stopStream();
       if (grid) grid.destroy();
@@ -182,7 +201,7 @@ export function mount(root, params) {
       if (type === "unit" && d.job === id) setUnit(d.unit, d.state in LETTERS ? d.state : null);
       else if (type === "job" && d.id === id && job) {
         job = d;
-        renderHead();
+        redrawSoon(false, true);
       }
     },
   };
