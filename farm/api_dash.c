@@ -28,6 +28,10 @@
 #define BLOB_SEND_MAX (64u * 1024 * 1024)
 /* Seconds between ": ping" comments on an idle farm event stream. */
 #define FARM_EVENTS_PING_S 15
+/* The most one read of a farm event stream gathers from the ring; the rest waits for the
+ * next read. Without it a stream that fell the whole ring behind (8,192 events of up to a
+ * few KB) copied tens of MB into one buffer per stalled client. */
+#define FARM_EVENTS_READ_MAX (256u * 1024)
 
 /* ---- parsing (no farm state: the fuzz target feeds these) ----------------------------------- */
 
@@ -268,7 +272,7 @@ static long farm_events_read(void *arg, uint64_t pos, char *buf, size_t max)
             ;
         if (s->next + FARM_EVENTS_KEPT < f->next_fevent_seq)
             s->next = f->next_fevent_seq - FARM_EVENTS_KEPT;   /* too slow: skip ahead */
-        while (s->next < f->next_fevent_seq) {
+        while (s->next < f->next_fevent_seq && out.len < FARM_EVENTS_READ_MAX) {
             const struct farm_event *e = &f->fevents[s->next % FARM_EVENTS_KEPT];
             if (e->seq == s->next && e->text)
                 udcs_buf_append_str(&out, e->text);
