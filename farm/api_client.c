@@ -218,7 +218,7 @@ static void do_job(struct udcs_http_req *req)
         return;
     }
     if (strcmp(rest, "/grid") == 0) {
-        farm_reply_grid(req, j);
+        farm_reply_grid(req, f, j);
     } else if (*rest) {
         udcs_http_reply_error(req, 404, "no such endpoint: %s", req->url);
     } else {

@@ -6,7 +6,8 @@
  *   GET  /api/devices/{id}/series       an agent's load over the last 30 minutes
  *   GET  /api/metrics/series            the sampler's last hour (metrics.c)
  *   GET  /api/blobs/{digest}            a blob's raw bytes, for stdout/stderr and thumbnails
- *   GET  /api/events                    farm-wide server-sent events (events.c feeds them)
+ *   GET  /api/events                    farm-wide server-sent events (events.c feeds them);
+ *                                       ?units=JOB adds that job's `unit` events
  * The grid is answered from api_client.c's GET /api/jobs/ route, which owns that prefix. */
 #include "farm/farm_internal.h"
 #include "common/clock.h"
@@ -82,7 +83,7 @@ static int64_t id_of(const char *subpath, const char **rest)
 
 /* ---- the grid ---------------------------------------------------------------------------- */
 
-void farm_reply_grid(struct udcs_http_req *req, struct job *j)
+void farm_reply_grid(struct udcs_http_req *req, struct farm *f, struct job *j)
 {
     char *states = malloc(j->n_units + 1);
     if (!states) {
@@ -93,8 +94,11 @@ void farm_reply_grid(struct udcs_http_req *req, struct job *j)
         states[j->units[i]->index >= 0 && (size_t)j->units[i]->index < j->n_units
                    ? (size_t)j->units[i]->index : i] = farm_unit_letter(j->units[i]);
     states[j->n_units] = '\0';
-    udcs_http_reply_json(req, 200, json_pack("{s:I, s:I, s:s}", "job", (json_int_t)j->id,
-                                             "n_units", (json_int_t)j->n_units, "states", states));
+    /* "seq": the first farm event this grid does not show, so that a page applies only the
+     * unit events from there on (events.c runs under the same lock). */
+    udcs_http_reply_json(req, 200, json_pack("{s:I, s:I, s:s, s:I}", "job", (json_int_t)j->id,
+                                             "n_units", (json_int_t)j->n_units, "states", states,
+                                             "seq", (json_int_t)f->next_fevent_seq));
     free(states);
 }
 
@@ -252,8 +256,14 @@ static void do_blob(struct udcs_http_req *req)
 
 /* ---- farm-wide events -------------------------------------------------------------------------- */
 
+/* Sent, without an id, to a stream that missed events (it fell more than the ring behind,
+ * or resumed from an event the ring no longer holds): the page re-reads its data. A gap
+ * in the ids says nothing, since a stream skips the other jobs' `unit` events. */
+#define FARM_EVENTS_RESYNC "event: resync\ndata: {}\n\n"
+
 struct farm_stream {
     struct farm *f;
+    int64_t units_job;     /* ?units=: the job whose `unit` events this stream wants, or 0 */
     uint64_t next;         /* next event sequence to send */
     struct farm_sse_text pending;
 };
@@ -270,11 +280,13 @@ static long farm_events_read(void *arg, uint64_t pos, char *buf, size_t max)
         while (s->next >= f->next_fevent_seq && !f->stopping &&
                pthread_cond_timedwait(&f->event_cv, &f->lock, &t) == 0)
             ;
-        if (s->next + FARM_EVENTS_KEPT < f->next_fevent_seq)
+        if (s->next + FARM_EVENTS_KEPT < f->next_fevent_seq) {
             s->next = f->next_fevent_seq - FARM_EVENTS_KEPT;   /* too slow: skip ahead */
+            udcs_buf_append_str(&out, FARM_EVENTS_RESYNC);
+        }
         while (s->next < f->next_fevent_seq && out.len < FARM_EVENTS_READ_MAX) {
             const struct farm_event *e = &f->fevents[s->next % FARM_EVENTS_KEPT];
-            if (e->seq == s->next && e->text)
+            if (e->seq == s->next && e->text && (!e->unit_job || e->unit_job == s->units_job))
                 udcs_buf_append_str(&out, e->text);
             s->next++;
         }
@@ -309,6 +321,14 @@ static void do_farm_events(struct udcs_http_req *req)
         return;
     }
     s->f = f;
+    const char *units = udcs_http_req_query(req, "units");
+    const char *rest = "";
+    if (units && (!(s->units_job = id_of(units, &rest)) || *rest)) {
+        free(s);
+        udcs_http_reply_error(req, 400, "units=%s is not a job id (a whole number from 1)",
+                              units);
+        return;
+    }
     uint64_t last;
     int resume = farm_parse_event_id(udcs_http_req_header(req, "Last-Event-ID"), &last) == 0;
     pthread_mutex_lock(&f->lock);

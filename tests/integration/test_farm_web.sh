@@ -155,6 +155,11 @@ check "the API port takes it too" test "$(code -X POST -H "$AUTH" --data '{"prio
 
 check "retry without a token is 401" test "$(post "/api/jobs/$J/retry")" = 401
 check "with a wrong one 403" test "$(post "/api/jobs/$J/retry" -H 'Authorization: Bearer nope')" = 403
+# A job page's stream: this job's unit events, and no other job's.
+curl -sN --max-time 30 "$W/api/events?units=$J" >"$T/units.txt" 2>/dev/null &
+UEV=$!
+check "?units= opens a stream" wait_until 5 grep -q '^retry: ' "$T/units.txt"
+check "?units= must be a job id" test "$(sse_code "$W/api/events?units=abc")" = 400
 touch "$T/flag"
 check "retry requeues the failed unit" test "$(post "/api/jobs/$J/retry" -H "$AUTH")" = 200
 check "saying how many" test "$(jq -c . "$T/body")" = "{\"job\":$J,\"retried\":1}"
@@ -162,6 +167,12 @@ check "and the job completes" wait_until 30 sh -c "[ \"\$(curl -sf '$W/api/jobs/
 check "udcs wait agrees (not the first run's end)" uwait "$J"
 check "all 8 done" test "$(job_json "$J" | jq '.units.done')" = 8
 check "the grid says so" test "$(curl -sf "$W/api/jobs/$J/grid" | jq -r .states)" = dddddddd
+check "the ?units= stream carried the retried unit" \
+    wait_until 5 grep -q "^data: {\"job\":$J,\"unit\":5,\"state\":\"d\"" "$T/units.txt"
+kill "$UEV"; wait "$UEV" 2>/dev/null
+check "and only its job's unit events" test "$(grep '^data: {"job":' "$T/units.txt" | grep -vc "^data: {\"job\":$J,")" = 0
+check "the grid names the first event it does not show" \
+    test "$(curl -sf "$W/api/jobs/$J/grid" | jq '.seq | type == "number" and . > 0')" = true
 check "retrying a job with no failed unit is 409" test "$(post "/api/jobs/$J/retry" -H "$AUTH")" = 409
 expect_status 1 "udcs retry says so too" "$UDCS" retry "$J"
 expect_output_contains "has no failed unit to retry"
@@ -197,7 +208,7 @@ check "and the job completes" uwait "$J2"
 wait "$EV" 2>/dev/null
 check "the stream carried agent events" grep -q '^event: agent$' "$T/events.txt"
 check "job events" grep -q '^event: job$' "$T/events.txt"
-check "unit events with grid letters" grep -q "^data: {\"job\":$J,\"unit\":5,\"state\":\"f\"" "$T/events.txt"
+check "no unit events without ?units=" test "$(grep -c '^event: unit$' "$T/events.txt")" = 0
 check "metrics events" grep -q '^event: metrics$' "$T/events.txt"
 check "every event has an id" test "$(grep -c '^event: ' "$T/events.txt")" = "$(grep -c '^id: ' "$T/events.txt")"
 # Resume: after an event of this master's ring, the next comes first.
