@@ -65,7 +65,7 @@ onStatus((s) => {
     ? "this master has no /api/events: job pages follow their job's own stream"
     : "live updates from /api/events";
 });
-subscribe((type, data) => current && current.onEvent && current.onEvent(type, data));
+subscribe((type, data, seq) => current && current.onEvent && current.onEvent(type, data, seq));
 onResync(() => route()); // events were missed: the view reads its data afresh
 window.addEventListener("hashchange", route);
 start();

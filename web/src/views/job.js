@@ -3,7 +3,7 @@
 // the detail of a clicked unit (agent, attempts, timings, stdout/stderr, why it waits),
 // and for render jobs thumbnails of finished PNG frames and tiles as they arrive.
 import { blobUrl, getJSON, getOptional, getText } from "../api.js";
-import { jobStream, liveStatus, onStatus, stateLetter } from "../live.js";
+import { followUnits, jobStream, liveStatus, onStatus, stateLetter, whenOpen } from "../live.js";
 import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
 import { markLoaded } from "../ui.js";
 import { LETTERS, unitGrid } from "./grid.js";
@@ -173,14 +173,21 @@ export function mount(root, params) {
     });
   }
 
+  // Unit events that come before the grid: kept, and applied once it is drawn, those
+  // after the grid's "seq" only (a master without it: all of them, in order).
+  let early = [];
+  followUnits(id);
   (async () => {
-    await reload();
-    if (!job) return;
+    await Promise.all([reload(), whenOpen()]); // the stream open first: no event falls between
+    if (!job || !alive) return;
     const g = await getOptional(`/api/jobs/${id}/grid`);
     const states = g ? g.states : await gridFromUnits(id, job.units_total);
     if (!alive) return;
     grid = unitGrid(gridBox, states, showUnit);
     gridBox.dataset.units = String(states.length);
+    const from = g && typeof g.seq === "number" ? g.seq : -Infinity;
+    for (const [unit, letter, seq] of early) if (seq === null || seq >= from) setUnit(unit, letter);
+    early = null;
     renderLegend();
     markLoaded(root);
     followJob();
@@ -191,14 +198,19 @@ export function mount(root, params) {
   return {
     unmount() {
       alive = false;
+      followUnits(0);
       cancelAnimationFrame(frame);
       stopStatus();
       if (stopStream) stopStream();
       if (grid) grid.destroy();
     },
-    onEvent(type, d) {
+    onEvent(type, d, seq) {
       if (!d || d.job === undefined && d.id === undefined) return;
-      if (type === "unit" && d.job === id) setUnit(d.unit, d.state in LETTERS ? d.state : null);
+      if (type === "unit" && d.job === id) {
+        const letter = d.state in LETTERS ? d.state : null;
+        if (early) early.push([d.unit, letter, seq]);
+        else setUnit(d.unit, letter);
+      }
       else if (type === "job" && d.id === id && job) {
         job = d;
         redrawSoon(false, true);
