@@ -15,7 +15,8 @@ const routes = { devices, queue, jobs: job, metrics, topology };
 let current = null;
 
 function route() {
-  const parts = (location.hash || "#/devices").replace(/^#\/?/, "").split("/");
+  // A view keeps its filters after "?" (#/queue?state=failed): not part of the route.
+  const parts = (location.hash || "#/devices").replace(/^#\/?/, "").split("?")[0].split("/");
   const name = routes[parts[0]] ? parts[0] : "devices";
   if (current) current.unmount();
   notify(""); // a notice belongs to the view it came from
