@@ -1,6 +1,7 @@
 // web/src/main.js - the dashboard's entry: the hash router (#/devices, #/queue, #/jobs/ID,
 // #/metrics, #/topology), the light/dark theme, the token button and the live indicator.
 // Each view is a module with mount(root, params) returning {unmount, onEvent}.
+import { needsReadToken } from "./api.js";
 import { askToken, notify } from "./ui.js";
 import { liveStatus, onResync, onStatus, start, subscribe } from "./live.js";
 import * as devices from "./views/devices.js";
@@ -55,8 +56,11 @@ matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
   if (!localStorage.getItem(THEME_KEY)) route();
 });
 document.getElementById("token-button").addEventListener("click", async () => {
-  // A stream refused for want of the token (--auth-reads) can start now.
-  if ((await askToken()) && liveStatus() === "needs token") start();
+  if (!(await askToken())) return;
+  // A stream refused for want of the token (--auth-reads) can start now, and a view whose
+  // reads were refused reads them again instead of showing its 401 until a reload.
+  if (liveStatus() === "needs token") start();
+  if (needsReadToken()) route();
 });
 onStatus((s) => {
   const el = document.getElementById("live");
