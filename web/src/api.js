@@ -62,6 +62,14 @@ export async function getText(path) {
   return res.text();
 }
 
+/* GET raw bytes with the token (an <img src> cannot send it under --auth-reads). */
+export async function getBlob(path) {
+  const res = await fetch(path, { headers: headers() });
+  if (res.status === 401) readsNeedToken = true;
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
 /* GET an endpoint an older master does not have: null on 404, for the view to say so. */
 export async function getOptional(path) {
   try {

@@ -2,7 +2,7 @@
 // coloured by state (from /api/jobs/{id}/grid, or the unit list on a master without it),
 // the detail of a clicked unit (agent, attempts, timings, stdout/stderr, why it waits),
 // and for render jobs thumbnails of finished PNG frames and tiles as they arrive.
-import { blobUrl, getJSON, getOptional, getText } from "../api.js";
+import { blobUrl, getBlob, getJSON, getOptional, getText } from "../api.js";
 import { followUnits, jobStream, liveStatus, onStatus, stateLetter, whenOpen } from "../live.js";
 import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
 import { markLoaded } from "../ui.js";
@@ -39,6 +39,7 @@ export function mount(root, params) {
   const detail = h("aside.unit-detail", {}, h("p.muted", { text: "Click a unit for its detail." }));
   const thumbs = h("div.thumbs");
   const thumbSeen = new Set();
+  const thumbUrls = new Map(); // figure -> its image's blob: URL, revoked when it goes
   const actions = actionsCache(() => reload());
   root.append(head, h("h2", { text: "Units" }), legend, h("div.job-body", {}, gridBox, detail), thumbs);
 
@@ -129,12 +130,26 @@ export function mount(root, params) {
     for (const o of u.result?.outputs || u.outputs || []) {
       if (!isImage(o.path) || thumbSeen.has(o.digest)) continue;
       thumbSeen.add(o.digest);
-      const img = h("img", { src: blobUrl(o.digest, "image/png"), alt: o.path, loading: "lazy",
-        onerror: () => fig.remove() });
+      const img = h("img", { alt: o.path });
       const fig = h("figure", {}, img, h("figcaption", { text: `${u.name || `unit ${u.index}`}: ${o.path}` }));
       thumbs.prepend(fig);
-      while (thumbs.children.length > MAX_THUMBS) thumbs.lastChild.remove();
+      while (thumbs.children.length > MAX_THUMBS) dropThumb(thumbs.lastChild);
+      // Fetched with the token and shown from a blob: URL: under --auth-reads an <img src>
+      // pointing at /api/blobs would be refused.
+      getBlob(blobUrl(o.digest, "image/png")).then((b) => {
+        if (!alive || !fig.isConnected) return;
+        const url = URL.createObjectURL(b);
+        thumbUrls.set(fig, url);
+        img.src = url;
+      }).catch(() => dropThumb(fig));
     }
+  }
+
+  function dropThumb(fig) {
+    const url = thumbUrls.get(fig);
+    if (url) URL.revokeObjectURL(url);
+    thumbUrls.delete(fig);
+    fig.remove();
   }
 
   async function loadThumbs() {
@@ -199,6 +214,7 @@ export function mount(root, params) {
     unmount() {
       alive = false;
       followUnits(0);
+      for (const url of thumbUrls.values()) URL.revokeObjectURL(url);
       cancelAnimationFrame(frame);
       stopStatus();
       if (stopStream) stopStream();
