@@ -34,6 +34,8 @@ export function unitGrid(parent, states, onPick) {
     cols = Math.max(1, Math.floor(width / cell));
     const rows = Math.ceil(n / cols);
     const dpr = window.devicePixelRatio || 1;
+    canvas.dataset.cellPx = String(cell); // where a cell is, for the tests
+    canvas.dataset.cols = String(cols);
     canvas.style.width = `${cols * cell}px`;
     canvas.style.height = `${rows * cell}px`;
     canvas.width = Math.round(cols * cell * dpr);
