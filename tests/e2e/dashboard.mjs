@@ -176,12 +176,14 @@ await step("a 3,000-unit job: unit events that beat the grid are applied, and ev
   const n = 3000;
   const nonce = String(Date.now());
   const id = await submit({ type: "EXEC", units: Array.from({ length: n }, (_, i) => ({ argv: ["true", nonce, String(i)] })) });
-  // Hold the grid back while units finish, so events arrive before it (they were dropped).
+  // Hold the grid's answer back while units finish, so that events newer than it arrive
+  // first (they were dropped).
   let held = 0;
   await page.route("**/api/jobs/*/grid", async (r) => {
     held++;
+    const response = await r.fetch();
     await new Promise((res) => setTimeout(res, 1500));
-    await r.continue();
+    await r.fulfill({ response });
   });
   await open(`jobs/${id}`);
   await page.unroute("**/api/jobs/*/grid");
