@@ -186,6 +186,10 @@ check "the agent shows draining" test "$(jq -c '[.state, .admin_drained]' "$T/bo
 jq -n '{type: "EXEC", units: [range(3) | {argv: ["sh", "-c", "echo after-drain-\(.) > o.txt"], outputs: ["o.txt"]}]}' >"$T/job2.json"
 J2=$("$UDCS" submit "$T/job2.json")
 sleep 2
+check "?type= keeps the jobs of that kind" test "$(curl -sf "$W/api/jobs?type=EXEC" | jq '[.total, (.jobs | map(.type) | unique)]' -c)" = '[2,["EXEC"]]'
+check "and pages them" test "$(curl -sf "$W/api/jobs?type=EXEC&limit=1&offset=1" | jq -c '[.total, (.jobs | map(.id))]')" = "[2,[$J]]"
+check "with the state filter" test "$(curl -sf "$W/api/jobs?type=EXEC&state=done" | jq -c '[.jobs[].id]')" = "[$J]"
+check "a kind with no job: none" test "$(curl -sf "$W/api/jobs?type=RENDER" | jq -c '[.total, .jobs]')" = '[0,[]]'
 check "a drained agent gets no lease" test "$(job_json "$J2" | jq '.units.queued')" = 3
 check "why says so" sh -c "'$UDCS' job $J2 | grep -q 'drained by an operator'"
 kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null
