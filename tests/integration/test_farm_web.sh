@@ -105,6 +105,7 @@ check "its series has samples" wait_until 10 sh -c "curl -sf '$W/api/devices/$AI
 curl -sf "$W/api/devices/$AID/series" >"$T/series.json"
 check "one CPU value per time" test "$(jq '(.cpu | length) == (.t | length) and (.mem_used_gb | length) == (.t | length)' "$T/series.json")" = true
 check "times in unix seconds, now" test "$(jq --argjson now "$(date +%s)" '.t[-1] > $now - 60 and .t[-1] <= $now + 1' "$T/series.json")" = true
+check "load.t names the series' newest sample" sh -c "[ \"\$(curl -sf '$W/api/devices' | jq '.devices[0].load.t')\" = \"\$(curl -sf '$W/api/devices/$AID/series' | jq '.t[-1]')\" ]"
 check "an unknown agent's series is 404" test "$(code "$W/api/devices/999/series")" = 404
 
 # ---- a job: grid, blobs ------------------------------------------------------------------------
