@@ -112,6 +112,9 @@ await step("the GPU agent shows its GPU with its memory", async () => {
 });
 await step("each agent has CPU and memory charts", () => page.waitForFunction(() =>
   [...document.querySelectorAll("[data-agent-name]")].every((c) => c.querySelectorAll(".uplot").length >= 2)));
+await step("the GPU agent also charts GPU utilization and GPU memory; the other has no GPU chart", () => page.waitForFunction((gpuName) =>
+  [...document.querySelectorAll("[data-agent-name]")].every((c) => c.querySelectorAll(".uplot").length === (c.dataset.agentName === gpuName ? 4 : 2)) &&
+  document.querySelector(`[data-agent-name="${gpuName}"] .charts`).textContent.includes("GPU memory used"), env("AGENT_GPU_NAME")));
 await shots("devices");
 
 // ---- a job's progress advances live, without a reload ------------------------------------

@@ -1,6 +1,7 @@
 // web/src/views/devices.js - #/devices: every agent with its hardware, toolchains, state,
-// the units it runs now, drain/enable, and charts of CPU load, GPU utilization and memory
-// (history from /api/devices/{id}/series, then each `agent` event's load sample).
+// the units it runs now, drain/enable, and charts of CPU load, memory, and on an agent with
+// GPUs their utilization and memory used (history from /api/devices/{id}/series, then
+// each new load sample an `agent` event brings).
 import { getJSON, getOptional } from "../api.js";
 import { chart } from "../charts.js";
 import { NONE, gb, h, num, pct, time } from "../format.js";
@@ -89,6 +90,9 @@ function charts(el, a, series) {
   const n = Math.max(gpuUtil.length, (a.gpus || []).length);
   const gpu = n ? chart(el, "GPU utilization", Array.from({ length: n }, (_, i) => ({ label: `GPU ${i}`, value: (v) => pct(v) })),
     [t.slice(), ...Array.from({ length: n }, (_, i) => gpuUtil[i] || t.map(() => null))], { yRange: [0, 1] }) : null;
+  const gpuMemUsed = series.gpu_mem_used_gb || [];
+  const gpuMem = n ? chart(el, "GPU memory used", Array.from({ length: n }, (_, i) => ({ label: `GPU ${i}`, value: (v) => gb(v) })),
+    [t.slice(), ...Array.from({ length: n }, (_, i) => gpuMemUsed[i] || t.map(() => null))]) : null;
   return {
     /* The time of the newest point, unix seconds. */
     lastTime() {
@@ -99,11 +103,13 @@ function charts(el, a, series) {
       cpu.push(tSec, [sample.cpu ?? null]);
       mem.push(tSec, [sample.mem_used_gb ?? null]);
       if (gpu) gpu.push(tSec, Array.from({ length: n }, (_, i) => sample.gpus?.[i]?.util ?? null));
+      if (gpuMem) gpuMem.push(tSec, Array.from({ length: n }, (_, i) => sample.gpus?.[i]?.mem_used_gb ?? null));
     },
     destroy() {
       cpu.destroy();
       mem.destroy();
       if (gpu) gpu.destroy();
+      if (gpuMem) gpuMem.destroy();
     },
   };
 }
