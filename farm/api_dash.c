@@ -6,6 +6,7 @@
  *   GET  /api/devices/{id}/series       an agent's load over the last 30 minutes
  *   GET  /api/metrics/series            the sampler's last hour (metrics.c)
  *   GET  /api/blobs/{digest}            a blob's raw bytes, for stdout/stderr and thumbnails
+ *                                       (one Range of bytes: 206 with that part)
  *   GET  /api/events                    farm-wide server-sent events (events.c feeds them);
  *                                       ?units=JOB adds that job's `unit` events
  * The grid is answered from api_client.c's GET /api/jobs/ route, which owns that prefix. */
@@ -16,6 +17,7 @@
 #include "common/json.h"
 #include "common/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,48 @@ const char *farm_blob_type(const char *asked)
         if (strcmp(asked, allowed[i]) == 0)
             return allowed[i];
     return asked && *asked ? NULL : "application/octet-stream";
+}
+
+/* One byte range of a Range header ("bytes=A-B", "bytes=A-", "bytes=-N") over a blob of
+ * `size` bytes: 0 with *first and *len set, 1 when the header is absent or not one range
+ * of bytes (the whole blob is sent, as RFC 9110 allows), -1 when it is unsatisfiable. */
+static int range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 1;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {   /* the last N bytes */
+        if (!isdigit((unsigned char)p[1]))
+            return 1;
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (*end)
+            return 1;
+        if (n == 0 || size == 0)
+            return -1;
+        *len = n < size ? n : size;
+        *first = size - *len;
+        return 0;
+    }
+    if (!isdigit((unsigned char)*p))
+        return 1;
+    unsigned long long a = strtoull(p, &end, 10), b = size ? size - 1 : 0;
+    if (*end != '-')
+        return 1;
+    if (end[1]) {
+        if (!isdigit((unsigned char)end[1]))
+            return 1;
+        b = strtoull(end + 1, &end, 10);
+        if (*end || b < a)
+            return 1;
+    }
+    if (a >= size)
+        return -1;
+    if (b >= size)
+        b = size - 1;
+    *first = a;
+    *len = b - a + 1;
+    return 0;
 }
 
 /* "17/priority" -> 17 and "/priority"; 0 when the path does not start with an id. */
@@ -249,7 +293,25 @@ static void do_blob(struct udcs_http_req *req)
         /* A digest names its bytes for ever. */
         udcs_http_add_header(req, "Cache-Control", "max-age=31536000, immutable");
         udcs_http_add_header(req, "X-Content-Type-Options", "nosniff");
-        udcs_http_reply(req, 200, type, bytes.data ? bytes.data : "", bytes.len);
+        udcs_http_add_header(req, "Accept-Ranges", "bytes");
+        /* A range: the page shows the tail of a long log without taking all of it. */
+        uint64_t first = 0, len = bytes.len;
+        int r = range_parse(udcs_http_req_header(req, "Range"), bytes.len, &first, &len);
+        char cr[80];
+        if (r < 0) {
+            snprintf(cr, sizeof(cr), "bytes */%zu", bytes.len);
+            udcs_http_add_header(req, "Content-Range", cr);
+            udcs_http_reply_error(req, 416, "blob %s holds %zu bytes: range '%s' is outside "
+                                  "it", req->subpath, bytes.len,
+                                  udcs_http_req_header(req, "Range"));
+        } else if (r == 0) {
+            snprintf(cr, sizeof(cr), "bytes %llu-%llu/%zu", (unsigned long long)first,
+                     (unsigned long long)(first + len - 1), bytes.len);
+            udcs_http_add_header(req, "Content-Range", cr);
+            udcs_http_reply(req, 206, type, bytes.data + first, (size_t)len);
+        } else {
+            udcs_http_reply(req, 200, type, bytes.data ? bytes.data : "", bytes.len);
+        }
     }
     udcs_buf_release(&bytes);
 }

@@ -136,6 +136,11 @@ check "/api/blobs gives the raw bytes udcs-cas gets" cmp "$T/blob.raw" "$T/blob.
 check "which are the unit's stdout" test "$(cat "$T/blob.raw")" = out-2
 check "as the type asked for" grep -qi '^content-type: text/plain' "$T/blob.h"
 check "cached for good" grep -qi '^cache-control: max-age=31536000, immutable' "$T/blob.h"
+curl -sf -D "$T/range.h" -H 'Range: bytes=-3' "$W/api/blobs/$OUT_DIGEST?type=text/plain" >"$T/range.raw"
+check "Range: bytes=-3 gives the last three bytes" test "$(od -An -c "$T/range.raw" | tr -d ' ')" = '-2\n'
+check "as 206 with Content-Range" sh -c "grep -q '^HTTP/1.1 206' '$T/range.h' && grep -qi '^content-range: bytes 3-5/6' '$T/range.h'"
+check "bytes=1-2 the middle" test "$(curl -sf -H 'Range: bytes=1-2' "$W/api/blobs/$OUT_DIGEST")" = ut
+check "a range past the end is 416" test "$(code -H 'Range: bytes=9-' "$W/api/blobs/$OUT_DIGEST")" = 416
 check "octet-stream by default" test "$(ctype "/api/blobs/$OUT_DIGEST")" = application/octet-stream
 check "a type outside the list is refused" test "$(code "$W/api/blobs/$OUT_DIGEST?type=text/html")" = 400
 check "an unknown blob is 404" test "$(code "$W/api/blobs/0123456789abcdef0123456789abcdef")" = 404
