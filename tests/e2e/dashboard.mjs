@@ -150,6 +150,18 @@ await step("and its stdout, from /api/blobs", async () => {
   await page.waitForFunction(() => document.querySelector(".unit-detail pre.log")?.textContent === "run1-0\n");
 });
 await shots("job");
+await step("a stdout over 1 MiB: its last 1 MiB is shown, saying it is cut", async () => {
+  const id = await submit({ type: "EXEC", units: [{ argv: ["sh", "-c", "head -c 1500000 /dev/zero | tr '\\0' x; echo; echo END"] }] });
+  const end = Date.now() + WAIT_MS;
+  while ((await api(`/api/jobs/${id}?limit=0`)).body.state === "running" && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  await open(`jobs/${id}`);
+  await page.locator("canvas.grid").click({ position: { x: 3, y: 3 } });
+  await page.locator(".unit-detail button", { hasText: "show stdout" }).click();
+  await page.waitForFunction(() => document.querySelector(".unit-detail pre.log")?.textContent.endsWith("x\nEND\n"));
+  const shown = await page.evaluate(() => document.querySelector(".unit-detail pre.log").textContent.length);
+  const note = await text(".unit-detail .cut");
+  if (shown !== 1024 * 1024 || !/last 1\.0 MB of 1\.5 MB/.test(note)) throw new Error(`shown ${shown} characters, note '${note}'`);
+});
 
 // ---- a unit that cannot run says why ----------------------------------------------------
 await step("a unit no agent can take shows the master's reason on its page", async () => {

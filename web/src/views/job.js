@@ -2,7 +2,7 @@
 // coloured by state (from /api/jobs/{id}/grid, or the unit list on a master without it),
 // the detail of a clicked unit (agent, attempts, timings, stdout/stderr, why it waits),
 // and for render jobs thumbnails of finished PNG frames and tiles as they arrive.
-import { blobUrl, getBlob, getJSON, getOptional, getText } from "../api.js";
+import { blobUrl, getBlob, getJSON, getOptional, getTextTail } from "../api.js";
 import { followUnits, jobStream, liveStatus, onStatus, stateLetter, whenOpen } from "../live.js";
 import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
 import { markLoaded } from "../ui.js";
@@ -12,6 +12,8 @@ import { actionsCache, eta, progressBar, unitCounts } from "./jobparts.js";
 /* Thumbnails kept on the page, newest first. */
 const MAX_THUMBS = 48;
 const MAX_UNIT_PAGE = 100000;
+/* The most of a stdout or stderr shown: its end, where a failure's reason usually is. */
+const MAX_LOG_SHOWN_BYTES = 1024 * 1024;
 
 /* The grid's letters from the unit list, for a master without /api/jobs/{id}/grid. */
 async function gridFromUnits(id, n) {
@@ -98,14 +100,21 @@ export function mount(root, params) {
     const out = (label, digest) => {
       if (!digest) return null;
       const pre = h("pre.log", { text: "" });
+      const cut = h("p.muted.cut", { hidden: true });
       const btn = h("button.small", { type: "button", text: `show ${label}`, onclick: async () => {
         try {
-          pre.textContent = (await getText(blobUrl(digest, "text/plain"))) || `(${label} is empty)`;
+          const t = await getTextTail(blobUrl(digest, "text/plain"), MAX_LOG_SHOWN_BYTES);
+          pre.textContent = t.text || `(${label} is empty)`;
+          cut.hidden = !t.first;
+          if (t.first) {
+            fill(cut, `Showing the last ${bytes(t.size - t.first)} of ${bytes(t.size)}; `,
+              h("a", { href: blobUrl(digest, "text/plain"), target: "_blank", text: `the whole ${label}` }), ".");
+          }
         } catch (e) {
           pre.textContent = e.status === 404 ? `${label}: this master does not serve /api/blobs` : e.message;
         }
       } });
-      return [h("h3", {}, label, " ", btn), pre];
+      return [h("h3", {}, label, " ", btn), cut, pre];
     };
     fill(detail,
       h("h2", { text: `Unit ${u.index}${u.name ? ` · ${u.name}` : ""}` }),
