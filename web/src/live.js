@@ -1,7 +1,8 @@
 // web/src/live.js - live updates: one EventSource on the farm-wide /api/events, handing
-// each event (agent, job, metrics, and the open job page's unit events) to whoever listens. When this master has no
-// /api/events (the stream is refused, not merely interrupted), views fall back to the
-// per-job streams /api/jobs/{id}/events through jobStream(). Nothing here polls.
+// each event (agent, job, metrics, and the open job page's unit events) to whoever
+// listens. When this master has no /api/events (the stream is refused, not merely
+// interrupted), views fall back to the per-job streams /api/jobs/{id}/events through
+// jobStream(). Nothing here polls.
 import { needsReadToken, token } from "./api.js";
 
 const listeners = new Set();
