@@ -1,6 +1,6 @@
 /* farm/api_client.c - the API people and tools use:
  *   POST   /api/submit             a job (see spec.c)            -> 201 {"job_id": N, ...}
- *   GET    /api/jobs               jobs, newest first (?state=&limit=&offset=)
+ *   GET    /api/jobs               jobs, newest first (?state=&type=&limit=&offset=)
  *   GET    /api/jobs/{id}          one job and its units (?state=&limit=&offset=)
  *   DELETE /api/jobs/{id}          cancel
  *   GET    /api/jobs/{id}/events   server-sent events until the job ends
@@ -89,6 +89,7 @@ static void do_jobs(struct udcs_http_req *req)
 {
     struct farm *f = req->ctx;
     const char *state = udcs_http_req_query(req, "state");
+    const char *type = udcs_http_req_query(req, "type");   /* a kind: EXEC, RENDER, ... */
     size_t limit = query_size(req, "limit", DEFAULT_JOB_PAGE, MAX_UNIT_PAGE);
     size_t offset = query_size(req, "offset", 0, SIZE_MAX);
     pthread_mutex_lock(&f->lock);
@@ -96,7 +97,8 @@ static void do_jobs(struct udcs_http_req *req)
     size_t seen = 0, total = 0;
     for (size_t i = f->n_jobs; i-- > 1;) {
         struct job *j = f->jobs[i];
-        if (!j || (state && strcmp(state, farm_job_state_names[j->state]) != 0))
+        if (!j || (state && strcmp(state, farm_job_state_names[j->state]) != 0) ||
+            (type && (!j->type || strcmp(type, j->type) != 0)))
             continue;
         total++;
         if (seen++ < offset || json_array_size(list) >= limit)
@@ -218,7 +220,7 @@ static void do_job(struct udcs_http_req *req)
         return;
     }
     if (strcmp(rest, "/grid") == 0) {
-        farm_reply_grid(req, j);
+        farm_reply_grid(req, f, j);
     } else if (*rest) {
         udcs_http_reply_error(req, 404, "no such endpoint: %s", req->url);
     } else {

@@ -6,7 +6,9 @@
  *   GET  /api/devices/{id}/series       an agent's load over the last 30 minutes
  *   GET  /api/metrics/series            the sampler's last hour (metrics.c)
  *   GET  /api/blobs/{digest}            a blob's raw bytes, for stdout/stderr and thumbnails
- *   GET  /api/events                    farm-wide server-sent events (events.c feeds them)
+ *                                       (one Range of bytes: 206 with that part)
+ *   GET  /api/events                    farm-wide server-sent events (events.c feeds them);
+ *                                       ?units=JOB adds that job's `unit` events
  * The grid is answered from api_client.c's GET /api/jobs/ route, which owns that prefix. */
 #include "farm/farm_internal.h"
 #include "common/clock.h"
@@ -15,6 +17,7 @@
 #include "common/json.h"
 #include "common/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,10 @@
 #define BLOB_SEND_MAX (64u * 1024 * 1024)
 /* Seconds between ": ping" comments on an idle farm event stream. */
 #define FARM_EVENTS_PING_S 15
+/* The most one read of a farm event stream gathers from the ring; the rest waits for the
+ * next read. Without it a stream that fell the whole ring behind (8,192 events of up to a
+ * few KB) copied tens of MB into one buffer per stalled client. */
+#define FARM_EVENTS_READ_MAX (256u * 1024)
 
 /* ---- parsing (no farm state: the fuzz target feeds these) ----------------------------------- */
 
@@ -65,6 +72,48 @@ const char *farm_blob_type(const char *asked)
     return asked && *asked ? NULL : "application/octet-stream";
 }
 
+/* One byte range of a Range header ("bytes=A-B", "bytes=A-", "bytes=-N") over a blob of
+ * `size` bytes: 0 with *first and *len set, 1 when the header is absent or not one range
+ * of bytes (the whole blob is sent, as RFC 9110 allows), -1 when it is unsatisfiable. */
+static int range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 1;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {   /* the last N bytes */
+        if (!isdigit((unsigned char)p[1]))
+            return 1;
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (*end)
+            return 1;
+        if (n == 0 || size == 0)
+            return -1;
+        *len = n < size ? n : size;
+        *first = size - *len;
+        return 0;
+    }
+    if (!isdigit((unsigned char)*p))
+        return 1;
+    unsigned long long a = strtoull(p, &end, 10), b = size ? size - 1 : 0;
+    if (*end != '-')
+        return 1;
+    if (end[1]) {
+        if (!isdigit((unsigned char)end[1]))
+            return 1;
+        b = strtoull(end + 1, &end, 10);
+        if (*end || b < a)
+            return 1;
+    }
+    if (a >= size)
+        return -1;
+    if (b >= size)
+        b = size - 1;
+    *first = a;
+    *len = b - a + 1;
+    return 0;
+}
+
 /* "17/priority" -> 17 and "/priority"; 0 when the path does not start with an id. */
 static int64_t id_of(const char *subpath, const char **rest)
 {
@@ -78,7 +127,7 @@ static int64_t id_of(const char *subpath, const char **rest)
 
 /* ---- the grid ---------------------------------------------------------------------------- */
 
-void farm_reply_grid(struct udcs_http_req *req, struct job *j)
+void farm_reply_grid(struct udcs_http_req *req, struct farm *f, struct job *j)
 {
     char *states = malloc(j->n_units + 1);
     if (!states) {
@@ -89,8 +138,11 @@ void farm_reply_grid(struct udcs_http_req *req, struct job *j)
         states[j->units[i]->index >= 0 && (size_t)j->units[i]->index < j->n_units
                    ? (size_t)j->units[i]->index : i] = farm_unit_letter(j->units[i]);
     states[j->n_units] = '\0';
-    udcs_http_reply_json(req, 200, json_pack("{s:I, s:I, s:s}", "job", (json_int_t)j->id,
-                                             "n_units", (json_int_t)j->n_units, "states", states));
+    /* "seq": the first farm event this grid does not show, so that a page applies only the
+     * unit events from there on (events.c runs under the same lock). */
+    udcs_http_reply_json(req, 200, json_pack("{s:I, s:I, s:s, s:I}", "job", (json_int_t)j->id,
+                                             "n_units", (json_int_t)j->n_units, "states", states,
+                                             "seq", (json_int_t)f->next_fevent_seq));
     free(states);
 }
 
@@ -241,15 +293,39 @@ static void do_blob(struct udcs_http_req *req)
         /* A digest names its bytes for ever. */
         udcs_http_add_header(req, "Cache-Control", "max-age=31536000, immutable");
         udcs_http_add_header(req, "X-Content-Type-Options", "nosniff");
-        udcs_http_reply(req, 200, type, bytes.data ? bytes.data : "", bytes.len);
+        udcs_http_add_header(req, "Accept-Ranges", "bytes");
+        /* A range: the page shows the tail of a long log without taking all of it. */
+        uint64_t first = 0, len = bytes.len;
+        int r = range_parse(udcs_http_req_header(req, "Range"), bytes.len, &first, &len);
+        char cr[80];
+        if (r < 0) {
+            snprintf(cr, sizeof(cr), "bytes */%zu", bytes.len);
+            udcs_http_add_header(req, "Content-Range", cr);
+            udcs_http_reply_error(req, 416, "blob %s holds %zu bytes: range '%s' is outside "
+                                  "it", req->subpath, bytes.len,
+                                  udcs_http_req_header(req, "Range"));
+        } else if (r == 0) {
+            snprintf(cr, sizeof(cr), "bytes %llu-%llu/%zu", (unsigned long long)first,
+                     (unsigned long long)(first + len - 1), bytes.len);
+            udcs_http_add_header(req, "Content-Range", cr);
+            udcs_http_reply(req, 206, type, bytes.data + first, (size_t)len);
+        } else {
+            udcs_http_reply(req, 200, type, bytes.data ? bytes.data : "", bytes.len);
+        }
     }
     udcs_buf_release(&bytes);
 }
 
 /* ---- farm-wide events -------------------------------------------------------------------------- */
 
+/* Sent, without an id, to a stream that missed events (it fell more than the ring behind,
+ * or resumed from an event the ring no longer holds): the page re-reads its data. A gap
+ * in the ids says nothing, since a stream skips the other jobs' `unit` events. */
+#define FARM_EVENTS_RESYNC "event: resync\ndata: {}\n\n"
+
 struct farm_stream {
     struct farm *f;
+    int64_t units_job;     /* ?units=: the job whose `unit` events this stream wants, or 0 */
     uint64_t next;         /* next event sequence to send */
     struct farm_sse_text pending;
 };
@@ -266,11 +342,13 @@ static long farm_events_read(void *arg, uint64_t pos, char *buf, size_t max)
         while (s->next >= f->next_fevent_seq && !f->stopping &&
                pthread_cond_timedwait(&f->event_cv, &f->lock, &t) == 0)
             ;
-        if (s->next + FARM_EVENTS_KEPT < f->next_fevent_seq)
+        if (s->next + FARM_EVENTS_KEPT < f->next_fevent_seq) {
             s->next = f->next_fevent_seq - FARM_EVENTS_KEPT;   /* too slow: skip ahead */
-        while (s->next < f->next_fevent_seq) {
+            udcs_buf_append_str(&out, FARM_EVENTS_RESYNC);
+        }
+        while (s->next < f->next_fevent_seq && out.len < FARM_EVENTS_READ_MAX) {
             const struct farm_event *e = &f->fevents[s->next % FARM_EVENTS_KEPT];
-            if (e->seq == s->next && e->text)
+            if (e->seq == s->next && e->text && (!e->unit_job || e->unit_job == s->units_job))
                 udcs_buf_append_str(&out, e->text);
             s->next++;
         }
@@ -305,6 +383,14 @@ static void do_farm_events(struct udcs_http_req *req)
         return;
     }
     s->f = f;
+    const char *units = udcs_http_req_query(req, "units");
+    const char *rest = "";
+    if (units && (!(s->units_job = id_of(units, &rest)) || *rest)) {
+        free(s);
+        udcs_http_reply_error(req, 400, "units=%s is not a job id (a whole number from 1)",
+                              units);
+        return;
+    }
     uint64_t last;
     int resume = farm_parse_event_id(udcs_http_req_header(req, "Last-Event-ID"), &last) == 0;
     pthread_mutex_lock(&f->lock);

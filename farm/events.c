@@ -21,14 +21,16 @@ char farm_unit_letter(const struct unit *u)
     }
 }
 
-/* Append an event whose data is already JSON text. */
-static void add_text(struct farm *f, const char *event, const char *data)
+/* Append an event whose data is already JSON text; unit_job: the job of a `unit` event,
+ * 0 for the others. */
+static void add_text(struct farm *f, const char *event, const char *data, int64_t unit_job)
 {
     uint64_t seq = f->next_fevent_seq++;
     struct farm_event *e = &f->fevents[seq % FARM_EVENTS_KEPT];
     free(e->text);
     e->text = NULL;
     e->seq = seq;
+    e->unit_job = unit_job;
     if (asprintf(&e->text, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)seq, event,
                  data) < 0)
         e->text = NULL;
@@ -40,7 +42,7 @@ void farm_event_add(struct farm *f, const char *event, json_t *data)
     char *text = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(data);
     if (text)
-        add_text(f, event, text);
+        add_text(f, event, text, 0);
     free(text);
 }
 
@@ -54,7 +56,7 @@ void farm_event_unit(struct farm *f, const struct unit *u)
     else
         snprintf(data, sizeof(data), "{\"job\":%lld,\"unit\":%d,\"state\":\"%c\",\"agent\":null}",
                  (long long)u->job->id, u->index, farm_unit_letter(u));
-    add_text(f, "unit", data);
+    add_text(f, "unit", data, u->job->id);
     u->job->events_dirty = 1;
 }
 

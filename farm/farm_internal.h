@@ -186,6 +186,7 @@ struct farm_metrics {
 #define FARM_EVENTS_KEPT 8192
 struct farm_event {
     uint64_t seq;
+    int64_t unit_job;            /* a `unit` event's job, sent only to streams asking ?units= */
     char *text;                  /* "id: N\nevent: ...\ndata: {...}\n\n" */
 };
 
@@ -440,7 +441,7 @@ int farm_api_mount_agent(struct farm *f, struct udcs_http_server *srv);
  * ports. */
 int farm_api_mount_dash(struct farm *f, struct udcs_http_server *srv);
 /* Answer GET /api/jobs/{id}/grid (lock held). */
-void farm_reply_grid(struct udcs_http_req *req, struct job *j);
+void farm_reply_grid(struct udcs_http_req *req, struct farm *f, struct job *j);
 /* Parsing what the dashboard sends (no farm state; tests/fuzz/fuzz_dash_request.c).
  * {"priority": 1..10}: 0, or UDCS_EPROTO with the reason in `why`. */
 int farm_parse_priority(const char *body, size_t len, int *priority, char *why, size_t why_len);

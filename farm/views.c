@@ -249,9 +249,12 @@ static json_t *agent_load_json(const struct agent *a)
                                               number_or_null(info_number(g, "memory_gb") -
                                                              info_number(g, "memory_free_gb"))));
     }
-    return json_pack("{s:o, s:o, s:o, s:o}", "cpu", number_or_null(a->cpu), "mem_used_gb",
+    /* "t": the newest series sample's time (unix seconds, as in the series), so that a
+     * chart adds a point only for a new sample, not for each busy/idle change. */
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "cpu", number_or_null(a->cpu), "mem_used_gb",
                      number_or_null(total - avail), "mem_total_gb", number_or_null(total), "gpus",
-                     gpus);
+                     gpus, "t", a->series_n ? json_integer((json_int_t)(a->series_ms / 1000))
+                                            : json_null());
 }
 
 /* GET /api/devices/{id}/series: the samples of the last FARM_AGENT_SERIES_S, oldest first. */

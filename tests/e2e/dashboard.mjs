@@ -61,7 +61,8 @@ const context = await browser.newContext({ viewport: { width: 1440, height: 900 
 const page = await context.newPage();
 const foreign = [];
 const pageErrors = [];
-page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("data:")) foreign.push(r.url()); });
+// blob: URLs of the master's origin are the thumbnails, fetched from it with the token.
+page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith(`blob:${base}`) && !r.url().startsWith("data:")) foreign.push(r.url()); });
 page.on("pageerror", (e) => pageErrors.push(e.message));
 page.setDefaultTimeout(WAIT_MS);
 
@@ -111,6 +112,9 @@ await step("the GPU agent shows its GPU with its memory", async () => {
 });
 await step("each agent has CPU and memory charts", () => page.waitForFunction(() =>
   [...document.querySelectorAll("[data-agent-name]")].every((c) => c.querySelectorAll(".uplot").length >= 2)));
+await step("the GPU agent also charts GPU utilization and GPU memory; the other has no GPU chart", () => page.waitForFunction((gpuName) =>
+  [...document.querySelectorAll("[data-agent-name]")].every((c) => c.querySelectorAll(".uplot").length === (c.dataset.agentName === gpuName ? 4 : 2)) &&
+  document.querySelector(`[data-agent-name="${gpuName}"] .charts`).textContent.includes("GPU memory used"), env("AGENT_GPU_NAME")));
 await shots("devices");
 
 // ---- a job's progress advances live, without a reload ------------------------------------
@@ -146,6 +150,18 @@ await step("and its stdout, from /api/blobs", async () => {
   await page.waitForFunction(() => document.querySelector(".unit-detail pre.log")?.textContent === "run1-0\n");
 });
 await shots("job");
+await step("a stdout over 1 MiB: its last 1 MiB is shown, saying it is cut", async () => {
+  const id = await submit({ type: "EXEC", units: [{ argv: ["sh", "-c", "head -c 1500000 /dev/zero | tr '\\0' x; echo; echo END"] }] });
+  const end = Date.now() + WAIT_MS;
+  while ((await api(`/api/jobs/${id}?limit=0`)).body.state === "running" && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  await open(`jobs/${id}`);
+  await page.locator("canvas.grid").click({ position: { x: 3, y: 3 } });
+  await page.locator(".unit-detail button", { hasText: "show stdout" }).click();
+  await page.waitForFunction(() => document.querySelector(".unit-detail pre.log")?.textContent.endsWith("x\nEND\n"));
+  const shown = await page.evaluate(() => document.querySelector(".unit-detail pre.log").textContent.length);
+  const note = await text(".unit-detail .cut");
+  if (shown !== 1024 * 1024 || !/last 1\.0 MB of 1\.5 MB/.test(note)) throw new Error(`shown ${shown} characters, note '${note}'`);
+});
 
 // ---- a unit that cannot run says why ----------------------------------------------------
 await step("a unit no agent can take shows the master's reason on its page", async () => {
@@ -170,6 +186,50 @@ await step("a render job's page shows a thumbnail of each finished frame", async
 });
 await shots("render");
 
+// ---- a large, busy job: the page keeps up and every cell ends done ------------------------
+await step("a 3,000-unit job: unit events that beat the grid are applied, and every cell ends done", async () => {
+  const n = 3000;
+  const nonce = String(Date.now());
+  const id = await submit({ type: "EXEC", units: Array.from({ length: n }, (_, i) => ({ argv: ["true", nonce, String(i)] })) });
+  // Hold the grid's answer back while units finish, so that events newer than it arrive
+  // first (they were dropped).
+  let held = 0;
+  await page.route("**/api/jobs/*/grid", async (r) => {
+    held++;
+    const response = await r.fetch();
+    await new Promise((res) => setTimeout(res, 1500));
+    await r.fulfill({ response });
+  });
+  await open(`jobs/${id}`);
+  await page.unroute("**/api/jobs/*/grid");
+  const end = Date.now() + 45000;
+  while ((await api(`/api/jobs/${id}?limit=0`)).body.state === "running" && Date.now() < end) {
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const job = (await api(`/api/jobs/${id}?limit=0`)).body;
+  if (job.state !== "done" || held !== 1) throw new Error(`job ${job.state}, grid reads held ${held}`);
+  await page.waitForFunction((want) => document.querySelector("[data-k='grid.d']").textContent.endsWith(` ${want}`) &&
+    document.querySelector("[data-k=state]").textContent === "done", fmtNum(n), { timeout: 10000 });
+  // The legend counts what the cells hold: read the cells' pixels too, against the swatch.
+  const wrong = await page.evaluate((count) => {
+    const c = document.querySelector("canvas.grid");
+    const cell = Number(c.dataset.cellPx);
+    const cols = Number(c.dataset.cols);
+    const dpr = c.width / c.clientWidth;
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    const want = getComputedStyle(document.querySelector(".legend .sw.u-d")).backgroundColor;
+    const bad = [];
+    for (let i = 0; i < count; i++) {
+      const x = Math.floor(((i % cols) * cell + 1) * dpr);
+      const y = Math.floor((Math.floor(i / cols) * cell + 1) * dpr);
+      const o = (y * c.width + x) * 4;
+      if (`rgb(${px[o]}, ${px[o + 1]}, ${px[o + 2]})` !== want) bad.push(i);
+    }
+    return bad;
+  }, n);
+  if (wrong.length) throw new Error(`${wrong.length} cells not drawn done, e.g. ${wrong.slice(0, 5)}`);
+});
+
 // ---- the queue's numbers equal /api/jobs ---------------------------------------------------
 await open("queue");
 await step("queue: each job's state, units done, cache hits and priority equal /api/jobs", async () => {
@@ -192,6 +252,15 @@ await step("queue: the kind filter shows the RENDER jobs /api/jobs has, and only
   await page.waitForFunction(() => document.querySelectorAll("tr[data-job-id]").length > 1);
 });
 await shots("queue");
+await step("queue: an address with filters (#/queue?state=done) opens the queue, filtered", async () => {
+  await page.goto(`${base}/#/queue?state=done`);
+  await page.reload(); // a shared link or a reload: the router sees the ?filters
+  await page.waitForSelector("#view[data-view=queue][data-loaded]");
+  const want = (await api("/api/jobs?state=done")).body.total;
+  await page.waitForFunction((n) => document.querySelectorAll("tr[data-job-id][data-state=done]").length === Math.min(n, 50) &&
+    !document.querySelector("tr[data-job-id]:not([data-state=done])"), want);
+  return (await page.inputValue("#filter-state")) === "done";
+});
 
 // ---- actions: refused without the token, the master's reason shown; done with it ----------
 const J2 = await submit(execJob(20, 30, "slow"));
@@ -265,20 +334,27 @@ await shots("devices-lost");
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const p = await ctx.newPage();
   p.on("pageerror", (e) => pageErrors.push(e.message));
-  p.on("request", (r) => { if (!r.url().startsWith(authBase) && !r.url().startsWith("data:")) foreign.push(r.url()); });
+  p.on("request", (r) => { if (!r.url().startsWith(authBase) && !r.url().startsWith(`blob:${authBase}`) && !r.url().startsWith("data:")) foreign.push(r.url()); });
   await p.goto(`${authBase}/#/devices`);
   await step("--auth-reads: without the token the page shows the master's 401 text", () =>
     p.waitForFunction(() => /401: .*needs a bearer token/.test(document.querySelector(".summary")?.textContent || "")));
   await step("--auth-reads: the live stream says it needs the token", () => p.waitForSelector("#live[data-state='needs token']"));
-  await step("--auth-reads: with the token (entered once, then a reload) the page reads and goes live", async () => {
+  await step("--auth-reads: once the token is entered the view reads again, without a reload, and goes live", async () => {
     await p.click("#token-button");
     await p.fill("#token-input", env("AUTH_TOKEN"));
     await p.click("#token-save");
     await p.waitForSelector("#live[data-state=live]");
-    await p.reload();
+    await p.waitForSelector("#view[data-loaded] [data-agent-name]");
+    return p.evaluate(() => performance.getEntriesByType("navigation").length === 1);
+  });
+  await step("--auth-reads: a render job's thumbnails show (fetched with the token)", async () => {
+    const id = execFileSync(`${env("UDCS_BIN")}/udcs-render`, [env("SCENE"), "--frames", "1-2", "--size", "48x48",
+      "--samples", "2", "-o", `${out}/render-auth/frame_####.png`, "--detach"], { encoding: "utf8",
+      env: { ...process.env, UDCS_FARM: env("AUTH_URL"), UDCS_TOKEN_FILE: env("AUTH_TOKEN_FILE") } }).trim();
+    await p.goto(`${authBase}/#/jobs/${id}`);
     await p.waitForSelector("#view[data-loaded]");
-    await p.waitForSelector("#live[data-state=live]");
-    return /No agent has registered/.test(await p.locator(".summary").textContent());
+    await p.waitForFunction(() => [...document.querySelectorAll(".thumbs img")].filter((i) => i.complete && i.naturalWidth === 48).length === 2);
+    return p.evaluate(() => [...document.querySelectorAll(".thumbs img")].every((i) => i.src.startsWith("blob:")));
   });
   await ctx.close();
 }

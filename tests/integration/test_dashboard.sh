@@ -2,7 +2,8 @@
 # tests/integration/test_dashboard.sh - the web dashboard in Debian's Chromium, driven by
 # tests/e2e/dashboard.mjs (playwright-core from web/node_modules): a master with a token and
 # two agents on loopback; devices with their hardware, a job's progress live, a render's
-# thumbnails, cancel with
+# thumbnails (also under --auth-reads), a 3,000-unit job's grid, queue filters in the
+# address, cancel with
 # and without the token, an agent killed and shown lost, the page's numbers against the
 # API, and screenshots of every view in light and dark (the folder is printed).
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +37,11 @@ unset FARM_PORT
 start_farm "$T/farm-auth" --web-dir "$WEB_DIR" --auth-reads \
     || { not_ok "a master with --auth-reads starts"; done_testing; exit 1; }
 AUTH_WEB_URL=$FARM_WEB_URL AUTH_TOKEN=$(cat "$FARM_TOKEN_FILE")
+AUTH_URL=$FARM_URL AUTH_TOKEN_FILE=$FARM_TOKEN_FILE
+# One agent there, for a render job whose thumbnails need the token too.
+start_agent auth1 --slots 2
+check "an agent registers with the --auth-reads master" wait_until 20 sh -c \
+    "curl -sf -H 'Authorization: Bearer $AUTH_TOKEN' '$AUTH_URL/api/devices' | jq -e '.devices | length == 1'"
 FARM_URL=${first_farm[0]} FARM_WEB_URL=${first_farm[1]} FARM_TOKEN_FILE=${first_farm[2]}
 export UDCS_FARM=$FARM_URL UDCS_TOKEN_FILE=$FARM_TOKEN_FILE   # udcs-render's, in the browser test
 
@@ -43,7 +49,8 @@ export UDCS_FARM=$FARM_URL UDCS_TOKEN_FILE=$FARM_TOKEN_FILE   # udcs-render's, i
 # /nonexistent, which it would then create): give it the test's own folder.
 XDG_CONFIG_HOME=$T/xdg-config XDG_CACHE_HOME=$T/xdg-cache \
 UDCS_BIN=$UDCS_BIN SCENE=$ROOT/scenes/cornell.scn \
-WEB_URL=$FARM_WEB_URL TOKEN=$(cat "$FARM_TOKEN_FILE") AUTH_WEB_URL=$AUTH_WEB_URL AUTH_TOKEN=$AUTH_TOKEN OUT=$OUT CHROMIUM=$CHROMIUM \
+WEB_URL=$FARM_WEB_URL TOKEN=$(cat "$FARM_TOKEN_FILE") AUTH_WEB_URL=$AUTH_WEB_URL AUTH_TOKEN=$AUTH_TOKEN \
+AUTH_URL=$AUTH_URL AUTH_TOKEN_FILE=$AUTH_TOKEN_FILE OUT=$OUT CHROMIUM=$CHROMIUM \
 AGENT_GPU_NAME=gpu1 AGENT_KILL_NAME=cpu1 AGENT_KILL_PID=${AGENT_PIDS[cpu1]} \
     timeout 240 node "$ROOT/tests/e2e/dashboard.mjs" >"$T/e2e.out" 2>&1
 rc=$?

@@ -105,6 +105,7 @@ check "its series has samples" wait_until 10 sh -c "curl -sf '$W/api/devices/$AI
 curl -sf "$W/api/devices/$AID/series" >"$T/series.json"
 check "one CPU value per time" test "$(jq '(.cpu | length) == (.t | length) and (.mem_used_gb | length) == (.t | length)' "$T/series.json")" = true
 check "times in unix seconds, now" test "$(jq --argjson now "$(date +%s)" '.t[-1] > $now - 60 and .t[-1] <= $now + 1' "$T/series.json")" = true
+check "load.t names the series' newest sample" sh -c "[ \"\$(curl -sf '$W/api/devices' | jq '.devices[0].load.t')\" = \"\$(curl -sf '$W/api/devices/$AID/series' | jq '.t[-1]')\" ]"
 check "an unknown agent's series is 404" test "$(code "$W/api/devices/999/series")" = 404
 
 # ---- a job: grid, blobs ------------------------------------------------------------------------
@@ -135,6 +136,11 @@ check "/api/blobs gives the raw bytes udcs-cas gets" cmp "$T/blob.raw" "$T/blob.
 check "which are the unit's stdout" test "$(cat "$T/blob.raw")" = out-2
 check "as the type asked for" grep -qi '^content-type: text/plain' "$T/blob.h"
 check "cached for good" grep -qi '^cache-control: max-age=31536000, immutable' "$T/blob.h"
+curl -sf -D "$T/range.h" -H 'Range: bytes=-3' "$W/api/blobs/$OUT_DIGEST?type=text/plain" >"$T/range.raw"
+check "Range: bytes=-3 gives the last three bytes" test "$(od -An -c "$T/range.raw" | tr -d ' ')" = '-2\n'
+check "as 206 with Content-Range" sh -c "grep -q '^HTTP/1.1 206' '$T/range.h' && grep -qi '^content-range: bytes 3-5/6' '$T/range.h'"
+check "bytes=1-2 the middle" test "$(curl -sf -H 'Range: bytes=1-2' "$W/api/blobs/$OUT_DIGEST")" = ut
+check "a range past the end is 416" test "$(code -H 'Range: bytes=9-' "$W/api/blobs/$OUT_DIGEST")" = 416
 check "octet-stream by default" test "$(ctype "/api/blobs/$OUT_DIGEST")" = application/octet-stream
 check "a type outside the list is refused" test "$(code "$W/api/blobs/$OUT_DIGEST?type=text/html")" = 400
 check "an unknown blob is 404" test "$(code "$W/api/blobs/0123456789abcdef0123456789abcdef")" = 404
@@ -155,6 +161,11 @@ check "the API port takes it too" test "$(code -X POST -H "$AUTH" --data '{"prio
 
 check "retry without a token is 401" test "$(post "/api/jobs/$J/retry")" = 401
 check "with a wrong one 403" test "$(post "/api/jobs/$J/retry" -H 'Authorization: Bearer nope')" = 403
+# A job page's stream: this job's unit events, and no other job's.
+curl -sN --max-time 30 "$W/api/events?units=$J" >"$T/units.txt" 2>/dev/null &
+UEV=$!
+check "?units= opens a stream" wait_until 5 grep -q '^retry: ' "$T/units.txt"
+check "?units= must be a job id" test "$(sse_code "$W/api/events?units=abc")" = 400
 touch "$T/flag"
 check "retry requeues the failed unit" test "$(post "/api/jobs/$J/retry" -H "$AUTH")" = 200
 check "saying how many" test "$(jq -c . "$T/body")" = "{\"job\":$J,\"retried\":1}"
@@ -162,6 +173,12 @@ check "and the job completes" wait_until 30 sh -c "[ \"\$(curl -sf '$W/api/jobs/
 check "udcs wait agrees (not the first run's end)" uwait "$J"
 check "all 8 done" test "$(job_json "$J" | jq '.units.done')" = 8
 check "the grid says so" test "$(curl -sf "$W/api/jobs/$J/grid" | jq -r .states)" = dddddddd
+check "the ?units= stream carried the retried unit" \
+    wait_until 5 grep -q "^data: {\"job\":$J,\"unit\":5,\"state\":\"d\"" "$T/units.txt"
+kill "$UEV"; wait "$UEV" 2>/dev/null
+check "and only its job's unit events" test "$(grep '^data: {"job":' "$T/units.txt" | grep -vc "^data: {\"job\":$J,")" = 0
+check "the grid names the first event it does not show" \
+    test "$(curl -sf "$W/api/jobs/$J/grid" | jq '.seq | type == "number" and . > 0')" = true
 check "retrying a job with no failed unit is 409" test "$(post "/api/jobs/$J/retry" -H "$AUTH")" = 409
 expect_status 1 "udcs retry says so too" "$UDCS" retry "$J"
 expect_output_contains "has no failed unit to retry"
@@ -175,6 +192,10 @@ check "the agent shows draining" test "$(jq -c '[.state, .admin_drained]' "$T/bo
 jq -n '{type: "EXEC", units: [range(3) | {argv: ["sh", "-c", "echo after-drain-\(.) > o.txt"], outputs: ["o.txt"]}]}' >"$T/job2.json"
 J2=$("$UDCS" submit "$T/job2.json")
 sleep 2
+check "?type= keeps the jobs of that kind" test "$(curl -sf "$W/api/jobs?type=EXEC" | jq '[.total, (.jobs | map(.type) | unique)]' -c)" = '[2,["EXEC"]]'
+check "and pages them" test "$(curl -sf "$W/api/jobs?type=EXEC&limit=1&offset=1" | jq -c '[.total, (.jobs | map(.id))]')" = "[2,[$J]]"
+check "with the state filter" test "$(curl -sf "$W/api/jobs?type=EXEC&state=done" | jq -c '[.jobs[].id]')" = "[$J]"
+check "a kind with no job: none" test "$(curl -sf "$W/api/jobs?type=RENDER" | jq -c '[.total, .jobs]')" = '[0,[]]'
 check "a drained agent gets no lease" test "$(job_json "$J2" | jq '.units.queued')" = 3
 check "why says so" sh -c "'$UDCS' job $J2 | grep -q 'drained by an operator'"
 kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null
@@ -197,7 +218,7 @@ check "and the job completes" uwait "$J2"
 wait "$EV" 2>/dev/null
 check "the stream carried agent events" grep -q '^event: agent$' "$T/events.txt"
 check "job events" grep -q '^event: job$' "$T/events.txt"
-check "unit events with grid letters" grep -q "^data: {\"job\":$J,\"unit\":5,\"state\":\"f\"" "$T/events.txt"
+check "no unit events without ?units=" test "$(grep -c '^event: unit$' "$T/events.txt")" = 0
 check "metrics events" grep -q '^event: metrics$' "$T/events.txt"
 check "every event has an id" test "$(grep -c '^event: ' "$T/events.txt")" = "$(grep -c '^id: ' "$T/events.txt")"
 # Resume: after an event of this master's ring, the next comes first.

@@ -284,7 +284,8 @@ static void dashboard_parsers_refuse_what_they_must(void **state)
     assert_null(farm_blob_type("text/html"));
 }
 
-/* Read /api/events for `ms` milliseconds into `out`, sending `last_id` when not NULL. */
+/* Read the event stream of job 1 (/api/events?units=1) for `ms` milliseconds into `out`,
+ * sending `last_id` when not NULL. */
 static void read_events(const char *base, const char *last_id, uint64_t ms, struct udcs_buf *out)
 {
     struct udcs_http_client *c;
@@ -298,7 +299,7 @@ static void read_events(const char *base, const char *last_id, uint64_t ms, stru
         k.headers = headers;
     }
     k.method = "GET";
-    k.path = "/api/events";
+    k.path = "/api/events?units=1";
     k.response = out;
     k.timeout_ms = ms;
     udcs_http_client_call(c, &k);   /* ends by its timeout: the stream does not */

@@ -62,6 +62,34 @@ export async function getText(path) {
   return res.text();
 }
 
+/* The last `maxBytes` of a text: {text, first, size}, where first > 0 says the text was
+ * cut. Asks for a Range; a master that ignores it sends everything and the tail is kept. */
+export async function getTextTail(path, maxBytes) {
+  const res = await fetch(path, { headers: headers({ Range: `bytes=-${maxBytes}` }) });
+  if (res.status === 401) readsNeedToken = true;
+  if (res.status === 416) return { text: "", first: 0, size: 0 }; // an empty blob
+  if (!res.ok) throw await failure(res);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const m = /^bytes (\d+)-\d+\/(\d+)$/.exec(res.headers.get("Content-Range") || "");
+  let first = m ? Number(m[1]) : 0;
+  const size = m ? Number(m[2]) : bytes.length;
+  let tail = bytes;
+  if (!m && bytes.length > maxBytes) {
+    first = bytes.length - maxBytes;
+    tail = bytes.subarray(first);
+  }
+  // A cut may fall inside a UTF-8 character: the decoder shows it as one replacement mark.
+  return { text: new TextDecoder().decode(tail), first, size };
+}
+
+/* GET raw bytes with the token (an <img src> cannot send it under --auth-reads). */
+export async function getBlob(path) {
+  const res = await fetch(path, { headers: headers() });
+  if (res.status === 401) readsNeedToken = true;
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
 /* GET an endpoint an older master does not have: null on 404, for the view to say so. */
 export async function getOptional(path) {
   try {

@@ -1,7 +1,8 @@
 // web/src/live.js - live updates: one EventSource on the farm-wide /api/events, handing
-// each event (agent, job, unit, metrics) to whoever listens. When this master has no
-// /api/events (the stream is refused, not merely interrupted), views fall back to the
-// per-job streams /api/jobs/{id}/events through jobStream(). Nothing here polls.
+// each event (agent, job, metrics, and the open job page's unit events) to whoever
+// listens. When this master has no /api/events (the stream is refused, not merely
+// interrupted), views fall back to the per-job streams /api/jobs/{id}/events through
+// jobStream(). Nothing here polls.
 import { needsReadToken, token } from "./api.js";
 
 const listeners = new Set();
@@ -30,12 +31,13 @@ export function subscribe(fn) {
   return () => listeners.delete(fn);
 }
 
-/* The master numbers its events one by one and skips a stream that fell more than its
- * ring behind; a reconnect may also miss some. Either way the views re-read their data
- * (at most once per RESYNC_MS, so a burst of skips costs one re-read). */
+/* The master tells a stream that missed events (it fell more than its ring behind, or
+ * resumed from an event the ring no longer holds) with a `resync` event; a reconnect may
+ * also miss some. Either way the views re-read their data (at most once per RESYNC_MS, so
+ * a burst costs one re-read). Gaps in the event ids mean nothing: a stream skips the
+ * `unit` events of jobs it did not ask for. */
 const RESYNC_MS = 2000;
 const resyncListeners = new Set();
-let lastSeq = null;
 let resyncTimer = 0;
 
 export function onResync(fn) {
@@ -51,17 +53,48 @@ function resync() {
   }, RESYNC_MS);
 }
 
+/* fn(type, data, seq): seq is the event's number, for a view that read a snapshot marked
+ * with one (the grid's "seq") and applies only the events after it. */
 function dispatch(type, ev) {
-  const seq = Number(ev.lastEventId);
-  if (ev.lastEventId && lastSeq !== null && seq !== lastSeq + 1) resync();
-  if (ev.lastEventId) lastSeq = seq;
   let data;
   try {
     data = JSON.parse(ev.data);
   } catch {
     return; // not ours to guess at
   }
-  for (const fn of listeners) fn(type, data);
+  const seq = ev.lastEventId ? Number(ev.lastEventId) : null;
+  for (const fn of listeners) fn(type, data, seq);
+}
+
+/* The job whose `unit` events the stream carries (?units=), 0 for none: only a job page
+ * wants them. A change reconnects the stream, once the route has settled. */
+let unitsJob = 0;
+let unitsOpen = 0;
+export function followUnits(id) {
+  unitsJob = id;
+  queueMicrotask(() => {
+    if (unitsJob !== unitsOpen && source) start();
+  });
+}
+
+/* Resolves once the stream is open (or refused, or after WAIT_OPEN_MS): a snapshot read
+ * after this misses no event the stream will not bring. */
+const WAIT_OPEN_MS = 5000;
+export function whenOpen() {
+  return new Promise((resolve) => {
+    let stop = null;
+    const timer = setTimeout(() => finish(), WAIT_OPEN_MS);
+    function finish() {
+      clearTimeout(timer);
+      if (stop) stop();
+      resolve();
+    }
+    queueMicrotask(() => {
+      stop = onStatus((s) => {
+        if (s !== "connecting" && s !== "reconnecting" && (!source || unitsOpen === unitsJob)) finish();
+      });
+    });
+  });
 }
 
 let tokenInUrl = false;
@@ -69,7 +102,10 @@ let tokenInUrl = false;
 function eventsUrl() {
   // EventSource cannot send headers: with --auth-reads the master takes ?token= here only.
   const t = token();
-  return (tokenInUrl || needsReadToken()) && t ? `/api/events?token=${encodeURIComponent(t)}` : "/api/events";
+  const q = new URLSearchParams();
+  if (unitsJob) q.set("units", String(unitsJob));
+  if ((tokenInUrl || needsReadToken()) && t) q.set("token", t);
+  return q.size ? `/api/events?${q}` : "/api/events";
 }
 
 /* The stream was refused; EventSource does not say why, so ask once with a plain GET. A
@@ -95,6 +131,7 @@ async function refused() {
 export function start() {
   if (source) source.close();
   setStatus("connecting");
+  unitsOpen = unitsJob;
   const es = new EventSource(eventsUrl());
   source = es;
   es.onopen = () => {
@@ -114,6 +151,7 @@ export function start() {
   for (const type of ["agent", "job", "unit", "metrics"]) {
     es.addEventListener(type, (ev) => dispatch(type, ev));
   }
+  es.addEventListener("resync", () => resync());
 }
 
 /* The per-job stream (the fallback): fn(type, data) with the master's per-job event names

@@ -1,6 +1,7 @@
 // web/src/main.js - the dashboard's entry: the hash router (#/devices, #/queue, #/jobs/ID,
 // #/metrics, #/topology), the light/dark theme, the token button and the live indicator.
 // Each view is a module with mount(root, params) returning {unmount, onEvent}.
+import { needsReadToken } from "./api.js";
 import { askToken, notify } from "./ui.js";
 import { liveStatus, onResync, onStatus, start, subscribe } from "./live.js";
 import * as devices from "./views/devices.js";
@@ -15,7 +16,8 @@ const routes = { devices, queue, jobs: job, metrics, topology };
 let current = null;
 
 function route() {
-  const parts = (location.hash || "#/devices").replace(/^#\/?/, "").split("/");
+  // A view keeps its filters after "?" (#/queue?state=failed): not part of the route.
+  const parts = (location.hash || "#/devices").replace(/^#\/?/, "").split("?")[0].split("/");
   const name = routes[parts[0]] ? parts[0] : "devices";
   if (current) current.unmount();
   notify(""); // a notice belongs to the view it came from
@@ -54,8 +56,11 @@ matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
   if (!localStorage.getItem(THEME_KEY)) route();
 });
 document.getElementById("token-button").addEventListener("click", async () => {
-  // A stream refused for want of the token (--auth-reads) can start now.
-  if ((await askToken()) && liveStatus() === "needs token") start();
+  if (!(await askToken())) return;
+  // A stream refused for want of the token (--auth-reads) can start now, and a view whose
+  // reads were refused reads them again instead of showing its 401 until a reload.
+  if (liveStatus() === "needs token") start();
+  if (needsReadToken()) route();
 });
 onStatus((s) => {
   const el = document.getElementById("live");
@@ -65,7 +70,7 @@ onStatus((s) => {
     ? "this master has no /api/events: job pages follow their job's own stream"
     : "live updates from /api/events";
 });
-subscribe((type, data) => current && current.onEvent && current.onEvent(type, data));
+subscribe((type, data, seq) => current && current.onEvent && current.onEvent(type, data, seq));
 onResync(() => route()); // events were missed: the view reads its data afresh
 window.addEventListener("hashchange", route);
 start();

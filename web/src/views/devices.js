@@ -1,6 +1,7 @@
 // web/src/views/devices.js - #/devices: every agent with its hardware, toolchains, state,
-// the units it runs now, drain/enable, and charts of CPU load, GPU utilization and memory
-// (history from /api/devices/{id}/series, then each `agent` event's load sample).
+// the units it runs now, drain/enable, and charts of CPU load, memory, and on an agent with
+// GPUs their utilization and memory used (history from /api/devices/{id}/series, then
+// each new load sample an `agent` event brings).
 import { getJSON, getOptional } from "../api.js";
 import { chart } from "../charts.js";
 import { NONE, gb, h, num, pct, time } from "../format.js";
@@ -83,21 +84,32 @@ function charts(el, a, series) {
   }
   const t = series.t || [];
   const gpuUtil = series.gpu_util || [];
-  const cpu = chart(el, "CPU load", [{ label: "busy", value: (v) => pct(v) }], [t, series.cpu || []], { yRange: [0, 1] });
-  const mem = chart(el, "Memory used", [{ label: "RAM", value: (v) => gb(v) }], [t, series.mem_used_gb || []]);
+  // Each chart its own copy of the times: push() appends to its chart's columns.
+  const cpu = chart(el, "CPU load", [{ label: "busy", value: (v) => pct(v) }], [t.slice(), series.cpu || []], { yRange: [0, 1] });
+  const mem = chart(el, "Memory used", [{ label: "RAM", value: (v) => gb(v) }], [t.slice(), series.mem_used_gb || []]);
   const n = Math.max(gpuUtil.length, (a.gpus || []).length);
   const gpu = n ? chart(el, "GPU utilization", Array.from({ length: n }, (_, i) => ({ label: `GPU ${i}`, value: (v) => pct(v) })),
-    [t, ...Array.from({ length: n }, (_, i) => gpuUtil[i] || t.map(() => null))], { yRange: [0, 1] }) : null;
+    [t.slice(), ...Array.from({ length: n }, (_, i) => gpuUtil[i] || t.map(() => null))], { yRange: [0, 1] }) : null;
+  const gpuMemUsed = series.gpu_mem_used_gb || [];
+  const gpuMem = n ? chart(el, "GPU memory used", Array.from({ length: n }, (_, i) => ({ label: `GPU ${i}`, value: (v) => gb(v) })),
+    [t.slice(), ...Array.from({ length: n }, (_, i) => gpuMemUsed[i] || t.map(() => null))]) : null;
   return {
+    /* The time of the newest point, unix seconds. */
+    lastTime() {
+      const times = cpu.data[0];
+      return times.length ? times[times.length - 1] : -Infinity;
+    },
     push(sample, tSec) {
       cpu.push(tSec, [sample.cpu ?? null]);
       mem.push(tSec, [sample.mem_used_gb ?? null]);
       if (gpu) gpu.push(tSec, Array.from({ length: n }, (_, i) => sample.gpus?.[i]?.util ?? null));
+      if (gpuMem) gpuMem.push(tSec, Array.from({ length: n }, (_, i) => sample.gpus?.[i]?.mem_used_gb ?? null));
     },
     destroy() {
       cpu.destroy();
       mem.destroy();
       if (gpu) gpu.destroy();
+      if (gpuMem) gpuMem.destroy();
     },
   };
 }
@@ -159,8 +171,11 @@ export function mount(root) {
     onEvent(type, data) {
       if (type !== "agent" || !data || data.id === undefined) return;
       const c = put(data);
+      // A point per new load sample: an `agent` event also comes for each busy/idle change,
+      // carrying the same sample again. "t" names the sample (older masters: last seen).
       const sample = loadSample(data);
-      if (sample && c.charts && data.last_seen_ms) c.charts.push(sample, data.last_seen_ms / 1000);
+      const t = typeof sample?.t === "number" ? sample.t : data.last_seen_ms / 1000;
+      if (sample && c.charts && t > c.charts.lastTime()) c.charts.push(sample, t);
     },
   };
 }

@@ -13,6 +13,10 @@ export function unitGrid(parent, states, onPick) {
   canvas.className = "grid";
   parent.append(canvas);
   const cells = states.split("");
+  // Units per letter, kept as cells change: a busy job sends a thousand events a second,
+  // and counting 100,000 cells for each would leave the page behind.
+  const tally = Object.fromEntries(Object.keys(LETTERS).map((l) => [l, 0]));
+  for (const l of cells) if (l in tally) tally[l]++;
   let cell = MIN_CELL_PX;
   let cols = 1;
   let colors = {};
@@ -30,6 +34,8 @@ export function unitGrid(parent, states, onPick) {
     cols = Math.max(1, Math.floor(width / cell));
     const rows = Math.ceil(n / cols);
     const dpr = window.devicePixelRatio || 1;
+    canvas.dataset.cellPx = String(cell); // where a cell is, for the tests
+    canvas.dataset.cols = String(cols);
     canvas.style.width = `${cols * cell}px`;
     canvas.style.height = `${rows * cell}px`;
     canvas.width = Math.round(cols * cell * dpr);
@@ -74,13 +80,14 @@ export function unitGrid(parent, states, onPick) {
       const old = cells[i];
       if (i < 0 || i >= cells.length || old === letter) return old;
       cells[i] = letter;
+      if (old in tally) tally[old]--;
+      if (letter in tally) tally[letter]++;
       paint(canvas.getContext("2d"), i);
       return old;
     },
+    /* Units per letter (a copy). */
     counts() {
-      const c = Object.fromEntries(Object.keys(LETTERS).map((l) => [l, 0]));
-      for (const l of cells) if (l in c) c[l]++;
-      return c;
+      return { ...tally };
     },
     redraw: layout,
     destroy() {

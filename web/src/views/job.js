@@ -2,8 +2,8 @@
 // coloured by state (from /api/jobs/{id}/grid, or the unit list on a master without it),
 // the detail of a clicked unit (agent, attempts, timings, stdout/stderr, why it waits),
 // and for render jobs thumbnails of finished PNG frames and tiles as they arrive.
-import { blobUrl, getJSON, getOptional, getText } from "../api.js";
-import { jobStream, liveStatus, onStatus, stateLetter } from "../live.js";
+import { blobUrl, getBlob, getJSON, getOptional, getTextTail } from "../api.js";
+import { followUnits, jobStream, liveStatus, onStatus, stateLetter, whenOpen } from "../live.js";
 import { NONE, bytes, duration, h, num, time, fill } from "../format.js";
 import { markLoaded } from "../ui.js";
 import { LETTERS, unitGrid } from "./grid.js";
@@ -12,6 +12,8 @@ import { actionsCache, eta, progressBar, unitCounts } from "./jobparts.js";
 /* Thumbnails kept on the page, newest first. */
 const MAX_THUMBS = 48;
 const MAX_UNIT_PAGE = 100000;
+/* The most of a stdout or stderr shown: its end, where a failure's reason usually is. */
+const MAX_LOG_SHOWN_BYTES = 1024 * 1024;
 
 /* The grid's letters from the unit list, for a master without /api/jobs/{id}/grid. */
 async function gridFromUnits(id, n) {
@@ -39,6 +41,7 @@ export function mount(root, params) {
   const detail = h("aside.unit-detail", {}, h("p.muted", { text: "Click a unit for its detail." }));
   const thumbs = h("div.thumbs");
   const thumbSeen = new Set();
+  const thumbUrls = new Map(); // figure -> its image's blob: URL, revoked when it goes
   const actions = actionsCache(() => reload());
   root.append(head, h("h2", { text: "Units" }), legend, h("div.job-body", {}, gridBox, detail), thumbs);
 
@@ -57,6 +60,24 @@ export function mount(root, params) {
         h("dt", { text: "submitted" }), h("dd", { text: time(j.created_ms) }),
         h("dt", { text: "finished" }), h("dd", { text: time(j.finished_ms) })),
       j.error ? h("p.error", { text: j.error }) : null);
+  }
+
+  /* The legend and the head redrawn at most once per animation frame: a busy job sends a
+   * thousand unit events a second, and the page must not fall behind them. */
+  let frame = 0;
+  let legendDirty = false;
+  let headDirty = false;
+  function redrawSoon(legendToo, headToo) {
+    legendDirty ||= legendToo;
+    headDirty ||= headToo;
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      if (!alive) return;
+      if (legendDirty && grid) renderLegend();
+      if (headDirty && job) renderHead();
+      legendDirty = headDirty = false;
+    });
   }
 
   function renderLegend() {
@@ -79,14 +100,21 @@ export function mount(root, params) {
     const out = (label, digest) => {
       if (!digest) return null;
       const pre = h("pre.log", { text: "" });
+      const cut = h("p.muted.cut", { hidden: true });
       const btn = h("button.small", { type: "button", text: `show ${label}`, onclick: async () => {
         try {
-          pre.textContent = (await getText(blobUrl(digest, "text/plain"))) || `(${label} is empty)`;
+          const t = await getTextTail(blobUrl(digest, "text/plain"), MAX_LOG_SHOWN_BYTES);
+          pre.textContent = t.text || `(${label} is empty)`;
+          cut.hidden = !t.first;
+          if (t.first) {
+            fill(cut, `Showing the last ${bytes(t.size - t.first)} of ${bytes(t.size)}; `,
+              h("a", { href: blobUrl(digest, "text/plain"), target: "_blank", text: `the whole ${label}` }), ".");
+          }
         } catch (e) {
           pre.textContent = e.status === 404 ? `${label}: this master does not serve /api/blobs` : e.message;
         }
       } });
-      return [h("h3", {}, label, " ", btn), pre];
+      return [h("h3", {}, label, " ", btn), cut, pre];
     };
     fill(detail,
       h("h2", { text: `Unit ${u.index}${u.name ? ` · ${u.name}` : ""}` }),
@@ -111,12 +139,26 @@ export function mount(root, params) {
     for (const o of u.result?.outputs || u.outputs || []) {
       if (!isImage(o.path) || thumbSeen.has(o.digest)) continue;
       thumbSeen.add(o.digest);
-      const img = h("img", { src: blobUrl(o.digest, "image/png"), alt: o.path, loading: "lazy",
-        onerror: () => fig.remove() });
+      const img = h("img", { alt: o.path });
       const fig = h("figure", {}, img, h("figcaption", { text: `${u.name || `unit ${u.index}`}: ${o.path}` }));
       thumbs.prepend(fig);
-      while (thumbs.children.length > MAX_THUMBS) thumbs.lastChild.remove();
+      while (thumbs.children.length > MAX_THUMBS) dropThumb(thumbs.lastChild);
+      // Fetched with the token and shown from a blob: URL: under --auth-reads an <img src>
+      // pointing at /api/blobs would be refused.
+      getBlob(blobUrl(o.digest, "image/png")).then((b) => {
+        if (!alive || !fig.isConnected) return;
+        const url = URL.createObjectURL(b);
+        thumbUrls.set(fig, url);
+        img.src = url;
+      }).catch(() => dropThumb(fig));
     }
+  }
+
+  function dropThumb(fig) {
+    const url = thumbUrls.get(fig);
+    if (url) URL.revokeObjectURL(url);
+    thumbUrls.delete(fig);
+    fig.remove();
   }
 
   async function loadThumbs() {
@@ -129,7 +171,7 @@ export function mount(root, params) {
   function setUnit(i, letter, fromEvent) {
     if (!grid || letter === null) return;
     grid.set(i, letter);
-    renderLegend();
+    redrawSoon(true, false);
     if (job.type === "RENDER" && (letter === "d" || letter === "c")) {
       if (fromEvent && fromEvent.outputs) addThumbs({ index: i, outputs: fromEvent.outputs });
       else getJSON(`/api/jobs/${id}?offset=${i}&limit=1`).then((p) => alive && p.unit_list?.[0] && addThumbs(p.unit_list[0]));
@@ -155,14 +197,21 @@ export function mount(root, params) {
     });
   }
 
+  // Unit events that come before the grid: kept, and applied once it is drawn, those
+  // after the grid's "seq" only (a master without it: all of them, in order).
+  let early = [];
+  followUnits(id);
   (async () => {
-    await reload();
-    if (!job) return;
+    await Promise.all([reload(), whenOpen()]); // the stream open first: no event falls between
+    if (!job || !alive) return;
     const g = await getOptional(`/api/jobs/${id}/grid`);
     const states = g ? g.states : await gridFromUnits(id, job.units_total);
     if (!alive) return;
     grid = unitGrid(gridBox, states, showUnit);
     gridBox.dataset.units = String(states.length);
+    const from = g && typeof g.seq === "number" ? g.seq : -Infinity;
+    for (const [unit, letter, seq] of early) if (seq === null || seq >= from) setUnit(unit, letter);
+    early = null;
     renderLegend();
     markLoaded(root);
     followJob();
@@ -173,16 +222,23 @@ export function mount(root, params) {
   return {
     unmount() {
       alive = false;
+      followUnits(0);
+      for (const url of thumbUrls.values()) URL.revokeObjectURL(url);
+      cancelAnimationFrame(frame);
       stopStatus();
       if (stopStream) stopStream();
       if (grid) grid.destroy();
     },
-    onEvent(type, d) {
+    onEvent(type, d, seq) {
       if (!d || d.job === undefined && d.id === undefined) return;
-      if (type === "unit" && d.job === id) setUnit(d.unit, d.state in LETTERS ? d.state : null);
+      if (type === "unit" && d.job === id) {
+        const letter = d.state in LETTERS ? d.state : null;
+        if (early) early.push([d.unit, letter, seq]);
+        else setUnit(d.unit, letter);
+      }
       else if (type === "job" && d.id === id && job) {
         job = d;
-        renderHead();
+        redrawSoon(false, true);
       }
     },
   };
