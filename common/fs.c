@@ -479,3 +479,20 @@ char *udcs_path_join(const char *dir, const char *name)
         return NULL;
     return p;
 }
+
+int udcs_self_dir(char *out, size_t len)
+{
+    if (len < 2)
+        return -ENAMETOOLONG;
+    ssize_t n = readlink("/proc/self/exe", out, len - 1);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n >= len - 1)
+        return -ENAMETOOLONG;
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        return -ENOENT;
+    *slash = '\0';
+    return 0;
+}

@@ -99,4 +99,8 @@ int udcs_path_is_contained(const char *path);
  * frees. NULL when out of memory. */
 char *udcs_path_join(const char *dir, const char *name);
 
+/* The directory of the running program (/proc/self/exe without its last part) into `out`:
+ * where a program finds what is installed beside it. 0, or -errno. */
+int udcs_self_dir(char *out, size_t len);
+
 #endif

@@ -45,14 +45,8 @@ int farm_web_dir_check(const char *dir, char **out)
 char *farm_web_dir_default(void)
 {
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
+    if (udcs_self_dir(exe, sizeof(exe)) < 0)
         return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
     /* installed (PREFIX/bin -> PREFIX/share/udcs/web), then in the build tree
      * (build/bin -> build/web) */
     static const char *const beside[] = { "../share/udcs/web", "../web" };

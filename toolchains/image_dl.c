@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "toolchains/image.h"
 
 #define IMAGE_DL_NAME "libudcs-image.so"
@@ -24,15 +25,11 @@ static write_fn *load_writer(char *why, size_t why_len)
     if (writer)
         return writer;
     char exe[PATH_MAX], lib[PATH_MAX + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
-        snprintf(why, why_len, "cannot find this program's directory: %s", strerror(errno));
+    int rc = udcs_self_dir(exe, sizeof(exe));
+    if (rc < 0) {
+        snprintf(why, why_len, "cannot find this program's directory: %s", strerror(-rc));
         return NULL;
     }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
     snprintf(lib, sizeof(lib), "%s/../lib/udcs/" IMAGE_DL_NAME, exe);
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

@@ -584,6 +584,21 @@ static void path_join_uses_exactly_one_slash(void **state)
     }
 }
 
+/* The test program's own directory: the one its path names, with nothing after it; a
+ * buffer too small for it is an error, not a cut path. */
+static void self_dir_is_the_programs_directory(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], exe[PATH_MAX];
+    assert_int_equal(udcs_self_dir(dir, sizeof(dir)), 0);
+    assert_true(realpath("/proc/self/exe", exe) != NULL);
+    size_t n = strlen(dir);
+    assert_memory_equal(exe, dir, n);
+    assert_string_equal(exe + n, "/test_common_fs");
+    char small[8];
+    assert_int_equal(udcs_self_dir(small, sizeof(small)), -ENAMETOOLONG);
+}
+
 #define FS_TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
 
 int main(void)
@@ -613,6 +628,7 @@ int main(void)
         FS_TEST(remove_tree_removes_links_not_their_targets),
         FS_TEST(remove_tree_on_a_symlink_to_a_directory_removes_only_the_link),
         FS_TEST(path_join_uses_exactly_one_slash),
+        FS_TEST(self_dir_is_the_programs_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
